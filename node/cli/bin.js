@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Plain JS so that even an old Node can print a useful message instead of a syntax error.
+const major = Number(process.versions.node.split('.')[0])
+if (major < 24) {
+  process.stderr.write(
+    `ark needs Node.js 24 or newer (this is ${process.version}).\n` +
+      'Run it through npm so the project\'s own Node 24 (the node@24 package) is used: "npx ark ..." or "npm run ark -- ...".\n',
+  )
+  process.exit(2)
+}
+const { main } = await import('./main.ts')
+process.exitCode = await main(process.argv.slice(2))

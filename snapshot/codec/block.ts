@@ -1,0 +1,56 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { createHash } from 'node:crypto'
+import { BlockHashMismatchError, MalformedBlockError } from '../errors.ts'
+
+/** No block may exceed bitswap's message limit. */
+export const MAX_BLOCK_BYTES = 1 << 20
+export const DAG_CBOR = 0x71
+export const SHA2_256 = 0x12
+
+export interface Block {
+  cid: CID
+  bytes: Uint8Array
+}
+
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest()
+}
+
+/** CIDv1(dag-cbor, sha2-256) of already-encoded bytes. */
+export function cidOf(bytes: Uint8Array): CID {
+  return CID.createV1(DAG_CBOR, Digest.create(SHA2_256, sha256(bytes)))
+}
+
+export function encodeBlock(value: unknown): Block {
+  const bytes = dagCbor.encode(value)
+  if (bytes.length > MAX_BLOCK_BYTES) {
+    throw new MalformedBlockError(`encoded block is ${bytes.length} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
+  }
+  return { cid: cidOf(bytes), bytes }
+}
+
+export function blockFromBytes(bytes: Uint8Array): Block {
+  return { cid: cidOf(bytes), bytes }
+}
+
+/** Check bytes against their CID: only dag-cbor/sha2-256 CIDv1 are Ark blocks. */
+export function checkBlock(cid: CID, bytes: Uint8Array): void {
+  if (cid.version !== 1 || cid.code !== DAG_CBOR || cid.multihash.code !== SHA2_256) {
+    throw new MalformedBlockError(`CID ${cid.toString()} is not CIDv1 dag-cbor sha2-256; Ark snapshots use only that form`)
+  }
+  if (bytes.length > MAX_BLOCK_BYTES) {
+    throw new MalformedBlockError(`block ${cid.toString()} is ${bytes.length} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
+  }
+  const digest = sha256(bytes)
+  if (Buffer.compare(digest, cid.multihash.digest) !== 0) throw new BlockHashMismatchError(cid.toString())
+}
+
+export function decodeBlock(cid: CID, bytes: Uint8Array): unknown {
+  try {
+    return dagCbor.decode(bytes)
+  } catch (cause) {
+    throw new MalformedBlockError(`block ${cid.toString()} is not valid dag-cbor: ${(cause as Error).message}`, { cause })
+  }
+}

@@ -1,0 +1,99 @@
+import { InvalidInputError, MalformedBlockError } from '../errors.ts'
+
+/**
+ * The integer rule (SPEC §2.2). CBOR major types 0/1 hold integers in
+ * [-2^64, 2^64-1]; such values MUST be encoded as CBOR integers. Values outside
+ * that range (possible for uint256/int256) MUST be encoded as a byte string:
+ * one sign byte (0x00 positive, 0x01 negative) followed by the magnitude,
+ * big-endian, with no leading zero byte. A decoder rejects a "big" byte string
+ * whose value would have fitted a CBOR integer, so every integer has exactly
+ * one encoding.
+ */
+export const CBOR_INT_MAX = (1n << 64n) - 1n
+export const CBOR_INT_MIN = -(1n << 64n)
+
+export type IntKind = { signed: boolean; bits: number }
+
+export const UINT256: IntKind = { signed: false, bits: 256 }
+export const INT256: IntKind = { signed: true, bits: 256 }
+export const UINT64: IntKind = { signed: false, bits: 64 }
+
+const bounds = new Map<string, [bigint, bigint]>()
+function rangeOf(kind: IntKind): [bigint, bigint] {
+  const id = `${kind.signed ? 'i' : 'u'}${kind.bits}`
+  let r = bounds.get(id)
+  if (r === undefined) {
+    r = kind.signed ? [-(1n << BigInt(kind.bits - 1)), (1n << BigInt(kind.bits - 1)) - 1n] : [0n, (1n << BigInt(kind.bits)) - 1n]
+    bounds.set(id, r)
+  }
+  return r
+}
+
+export function checkInt(value: unknown, kind: IntKind, what: string): bigint {
+  let v: bigint
+  if (typeof value === 'bigint') v = value
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) v = BigInt(value)
+  else if (typeof value === 'string' && /^-?[0-9]+$/.test(value)) v = BigInt(value)
+  else {
+    throw new InvalidInputError(`${what} must be an integer (bigint, safe integer or decimal string), got ${describe(value)}; floats and hex strings are not accepted`)
+  }
+  const [min, max] = rangeOf(kind)
+  if (v < min || v > max) {
+    throw new InvalidInputError(`${what} = ${v} is out of range for ${kind.signed ? 'int' : 'uint'}${kind.bits} [${min}, ${max}]`)
+  }
+  return v
+}
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+/** bigint -> IPLD value under the integer rule. */
+export function intToIpld(v: bigint): number | bigint | Uint8Array {
+  if (v >= CBOR_INT_MIN && v <= CBOR_INT_MAX) {
+    return v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v
+  }
+  const neg = v < 0n
+  let mag = neg ? -v : v
+  const out: number[] = []
+  while (mag > 0n) {
+    out.push(Number(mag & 0xffn))
+    mag >>= 8n
+  }
+  out.push(neg ? 1 : 0)
+  return Uint8Array.from(out.reverse())
+}
+
+/** IPLD value -> bigint, rejecting anything the integer rule forbids. */
+export function intFromIpld(value: unknown, kind: IntKind, what: string): bigint {
+  let v: bigint
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new MalformedBlockError(`${what} is not an integer (${value}); the block is not canonical Ark data`)
+    v = BigInt(value)
+  } else if (typeof value === 'bigint') {
+    v = value
+  } else if (value instanceof Uint8Array) {
+    if (value.length < 2 || (value[0] !== 0 && value[0] !== 1) || value[1] === 0) {
+      throw new MalformedBlockError(`${what} is a malformed big-integer byte string; the block is not canonical Ark data`)
+    }
+    let mag = 0n
+    for (let i = 1; i < value.length; i++) mag = (mag << 8n) | BigInt(value[i]!)
+    v = value[0] === 1 ? -mag : mag
+    if (v >= CBOR_INT_MIN && v <= CBOR_INT_MAX) {
+      throw new MalformedBlockError(`${what} is encoded as a byte string but fits a CBOR integer; the block is not canonical Ark data`)
+    }
+  } else {
+    throw new MalformedBlockError(`${what} must be an integer, got ${describe(value)}; the block is not canonical Ark data`)
+  }
+  try {
+    return checkInt(v, kind, what)
+  } catch (cause) {
+    throw new MalformedBlockError(`${what} is out of range in a stored block; the block is not valid Ark data`, { cause })
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number') return `the number ${value}`
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 40))}`
+  if (value === null) return 'null'
+  return typeof value
+}

@@ -1,0 +1,54 @@
+import { abiEncode } from '../abi/encode.ts'
+import { keccak256 } from '../codec/keccak.ts'
+import { bytesToHex } from '../codec/hex.ts'
+import { ArkError } from '../errors.ts'
+import { findLeaf, standardLeafHash, treeProof } from '../merkle/standard-tree.ts'
+import type { Snapshot } from '../state/snapshot.ts'
+import { abiValueToJSON, PROOF_FORMAT, type AccountProof } from './format.ts'
+
+function header(s: Snapshot<unknown, unknown>): Omit<AccountProof, 'value' | 'proof' | 'record'> {
+  return {
+    format: PROOF_FORMAT,
+    snapshot: s.cid.toString(),
+    chainId: s.root.block.chainId.toString(),
+    blockNumber: s.root.block.number.toString(),
+    blockHash: s.root.block.hash,
+    stateRoot: s.root.stateRoot,
+    leafEncoding: [...s.root.schema.leafEncoding],
+  }
+}
+
+/** Proof for one account. Builds (and caches) the Merkle tree over every leaf of the snapshot. */
+export async function proveAccount<R>(s: Snapshot<R, unknown>, key: Uint8Array): Promise<AccountProof> {
+  const raw = await s.getRaw(key)
+  if (raw === undefined) throw new ArkError('KEY_NOT_FOUND', `account ${bytesToHex(key)} is not in snapshot ${s.cid.toString()} (block ${s.root.block.number}); check the address and the block`)
+  const record = s.schema.decode(raw, `record of ${bytesToHex(key)}`)
+  const values = s.schema.leaf(key, record, keccak256(raw))
+  const merkle = await s.merkle()
+  const leaf = standardLeafHash(abiEncode(s.schema.leafEncoding, values))
+  const i = merkle === null ? -1 : findLeaf(merkle.sortedLeaves, leaf)
+  if (merkle === null || i < 0) throw new ArkError('ROOT_MISMATCH', `the leaf of ${bytesToHex(key)} is not in the snapshot's Merkle tree; the snapshot is corrupt, run verify`)
+  return {
+    ...header(s as Snapshot<unknown, unknown>),
+    value: values.map(abiValueToJSON),
+    proof: treeProof(merkle.tree, merkle.sortedLeaves.length / 32, i).map(bytesToHex),
+    record: s.schema.toJSON(key, record),
+  }
+}
+
+/** Every account's proof (a claims file), in key order, without the full records. */
+export async function* proveAll<R>(s: Snapshot<R, unknown>): AsyncGenerator<{ value: unknown[]; proof: string[] }> {
+  const merkle = await s.merkle()
+  if (merkle === null) return
+  const n = merkle.sortedLeaves.length / 32
+  for await (const e of s.rawEntries()) {
+    const record = s.schema.decode(e.value, `record of ${bytesToHex(e.key)}`)
+    const values = s.schema.leaf(e.key, record, keccak256(e.value))
+    const i = findLeaf(merkle.sortedLeaves, standardLeafHash(abiEncode(s.schema.leafEncoding, values)))
+    yield { value: values.map(abiValueToJSON), proof: treeProof(merkle.tree, n, i).map(bytesToHex) }
+  }
+}
+
+export function claimsHeader(s: Snapshot<unknown, unknown>): Omit<AccountProof, 'value' | 'proof' | 'record' | 'format'> & { format: string; accountCount: number } {
+  return { ...header(s), format: 'ark.claims.v1', accountCount: s.root.accountCount }
+}

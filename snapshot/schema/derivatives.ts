@@ -1,0 +1,297 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import { addressToBytes, bytesToHex, compareBytes, equalBytes } from '../codec/hex.ts'
+import { checkInt, INT256, intFromIpld, intToIpld, UINT256, UINT64, type IntKind } from '../codec/int.ts'
+import { InvalidInputError, MalformedBlockError } from '../errors.ts'
+import type { EncodedRecord, RecordSchema } from './types.ts'
+
+/** The reference derivatives record (SPEC §1.2). Integers are bigint; addresses 0x-hex. */
+export interface Collateral {
+  asset: string
+  amount: bigint
+}
+export interface PerpPosition {
+  market: bigint
+  /** signed: positive long, negative short */
+  size: bigint
+  entryPrice: bigint
+  /** cumulative funding index at the last settlement */
+  fundingIndex: bigint
+}
+export interface OptionPosition {
+  market: bigint
+  isCall: boolean
+  strike: bigint
+  expiry: bigint
+  /** signed: positive bought, negative written */
+  size: bigint
+}
+export interface AccountRecord {
+  collateral: Collateral[]
+  perps: PerpPosition[]
+  options: OptionPosition[]
+}
+
+export interface CollateralAsset {
+  asset: string
+  /** value counted toward margin, in basis points (10000 = full value) */
+  haircutBps: bigint
+  decimals: bigint
+}
+export interface MarketState {
+  id: bigint
+  /** Chainlink answer (int256), round id (uint80), update time (seconds) and decimals */
+  price: bigint
+  roundId: bigint
+  updatedAt: bigint
+  priceDecimals: bigint
+  longOpenInterest: bigint
+  shortOpenInterest: bigint
+  fundingIndex: bigint
+  /** funding per second, 1e18-scaled, signed (positive: longs pay) */
+  fundingRate: bigint
+  /** margin ratios and liquidation fee, 1e18-scaled */
+  initialMarginRatio: bigint
+  maintenanceMarginRatio: bigint
+  liquidationFee: bigint
+}
+export interface DerivativesMarkets {
+  assets: CollateralAsset[]
+  markets: MarketState[]
+}
+
+const UINT80: IntKind = { signed: false, bits: 80 }
+
+function int(v: unknown, kind: IntKind, what: string): number | bigint | Uint8Array {
+  return intToIpld(checkInt(v, kind, what))
+}
+
+function list<T>(v: unknown, what: string): T[] {
+  if (!Array.isArray(v)) throw new InvalidInputError(`${what} must be an array`)
+  return v as T[]
+}
+
+/** Sort by a byte/number key and reject duplicates: order carries no meaning, repetition would. */
+function sortUnique<T>(items: T[], cmp: (a: T, b: T) => number, what: string, name: (x: T) => string): T[] {
+  const sorted = [...items].sort(cmp)
+  for (let i = 1; i < sorted.length; i++) {
+    if (cmp(sorted[i - 1]!, sorted[i]!) === 0) throw new InvalidInputError(`${what} lists ${name(sorted[i]!)} twice; merge the entries`)
+  }
+  return sorted
+}
+
+const cmpBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0)
+
+export function encodeAccount(record: AccountRecord, what: string): EncodedRecord {
+  if (record === null || typeof record !== 'object') throw new InvalidInputError(`${what} must be an object with collateral, perps and options`)
+  for (const k of Object.keys(record)) {
+    if (k !== 'collateral' && k !== 'perps' && k !== 'options') throw new InvalidInputError(`${what} has unknown field ${JSON.stringify(k)}; records hold only collateral, perps and options`)
+  }
+  const coll = list<Collateral>(record.collateral, `${what}.collateral`).map((c, i) => {
+    const w = `${what}.collateral[${i}]`
+    const asset = addressToBytes(c?.asset, `${w}.asset`)
+    const amount = checkInt(c?.amount, UINT256, `${w}.amount`)
+    if (amount === 0n) throw new InvalidInputError(`${w}.amount is zero; omit empty balances`)
+    return { asset, amount }
+  })
+  const perps = list<PerpPosition>(record.perps, `${what}.perps`).map((p, i) => {
+    const w = `${what}.perps[${i}]`
+    const size = checkInt(p?.size, INT256, `${w}.size`)
+    if (size === 0n) throw new InvalidInputError(`${w}.size is zero; omit closed positions`)
+    return { market: checkInt(p?.market, UINT64, `${w}.market`), size, entryPrice: checkInt(p?.entryPrice, UINT256, `${w}.entryPrice`), fundingIndex: checkInt(p?.fundingIndex, INT256, `${w}.fundingIndex`) }
+  })
+  const opts = list<OptionPosition>(record.options, `${what}.options`).map((o, i) => {
+    const w = `${what}.options[${i}]`
+    if (typeof o?.isCall !== 'boolean') throw new InvalidInputError(`${w}.isCall must be true or false`)
+    const size = checkInt(o.size, INT256, `${w}.size`)
+    if (size === 0n) throw new InvalidInputError(`${w}.size is zero; omit closed positions`)
+    return { market: checkInt(o.market, UINT64, `${w}.market`), isCall: o.isCall, strike: checkInt(o.strike, UINT256, `${w}.strike`), expiry: checkInt(o.expiry, UINT64, `${w}.expiry`), size }
+  })
+  const c2 = sortUnique(coll, (a, b) => compareBytes(a.asset, b.asset), `${what}.collateral`, (x) => `asset ${bytesToHex(x.asset)}`)
+  const p2 = sortUnique(perps, (a, b) => cmpBig(a.market, b.market), `${what}.perps`, (x) => `market ${x.market}`)
+  const o2 = sortUnique(
+    opts,
+    (a, b) => cmpBig(a.market, b.market) || Number(a.isCall) - Number(b.isCall) || cmpBig(a.strike, b.strike) || cmpBig(a.expiry, b.expiry),
+    `${what}.options`,
+    (x) => `series (market ${x.market}, ${x.isCall ? 'call' : 'put'}, strike ${x.strike}, expiry ${x.expiry})`,
+  )
+  const bytes = dagCbor.encode([
+    c2.map((c) => [c.asset, intToIpld(c.amount)]),
+    p2.map((p) => [intToIpld(p.market), intToIpld(p.size), intToIpld(p.entryPrice), intToIpld(p.fundingIndex)]),
+    o2.map((o) => [intToIpld(o.market), o.isCall, intToIpld(o.strike), intToIpld(o.expiry), intToIpld(o.size)]),
+  ])
+  return {
+    bytes,
+    leaf: (key, recordHash) => [key, recordHash, c2.map((c) => c.asset), c2.map((c) => c.amount)],
+  }
+}
+
+export function decodeAccount(bytes: Uint8Array, what: string): AccountRecord {
+  let v: unknown
+  try {
+    v = dagCbor.decode(bytes)
+  } catch (cause) {
+    throw new MalformedBlockError(`${what} is not valid dag-cbor`, { cause })
+  }
+  const bad = (why: string): never => {
+    throw new MalformedBlockError(`${what} is not a canonical account record: ${why}`)
+  }
+  if (!Array.isArray(v) || v.length !== 3 || !v.every(Array.isArray)) bad('expected [collateral, perps, options]')
+  const [c, p, o] = v as unknown[][]
+  const rec: AccountRecord = {
+    collateral: c!.map((x, i) => {
+      if (!Array.isArray(x) || x.length !== 2 || !(x[0] instanceof Uint8Array) || x[0].length !== 20) bad(`collateral[${i}] is not [asset, amount]`)
+      const e = x as [Uint8Array, unknown]
+      return { asset: bytesToHex(e[0]), amount: intFromIpld(e[1], UINT256, `${what}.collateral[${i}].amount`) }
+    }),
+    perps: p!.map((x, i) => {
+      if (!Array.isArray(x) || x.length !== 4) bad(`perps[${i}] is not [market, size, entryPrice, fundingIndex]`)
+      const e = x as unknown[]
+      const w = `${what}.perps[${i}]`
+      return { market: intFromIpld(e[0], UINT64, `${w}.market`), size: intFromIpld(e[1], INT256, `${w}.size`), entryPrice: intFromIpld(e[2], UINT256, `${w}.entryPrice`), fundingIndex: intFromIpld(e[3], INT256, `${w}.fundingIndex`) }
+    }),
+    options: o!.map((x, i) => {
+      if (!Array.isArray(x) || x.length !== 5 || typeof x[1] !== 'boolean') bad(`options[${i}] is not [market, isCall, strike, expiry, size]`)
+      const e = x as unknown[]
+      const w = `${what}.options[${i}]`
+      return { market: intFromIpld(e[0], UINT64, `${w}.market`), isCall: e[1] as boolean, strike: intFromIpld(e[2], UINT256, `${w}.strike`), expiry: intFromIpld(e[3], UINT64, `${w}.expiry`), size: intFromIpld(e[4], INT256, `${w}.size`) }
+    }),
+  }
+  // Canonical means exactly one encoding: anything else (unsorted, zero, float) re-encodes differently.
+  let again: Uint8Array
+  try {
+    again = encodeAccount(rec, what).bytes
+  } catch (cause) {
+    throw new MalformedBlockError(`${what} is not a canonical account record: ${(cause as Error).message}`, { cause })
+  }
+  if (!equalBytes(again, bytes)) bad('fields are unsorted, duplicated or not minimally encoded')
+  return rec
+}
+
+function accountJSON(key: Uint8Array, r: AccountRecord): Record<string, unknown> {
+  return {
+    account: bytesToHex(key),
+    collateral: r.collateral.map((c) => ({ asset: c.asset.toLowerCase(), amount: c.amount.toString() })),
+    perps: r.perps.map((p) => ({ market: p.market.toString(), size: p.size.toString(), entryPrice: p.entryPrice.toString(), fundingIndex: p.fundingIndex.toString() })),
+    options: r.options.map((o) => ({ market: o.market.toString(), isCall: o.isCall, strike: o.strike.toString(), expiry: o.expiry.toString(), size: o.size.toString() })),
+  }
+}
+
+function accountFromJSON(json: unknown): { key: Uint8Array; record: AccountRecord } {
+  const j = json as { account: string; collateral?: Collateral[]; perps?: PerpPosition[]; options?: OptionPosition[] }
+  if (j === null || typeof j !== 'object') throw new InvalidInputError('account JSON must be an object')
+  const key = addressToBytes(j.account, 'account')
+  const record: AccountRecord = {
+    collateral: list<Record<string, unknown>>(j.collateral ?? [], 'collateral').map((c) => ({ asset: String(c.asset), amount: checkInt(c.amount, UINT256, 'collateral.amount') })),
+    perps: list<Record<string, unknown>>(j.perps ?? [], 'perps').map((p) => ({ market: checkInt(p.market, UINT64, 'perps.market'), size: checkInt(p.size, INT256, 'perps.size'), entryPrice: checkInt(p.entryPrice, UINT256, 'perps.entryPrice'), fundingIndex: checkInt(p.fundingIndex, INT256, 'perps.fundingIndex') })),
+    options: list<Record<string, unknown>>(j.options ?? [], 'options').map((o) => ({ market: checkInt(o.market, UINT64, 'options.market'), isCall: o.isCall as boolean, strike: checkInt(o.strike, UINT256, 'options.strike'), expiry: checkInt(o.expiry, UINT64, 'options.expiry'), size: checkInt(o.size, INT256, 'options.size') })),
+  }
+  return { key, record }
+}
+
+const MARKET_FIELDS: Record<keyof MarketState, IntKind> = {
+  id: UINT64,
+  price: INT256,
+  roundId: UINT80,
+  updatedAt: UINT64,
+  priceDecimals: { signed: false, bits: 8 },
+  longOpenInterest: UINT256,
+  shortOpenInterest: UINT256,
+  fundingIndex: INT256,
+  fundingRate: INT256,
+  initialMarginRatio: UINT256,
+  maintenanceMarginRatio: UINT256,
+  liquidationFee: UINT256,
+}
+const ASSET_FIELDS = { haircutBps: { signed: false, bits: 16 }, decimals: { signed: false, bits: 8 } } as const
+
+function encodeMarkets(m: DerivativesMarkets): unknown {
+  if (m === null || typeof m !== 'object') throw new InvalidInputError('market state must be an object with assets and markets')
+  const assets = sortUnique(
+    list<CollateralAsset>(m.assets, 'assets').map((a, i) => ({ asset: addressToBytes(a?.asset, `assets[${i}].asset`), haircutBps: checkInt(a.haircutBps, ASSET_FIELDS.haircutBps, `assets[${i}].haircutBps`), decimals: checkInt(a.decimals, ASSET_FIELDS.decimals, `assets[${i}].decimals`) })),
+    (a, b) => compareBytes(a.asset, b.asset),
+    'assets',
+    (x) => bytesToHex(x.asset),
+  )
+  const markets = sortUnique(
+    list<MarketState>(m.markets, 'markets').map((mk, i) => {
+      const out: Record<string, unknown> = {}
+      for (const [k, kind] of Object.entries(MARKET_FIELDS)) out[k] = int((mk as unknown as Record<string, unknown>)?.[k], kind, `markets[${i}].${k}`)
+      for (const k of Object.keys(mk ?? {})) if (!(k in MARKET_FIELDS)) throw new InvalidInputError(`markets[${i}] has unknown field ${JSON.stringify(k)}`)
+      return { id: mk.id, out }
+    }),
+    (a, b) => cmpBig(BigInt(a.id), BigInt(b.id)),
+    'markets',
+    (x) => `market ${x.id}`,
+  )
+  return {
+    assets: assets.map((a) => ({ asset: a.asset, haircutBps: intToIpld(a.haircutBps), decimals: intToIpld(a.decimals) })),
+    markets: markets.map((x) => x.out),
+  }
+}
+
+function decodeMarkets(v: unknown): DerivativesMarkets {
+  const bad = (why: string): never => {
+    throw new MalformedBlockError(`market-state block is malformed: ${why}`)
+  }
+  if (v === null || typeof v !== 'object' || !Array.isArray((v as { assets: unknown }).assets) || !Array.isArray((v as { markets: unknown }).markets)) bad('expected {assets, markets}')
+  const o = v as { assets: Record<string, unknown>[]; markets: Record<string, unknown>[] }
+  if (Object.keys(o).length !== 2) bad('unknown top-level field')
+  const out: DerivativesMarkets = {
+    assets: o.assets.map((a, i) => {
+      if (!(a.asset instanceof Uint8Array) || a.asset.length !== 20 || Object.keys(a).length !== 3) bad(`assets[${i}] is not {asset, haircutBps, decimals}`)
+      return { asset: bytesToHex(a.asset as Uint8Array), haircutBps: intFromIpld(a.haircutBps, ASSET_FIELDS.haircutBps, `assets[${i}].haircutBps`), decimals: intFromIpld(a.decimals, ASSET_FIELDS.decimals, `assets[${i}].decimals`) }
+    }),
+    markets: o.markets.map((m, i) => {
+      if (m === null || typeof m !== 'object' || Object.keys(m).length !== Object.keys(MARKET_FIELDS).length) bad(`markets[${i}] has missing or unknown fields`)
+      const r: Record<string, bigint> = {}
+      for (const [k, kind] of Object.entries(MARKET_FIELDS)) r[k] = intFromIpld(m[k], kind, `markets[${i}].${k}`)
+      return r as unknown as MarketState
+    }),
+  }
+  if (!equalBytes(dagCbor.encode(encodeMarkets(out)), dagCbor.encode(v))) bad('entries are unsorted or duplicated')
+  return out
+}
+
+function marketsJSON(m: DerivativesMarkets): unknown {
+  return {
+    assets: m.assets.map((a) => ({ asset: a.asset.toLowerCase(), haircutBps: a.haircutBps.toString(), decimals: a.decimals.toString() })),
+    markets: m.markets.map((mk) => Object.fromEntries(Object.entries(mk).map(([k, v]) => [k, (v as bigint).toString()]))),
+  }
+}
+
+export const DERIVATIVES_CSV_HEADER = ['account', 'kind', 'asset', 'market', 'is_call', 'strike', 'expiry', 'amount_or_size', 'entry_price', 'funding_index'] as const
+
+function csvRows(key: Uint8Array, r: AccountRecord): string[][] {
+  const a = bytesToHex(key)
+  return [
+    ...r.collateral.map((c) => [a, 'collateral', c.asset.toLowerCase(), '', '', '', '', c.amount.toString(), '', '']),
+    ...r.perps.map((p) => [a, 'perp', '', p.market.toString(), '', '', '', p.size.toString(), p.entryPrice.toString(), p.fundingIndex.toString()]),
+    ...r.options.map((o) => [a, 'option', '', o.market.toString(), String(o.isCall), o.strike.toString(), o.expiry.toString(), o.size.toString(), '', '']),
+  ]
+}
+
+/**
+ * Proof leaf: (account, keccak256 of the record's canonical bytes, collateral
+ * assets, collateral amounts). A claim contract pays from the last two alone;
+ * the record hash commits to every other field.
+ */
+export const DERIVATIVES_LEAF_ENCODING = ['address', 'bytes32', 'address[]', 'uint256[]'] as const
+
+export const derivativesSchema: RecordSchema<AccountRecord, DerivativesMarkets> = {
+  id: 'ark.derivatives.account',
+  version: 1,
+  keyLength: 20,
+  leafEncoding: DERIVATIVES_LEAF_ENCODING,
+  encode: encodeAccount,
+  decode: decodeAccount,
+  leaf(key, record, recordHash) {
+    // decoded records are canonical: collateral is already sorted by asset
+    return [key, recordHash, record.collateral.map((c) => addressToBytes(c.asset)), record.collateral.map((c) => c.amount)]
+  },
+  balances: (r) => r.collateral.map((c) => [c.asset.toLowerCase(), c.amount]),
+  toJSON: accountJSON,
+  fromJSON: accountFromJSON,
+  csvHeader: DERIVATIVES_CSV_HEADER,
+  toCsvRows: csvRows,
+  markets: { encode: encodeMarkets, decode: decodeMarkets, toJSON: marketsJSON },
+}

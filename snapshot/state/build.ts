@@ -1,0 +1,199 @@
+import { encodeBlock, type Block } from '../codec/block.ts'
+import { bytesToHex, hexToBytes } from '../codec/hex.ts'
+import { InvalidInputError } from '../errors.ts'
+import type { RecordSchema } from '../schema/types.ts'
+import type { BlockStore } from '../store.ts'
+import { TreeBuilder } from '../tree/build.ts'
+import { rootOf, type TreeIndex } from '../tree/index.ts'
+import type { Entry } from '../tree/node.ts'
+import { TREE_PARAMS_V1 } from '../tree/params.ts'
+import { readLeaf } from '../tree/read.ts'
+import { updateTree, type Edit } from '../tree/update.ts'
+import { abiEncode } from '../abi/encode.ts'
+import { keccak256 } from '../codec/keccak.ts'
+import { standardLeafHash } from '../merkle/standard-tree.ts'
+import { findKey, LeafIndexBuilder, merkleOf, patchLeafIndex, ZERO_ROOT, type LeafIndex } from './leaves.ts'
+import { checkMeta, encodeRoot, SPEC_VERSION, type SnapshotMeta } from './root.ts'
+import { Snapshot } from './snapshot.ts'
+
+export interface RecordInput<R> {
+  /** 0x-hex or raw bytes, exactly schema.keyLength bytes */
+  key: string | Uint8Array
+  record: R
+}
+
+export interface BuildOptions<R, M> {
+  schema: RecordSchema<R, M>
+  meta: SnapshotMeta
+  markets: M
+  records: Iterable<RecordInput<R>> | AsyncIterable<RecordInput<R>>
+  store: BlockStore
+  /**
+   * Input already in strictly increasing key order: records then stream
+   * straight into the tree and only keys and leaf hashes are kept in memory.
+   * Otherwise records are encoded, held compactly and sorted first.
+   */
+  sorted?: boolean
+}
+
+/** Blocks waiting to be written, flushed in batches so a build never holds the whole DAG. */
+class BlockSink {
+  private pending: Block[] = []
+  readonly store: BlockStore
+  blocks = 0
+  bytes = 0
+  constructor(store: BlockStore) {
+    this.store = store
+  }
+  emit = (b: Block): void => {
+    this.pending.push(b)
+    this.blocks++
+    this.bytes += b.bytes.length
+  }
+  get size(): number {
+    return this.pending.length
+  }
+  async flush(): Promise<void> {
+    const batch = this.pending
+    this.pending = []
+    for (const b of batch) {
+      const r = this.store.put(b)
+      if (r instanceof Promise) await r
+    }
+  }
+}
+
+function keyBytes(key: string | Uint8Array, length: number): Uint8Array {
+  if (key instanceof Uint8Array) {
+    if (key.length !== length) throw new InvalidInputError(`key ${bytesToHex(key)} is ${key.length} bytes; keys are ${length} bytes (an account address)`)
+    return key
+  }
+  return hexToBytes(key, 'account key', length)
+}
+
+function encodeRecord<R, M>(schema: RecordSchema<R, M>, key: Uint8Array, record: R): { entry: Entry; leaf: Uint8Array } {
+  const what = `record of ${bytesToHex(key)}`
+  const encoded = schema.encode(record, what)
+  const value = encoded.bytes
+  if (value.length > TREE_PARAMS_V1.maxRecordBytes) {
+    throw new InvalidInputError(`${what} encodes to ${value.length} bytes, over the ${TREE_PARAMS_V1.maxRecordBytes}-byte record limit; split the account's state or raise the limit in a new spec version`)
+  }
+  return { entry: { key, value }, leaf: standardLeafHash(abiEncode(schema.leafEncoding, encoded.leaf(key, keccak256(value)))) }
+}
+
+/** Sort by key: a 48-bit prefix as a number decides almost every comparison. */
+function sortByKey<T extends { entry: Entry; p?: number }>(items: T[]): void {
+  for (const it of items) {
+    const k = it.entry.key
+    it.p = k.length >= 6 ? k[0]! * 2 ** 40 + k[1]! * 2 ** 32 + ((k[2]! << 24) >>> 0) + (k[3]! << 16) + (k[4]! << 8) + k[5]! : 0
+  }
+  items.sort((a, b) => a.p! - b.p! || Buffer.compare(a.entry.key, b.entry.key))
+}
+
+export interface BuildStats {
+  /** blocks and bytes written by this operation */
+  newBlocks: number
+  newBytes: number
+}
+
+async function finishSnapshot<R, M>(
+  schema: RecordSchema<R, M>,
+  meta: SnapshotMeta,
+  markets: M,
+  sink: BlockSink,
+  index: TreeIndex,
+  leaves: LeafIndex,
+): Promise<{ snapshot: Snapshot<R, M>; stats: BuildStats }> {
+  const m = checkMeta(meta)
+  const marketBlock = encodeBlock(schema.markets.encode(markets))
+  sink.emit(marketBlock)
+  const merkle = merkleOf(leaves)
+  const rootRef = rootOf(index)
+  const root = {
+    version: SPEC_VERSION,
+    ...m,
+    schema: { id: schema.id, version: schema.version, leafEncoding: [...schema.leafEncoding] },
+    markets: marketBlock.cid,
+    accounts: rootRef?.cid ?? null,
+    accountCount: rootRef?.count ?? 0,
+    stateRoot: merkle?.root ?? ZERO_ROOT,
+  }
+  const rootBlock = encodeRoot(root)
+  sink.emit(rootBlock)
+  await sink.flush()
+  const snapshot = new Snapshot<R, M>({ cid: rootBlock.cid, root, store: sink.store, schema, rootRef, index, leaves, merkle, verifyBlocks: false })
+  return { snapshot, stats: { newBlocks: sink.blocks, newBytes: sink.bytes } }
+}
+
+/** Build a snapshot from records in any order (or a sorted stream). Same set, same CID. */
+export async function buildSnapshot<R, M>(opts: BuildOptions<R, M>): Promise<{ snapshot: Snapshot<R, M>; stats: BuildStats }> {
+  checkMeta(opts.meta)
+  const { schema } = opts
+  const sink = new BlockSink(opts.store)
+  const tree = new TreeBuilder(sink.emit)
+  let leaves: LeafIndex
+  if (opts.sorted === true) {
+    const li = new LeafIndexBuilder(schema.keyLength)
+    for await (const { key, record } of opts.records) {
+      const k = keyBytes(key, schema.keyLength)
+      const { entry, leaf } = encodeRecord(schema, k, record)
+      tree.add(entry)
+      li.push(k, leaf)
+      if (sink.size >= 4096) await sink.flush()
+    }
+    leaves = li.finish()
+  } else {
+    const items: { entry: Entry; leaf: Uint8Array; p?: number }[] = []
+    for await (const { key, record } of opts.records) items.push(encodeRecord(schema, keyBytes(key, schema.keyLength), record))
+    sortByKey(items)
+    const li = new LeafIndexBuilder(schema.keyLength, Math.max(1, items.length))
+    for (const it of items) {
+      tree.add(it.entry)
+      li.push(it.entry.key, it.leaf)
+      if (sink.size >= 4096) await sink.flush()
+    }
+    leaves = li.finish()
+  }
+  return finishSnapshot(schema, opts.meta, opts.markets, sink, tree.finish(), leaves)
+}
+
+export interface Change<R> {
+  key: string | Uint8Array
+  /** new state of the account, or null when it no longer exists */
+  record: R | null
+}
+
+/**
+ * New snapshot = previous one with these accounts replaced, added or removed.
+ * Reads only the leaves that hold a changed key; the result is identical to
+ * a full rebuild over the resulting account set.
+ */
+export async function applyChanges<R, M>(
+  prev: Snapshot<R, M>,
+  changes: Iterable<Change<R>> | AsyncIterable<Change<R>>,
+  opts: { meta: SnapshotMeta; markets: M; store?: BlockStore },
+): Promise<{ snapshot: Snapshot<R, M>; stats: BuildStats }> {
+  checkMeta(opts.meta)
+  const schema = prev.schema
+  const edits: (Edit & { leaf: Uint8Array | null })[] = []
+  for await (const ch of changes) {
+    const key = keyBytes(ch.key, schema.keyLength)
+    if (ch.record === null) edits.push({ key, value: null, leaf: null })
+    else {
+      const { entry, leaf } = encodeRecord(schema, key, ch.record)
+      edits.push({ key, value: entry.value, leaf })
+    }
+  }
+  edits.sort((a, b) => Buffer.compare(a.key, b.key))
+  for (let i = 1; i < edits.length; i++) {
+    if (Buffer.compare(edits[i - 1]!.key, edits[i]!.key) === 0) throw new InvalidInputError(`change set lists ${bytesToHex(edits[i]!.key)} twice; give one final state per account`)
+  }
+  const oldLeaves = await prev.leafIndex()
+  for (const e of edits) {
+    if (e.value === null && findKey(oldLeaves, e.key) < 0) throw new InvalidInputError(`cannot remove ${bytesToHex(e.key)}: it is not in the previous snapshot`)
+  }
+  const sink = new BlockSink(opts.store ?? prev.store)
+  const index = await updateTree(await prev.treeIndex(), edits, (ref) => readLeaf(prev.reader, ref), sink.emit)
+  const leaves = patchLeafIndex(oldLeaves, edits.map((e) => ({ key: e.key, hash: e.leaf })))
+  return finishSnapshot(schema, opts.meta, opts.markets, sink, index, leaves)
+}
