@@ -8,5 +8,10 @@ if (major < 24) {
   )
   process.exit(2)
 }
+// A closed pipe (`ark ... | head`) is the reader's choice, not a failure.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
 const { main } = await import('./main.ts')
 process.exitCode = await main(process.argv.slice(2))

@@ -11,6 +11,8 @@ export class UsageError extends ArkError {
 export interface Io {
   stdout: (s: string) => void
   stderr: (s: string) => void
+  /** stream many chunks to stdout with backpressure */
+  pipe: (chunks: AsyncIterable<string>) => Promise<void>
   /** stdout is a terminal (progress and colour allowed) */
   tty: boolean
 }

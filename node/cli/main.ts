@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { isArkError } from '../../snapshot/errors.ts'
 import { helpText, parse, UsageError, type Command, type Io } from './command.ts'
 import { snapshotCommands } from './snapshot/index.ts'
@@ -19,6 +21,7 @@ function topHelp(): string {
 const defaultIo: Io = {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
+  pipe: (chunks) => pipeline(Readable.from(chunks), process.stdout, { end: false }),
   tty: process.stdout.isTTY === true,
 }
 

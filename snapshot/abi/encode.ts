@@ -34,8 +34,8 @@ export function parseAbiType(t: string): ParamType {
   let m: RegExpExecArray | null
   if (b === 'address') base = { kind: 'address', signed: false, bits: 160, size: 20 }
   else if (b === 'bool') base = { kind: 'bool', signed: false, bits: 8, size: 1 }
-  else if ((m = /^bytes([0-9]+)$/.exec(b)) !== null && Number(m[1]) >= 1 && Number(m[1]) <= 32) base = { kind: 'bytesN', signed: false, bits: 0, size: Number(m[1]) }
-  else if ((m = /^(u?)int([0-9]+)$/.exec(b)) !== null && Number(m[2]) % 8 === 0 && Number(m[2]) >= 8 && Number(m[2]) <= 256) base = { kind: 'int', signed: m[1] === '', bits: Number(m[2]), size: 32, intKind: { signed: m[1] === '', bits: Number(m[2]) } }
+  else if ((m = /^bytes([1-9][0-9]?)$/.exec(b)) !== null && Number(m[1]) >= 1 && Number(m[1]) <= 32) base = { kind: 'bytesN', signed: false, bits: 0, size: Number(m[1]) }
+  else if ((m = /^(u?)int([1-9][0-9]{0,2})$/.exec(b)) !== null && Number(m[2]) % 8 === 0 && Number(m[2]) >= 8 && Number(m[2]) <= 256) base = { kind: 'int', signed: m[1] === '', bits: Number(m[2]), size: 32, intKind: { signed: m[1] === '', bits: Number(m[2]) } }
   else throw new InvalidInputError(`ABI type ${JSON.stringify(t)} is not supported in proof leaves; use address, bool, bytesN, uintN, intN or arrays of them`)
   p = { base, array }
   cache.set(t, p)

@@ -47,10 +47,24 @@ export function checkBlock(cid: CID, bytes: Uint8Array): void {
   if (Buffer.compare(digest, cid.multihash.digest) !== 0) throw new BlockHashMismatchError(cid.toString())
 }
 
+/**
+ * Strict decode: the decoder tolerates some non-canonical forms (whole-number
+ * floats, undefined, unsorted map keys), so a block must also re-encode to
+ * exactly its own bytes. One value, one encoding, one CID.
+ */
 export function decodeBlock(cid: CID, bytes: Uint8Array): unknown {
+  let value: unknown
   try {
-    return dagCbor.decode(bytes)
+    value = dagCbor.decode(bytes)
   } catch (cause) {
     throw new MalformedBlockError(`block ${cid.toString()} is not valid dag-cbor: ${(cause as Error).message}`, { cause })
   }
+  let again: Uint8Array
+  try {
+    again = dagCbor.encode(value)
+  } catch (cause) {
+    throw new MalformedBlockError(`block ${cid.toString()} holds a value outside the IPLD data model`, { cause })
+  }
+  if (Buffer.compare(again, bytes) !== 0) throw new MalformedBlockError(`block ${cid.toString()} is not canonical dag-cbor (floats, undefined or unsorted keys); Ark blocks have exactly one encoding`)
+  return value
 }

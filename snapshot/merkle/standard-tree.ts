@@ -30,6 +30,14 @@ export function sortHashes(hashes: Uint8Array): Uint8Array {
   for (let b = 0; b < 65536; b++) {
     const lo = starts[b]!
     const hi = starts[b + 1]!
+    if (hi - lo > 32) {
+      // Ground hashes can crowd one bucket; keep that O(k log k), not O(k^2).
+      const items: Uint8Array[] = []
+      for (let i = lo; i < hi; i++) items.push(out.slice(i * HASH, i * HASH + HASH))
+      items.sort((x, y) => Buffer.compare(x, y))
+      items.forEach((h, i) => out.set(h, (lo + i) * HASH))
+      continue
+    }
     for (let i = lo + 1; i < hi; i++) {
       let j = i
       tmp.set(out.subarray(i * HASH, i * HASH + HASH))

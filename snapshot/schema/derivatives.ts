@@ -79,6 +79,17 @@ function sortUnique<T>(items: T[], cmp: (a: T, b: T) => number, what: string, na
   return sorted
 }
 
+const COLLATERAL_KEYS = new Set(['asset', 'amount'])
+const PERP_KEYS = new Set(['market', 'size', 'entryPrice', 'fundingIndex'])
+const OPTION_KEYS = new Set(['market', 'isCall', 'strike', 'expiry', 'size'])
+const ASSET_KEYS = new Set(['asset', 'haircutBps', 'decimals'])
+
+/** Unknown fields are rejected, not dropped: silently losing data is a form of coercion. */
+function onlyKeys(o: unknown, allowed: Set<string>, what: string): void {
+  if (o === null || typeof o !== 'object') throw new InvalidInputError(`${what} must be an object with ${[...allowed].join(', ')}`)
+  for (const k in o) if (!allowed.has(k)) throw new InvalidInputError(`${what} has unknown field ${JSON.stringify(k)}; allowed: ${[...allowed].join(', ')}`)
+}
+
 const cmpBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0)
 
 export function encodeAccount(record: AccountRecord, what: string): EncodedRecord {
@@ -88,6 +99,7 @@ export function encodeAccount(record: AccountRecord, what: string): EncodedRecor
   }
   const coll = list<Collateral>(record.collateral, `${what}.collateral`).map((c, i) => {
     const w = `${what}.collateral[${i}]`
+    onlyKeys(c, COLLATERAL_KEYS, w)
     const asset = addressToBytes(c?.asset, `${w}.asset`)
     const amount = checkInt(c?.amount, UINT256, `${w}.amount`)
     if (amount === 0n) throw new InvalidInputError(`${w}.amount is zero; omit empty balances`)
@@ -95,17 +107,20 @@ export function encodeAccount(record: AccountRecord, what: string): EncodedRecor
   })
   const perps = list<PerpPosition>(record.perps, `${what}.perps`).map((p, i) => {
     const w = `${what}.perps[${i}]`
+    onlyKeys(p, PERP_KEYS, w)
     const size = checkInt(p?.size, INT256, `${w}.size`)
     if (size === 0n) throw new InvalidInputError(`${w}.size is zero; omit closed positions`)
     return { market: checkInt(p?.market, UINT64, `${w}.market`), size, entryPrice: checkInt(p?.entryPrice, UINT256, `${w}.entryPrice`), fundingIndex: checkInt(p?.fundingIndex, INT256, `${w}.fundingIndex`) }
   })
   const opts = list<OptionPosition>(record.options, `${what}.options`).map((o, i) => {
     const w = `${what}.options[${i}]`
+    onlyKeys(o, OPTION_KEYS, w)
     if (typeof o?.isCall !== 'boolean') throw new InvalidInputError(`${w}.isCall must be true or false`)
     const size = checkInt(o.size, INT256, `${w}.size`)
     if (size === 0n) throw new InvalidInputError(`${w}.size is zero; omit closed positions`)
     return { market: checkInt(o.market, UINT64, `${w}.market`), isCall: o.isCall, strike: checkInt(o.strike, UINT256, `${w}.strike`), expiry: checkInt(o.expiry, UINT64, `${w}.expiry`), size }
   })
+  if (coll.length + perps.length + opts.length === 0) throw new InvalidInputError(`${what} has no collateral, positions or options; omit empty accounts (no account and an empty account must be one state)`)
   const c2 = sortUnique(coll, (a, b) => compareBytes(a.asset, b.asset), `${what}.collateral`, (x) => `asset ${bytesToHex(x.asset)}`)
   const p2 = sortUnique(perps, (a, b) => cmpBig(a.market, b.market), `${what}.perps`, (x) => `market ${x.market}`)
   const o2 = sortUnique(
@@ -207,7 +222,12 @@ const ASSET_FIELDS = { haircutBps: { signed: false, bits: 16 }, decimals: { sign
 function encodeMarkets(m: DerivativesMarkets): unknown {
   if (m === null || typeof m !== 'object') throw new InvalidInputError('market state must be an object with assets and markets')
   const assets = sortUnique(
-    list<CollateralAsset>(m.assets, 'assets').map((a, i) => ({ asset: addressToBytes(a?.asset, `assets[${i}].asset`), haircutBps: checkInt(a.haircutBps, ASSET_FIELDS.haircutBps, `assets[${i}].haircutBps`), decimals: checkInt(a.decimals, ASSET_FIELDS.decimals, `assets[${i}].decimals`) })),
+    list<CollateralAsset>(m.assets, 'assets').map((a, i) => {
+      onlyKeys(a, ASSET_KEYS, `assets[${i}]`)
+      const haircutBps = checkInt(a.haircutBps, ASSET_FIELDS.haircutBps, `assets[${i}].haircutBps`)
+      if (haircutBps > 10000n) throw new InvalidInputError(`assets[${i}].haircutBps is ${haircutBps}; a haircut counts at most 10000 bps (full value)`)
+      return { asset: addressToBytes(a?.asset, `assets[${i}].asset`), haircutBps, decimals: checkInt(a.decimals, ASSET_FIELDS.decimals, `assets[${i}].decimals`) }
+    }),
     (a, b) => compareBytes(a.asset, b.asset),
     'assets',
     (x) => bytesToHex(x.asset),

@@ -171,7 +171,7 @@ export interface Change<R> {
 export async function applyChanges<R, M>(
   prev: Snapshot<R, M>,
   changes: Iterable<Change<R>> | AsyncIterable<Change<R>>,
-  opts: { meta: SnapshotMeta; markets: M; store?: BlockStore },
+  opts: { meta: SnapshotMeta; markets: M },
 ): Promise<{ snapshot: Snapshot<R, M>; stats: BuildStats }> {
   checkMeta(opts.meta)
   const schema = prev.schema
@@ -192,7 +192,8 @@ export async function applyChanges<R, M>(
   for (const e of edits) {
     if (e.value === null && findKey(oldLeaves, e.key) < 0) throw new InvalidInputError(`cannot remove ${bytesToHex(e.key)}: it is not in the previous snapshot`)
   }
-  const sink = new BlockSink(opts.store ?? prev.store)
+  // New blocks go where the unchanged ones already are: the result must be complete in one store.
+  const sink = new BlockSink(prev.store)
   const index = await updateTree(await prev.treeIndex(), edits, (ref) => readLeaf(prev.reader, ref), sink.emit)
   const leaves = patchLeafIndex(oldLeaves, edits.map((e) => ({ key: e.key, hash: e.leaf })))
   return finishSnapshot(schema, opts.meta, opts.markets, sink, index, leaves)

@@ -5,6 +5,7 @@ import { MalformedBlockError, ArkError } from '../errors.ts'
 import type { RecordSchema } from '../schema/types.ts'
 import type { BlockStore } from '../store.ts'
 import { TreeBuilder } from '../tree/build.ts'
+import { TREE_PARAMS_V1 } from '../tree/params.ts'
 import type { TreeIndex } from '../tree/index.ts'
 import type { ChildRef, Entry } from '../tree/node.ts'
 import { getEntry, iterateEntries, loadIndex, readNode, treeCids, type TreeReader } from '../tree/read.ts'
@@ -120,11 +121,16 @@ export class Snapshot<R = unknown, M = unknown> {
    * and stateRoot recomputed from the leaves. Throws on the first problem.
    */
   async verify(): Promise<void> {
+    const checked: TreeReader = { ...this.reader, verify: true }
+    checkBlock(this.cid, await this.store.get(this.cid))
+    checkBlock(this.root.markets, await this.store.get(this.root.markets))
     await this.markets()
     let rebuilt: CID | null = null
     const builder = new TreeBuilder(() => {})
     const leaves = new LeafIndexBuilder(this.schema.keyLength, Math.max(1, this.root.accountCount))
-    for await (const e of this.rawEntries()) {
+    const rootRef = this.root.accounts === null ? null : { ...(await this.rootRef())!, cid: this.root.accounts }
+    for await (const e of iterateEntries(checked, rootRef)) {
+      if (e.value.length > TREE_PARAMS_V1.maxRecordBytes) throw new MalformedBlockError(`record of ${bytesToHex(e.key)} is ${e.value.length} bytes, over the ${TREE_PARAMS_V1.maxRecordBytes}-byte limit`)
       const record = this.schema.decode(e.value, `record of ${bytesToHex(e.key)}`)
       builder.add(e)
       leaves.push(e.key, leafHashOf(this.schema, e.key, record, e.value))
@@ -143,6 +149,5 @@ export class Snapshot<R = unknown, M = unknown> {
     if (stateRoot !== this.root.stateRoot) throw new ArkError('ROOT_MISMATCH', `snapshot ${this.cid.toString()}: stateRoot recomputed from the leaves is ${stateRoot}, the root says ${this.root.stateRoot}; the snapshot is corrupt or forged`)
     this.leavesCache = li
     this.merkleCache = m
-    this.indexCache ??= undefined
   }
 }

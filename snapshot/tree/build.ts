@@ -25,6 +25,7 @@ export class TreeBuilder {
   }
 
   private readonly base: number
+  private readonly held: (ChildRef | undefined)[] = []
 
   add(entry: Entry): void {
     if (this.prev !== undefined && Buffer.compare(this.prev, entry.key) >= 0) {
@@ -39,7 +40,7 @@ export class TreeBuilder {
     this.pushAt(this.base, entry)
   }
 
-  /** Feed an already-built node ref (used when an update rebuilds upper levels). */
+  /** Feed an already-built node ref (used when an update rebuilds upper levels); startLevel must be ref.level + 1. */
   addRef(ref: ChildRef): void {
     this.count += ref.count
     this.pushAt(ref.level + 1, ref)
@@ -65,21 +66,22 @@ export class TreeBuilder {
     const l = this.levels[level]!
     l.refs.push(done.ref)
     l.sizes.push(done.size)
-    this.pushAt(level + 1, done.ref)
+    // Hold the newest node of each level back one step: if it turns out to be the
+    // only node of its level it is the root, and must not get a parent.
+    const prev = this.held[level]
+    this.held[level] = done.ref
+    if (prev !== undefined) this.pushAt(level + 1, prev)
   }
 
   /** Close every level; returns the index (levels below `startLevel` are left empty). */
   finish(): TreeIndex {
     if (this.count === 0) return { levels: [] }
     for (let level = this.base; ; level++) {
-      const c = this.chunker(level)
-      if (level > this.base && this.levels[level]!.refs.length === 0 && c.pending === 1) {
-        c.takeSingle()
-        // levels[level - 1] holds exactly the root
-        return { levels: this.levels.slice(0, level) }
-      }
-      const done = c.flush()
+      const done = this.chunker(level).flush()
       if (done !== undefined) this.closed(level, done)
+      if (this.levels[level]!.refs.length === 1) return { levels: this.levels.slice(0, level + 1) }
+      this.pushAt(level + 1, this.held[level]!)
+      this.held[level] = undefined
     }
   }
 }

@@ -21,7 +21,7 @@ export const diffCommand: Command = {
     })()
     const out = values.out as string | undefined
     if (out !== undefined) await writeFileAtomic(resolve(out), lines, signal)
-    else for await (const l of lines) io.stdout(l)
+    else await io.pipe(lines)
     if (json || out === undefined) io.stdout(`${JSON.stringify({ summary })}\n`)
     else io.stdout(`${summary.added} added, ${summary.removed} removed, ${summary.changed} changed (block ${summary.from.block} -> ${summary.to.block})\nmoved per asset: ${JSON.stringify(summary.moved)}\nchanges written to ${out}\n`)
   },

@@ -20,6 +20,6 @@ export const exportCommand: Command = {
     const lines = format === 'csv' ? exportCsv(s) : exportJsonl(s)
     const out = values.out as string | undefined
     if (out !== undefined) await writeFileAtomic(resolve(out), lines, signal)
-    else for await (const line of lines) io.stdout(line)
+    else await io.pipe(lines)
   },
 }

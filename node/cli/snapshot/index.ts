@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts'
+import { buildCommand } from './build.ts'
 import { diffCommand } from './diff.ts'
 import { exportCommand } from './export.ts'
 import { inspectCommand } from './inspect.ts'
@@ -6,4 +7,4 @@ import { proveCommand } from './prove.ts'
 import { synthCommand } from './synth.ts'
 import { verifyProofCommand } from './verify-proof.ts'
 
-export const snapshotCommands: Command[] = [synthCommand, inspectCommand, exportCommand, diffCommand, proveCommand, verifyProofCommand]
+export const snapshotCommands: Command[] = [buildCommand, synthCommand, inspectCommand, exportCommand, diffCommand, proveCommand, verifyProofCommand]

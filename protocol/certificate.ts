@@ -1,0 +1,119 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import type { Hex } from 'viem'
+import { cidOf, type Block } from '../snapshot/codec/block.ts'
+import { bytesToHex, hexToBytes } from '../snapshot/codec/hex.ts'
+import { attestationDigest, checkSignature, contentKey, typedMessage, type AttestationBody, type SignedAttestation } from './attestation.ts'
+import { arkDomain, ATTESTATION_TYPES, EIP712_DOMAIN_TYPE } from './eip712.ts'
+import { ProtocolError } from './errors.ts'
+import { signedWeight, type Address, type OperatorSet } from './operator-set.ts'
+
+export const CERTIFICATE_VERSION = 1
+export const MAX_CERTIFICATE_BYTES = 64 * 1024
+
+/** The attested fields plus distinct operators' signatures reaching the threshold, sorted by signer. */
+export interface Certificate {
+  body: AttestationBody
+  signatures: { signer: Address; signature: Hex }[]
+}
+
+/** Build from attestations of the same content; sorts and dedupes signers. */
+export function certificateFrom(atts: readonly SignedAttestation[]): Certificate {
+  if (atts.length === 0) throw new ProtocolError('BELOW_THRESHOLD', 'a certificate needs at least one attestation')
+  const key = contentKey(atts[0]!.body)
+  const bySigner = new Map<Address, Hex>()
+  for (const a of atts) {
+    if (contentKey(a.body) !== key || attestationDigest(a.body) !== attestationDigest(atts[0]!.body)) throw new ProtocolError('MISMATCH', 'attestations for a certificate must sign the same content')
+    bySigner.set(a.signer.toLowerCase() as Address, a.signature)
+  }
+  return { body: atts[0]!.body, signatures: [...bySigner].sort(([a], [b]) => (a < b ? -1 : 1)).map(([signer, signature]) => ({ signer, signature })) }
+}
+
+/** dag-cbor block that links to the snapshot root: one CID fetches certificate and state. */
+export function encodeCertificate(c: Certificate): Block {
+  const b = c.body
+  const bytes = dagCbor.encode({
+    type: 'ark.certificate',
+    v: CERTIFICATE_VERSION,
+    chainId: b.chainId,
+    adapterId: b.adapterId,
+    configHash: hexToBytes(b.configHash),
+    blockNumber: b.blockNumber,
+    blockHash: hexToBytes(b.blockHash),
+    snapshot: b.snapshotCid,
+    stateRoot: hexToBytes(b.stateRoot),
+    specVersion: b.specVersion,
+    kind: b.kind,
+    signatures: c.signatures.map((s) => [hexToBytes(s.signer), hexToBytes(s.signature)]),
+  })
+  return { cid: cidOf(bytes), bytes }
+}
+
+export function decodeCertificate(bytes: Uint8Array): Certificate {
+  if (bytes.length > MAX_CERTIFICATE_BYTES) throw new ProtocolError('OVERSIZED', `certificate is ${bytes.length} bytes, over ${MAX_CERTIFICATE_BYTES}`)
+  let v: Record<string, unknown>
+  try {
+    v = dagCbor.decode(bytes) as Record<string, unknown>
+  } catch (cause) {
+    throw new ProtocolError('MALFORMED', 'certificate is not valid dag-cbor', { cause })
+  }
+  if (v === null || typeof v !== 'object' || v.type !== 'ark.certificate') throw new ProtocolError('MALFORMED', 'not an ark.certificate block')
+  if (v.v !== CERTIFICATE_VERSION) throw new ProtocolError('BAD_VERSION', `certificate version ${String(v.v)} is not supported`)
+  const fields = ['adapterId', 'blockHash', 'blockNumber', 'chainId', 'configHash', 'kind', 'signatures', 'snapshot', 'specVersion', 'stateRoot', 'type', 'v']
+  if (Object.keys(v).sort().join() !== fields.join()) throw new ProtocolError('UNKNOWN_FIELD', `certificate fields must be exactly ${fields.join(', ')}`)
+  const big = (x: unknown, what: string): bigint => {
+    const y = typeof x === 'number' ? BigInt(x) : x
+    if (typeof y !== 'bigint' || y < 0n) throw new ProtocolError('MALFORMED', `${what} must be a non-negative integer`)
+    return y
+  }
+  const b32 = (x: unknown, what: string): Hex => {
+    if (!(x instanceof Uint8Array) || x.length !== 32) throw new ProtocolError('MALFORMED', `${what} must be 32 bytes`)
+    return bytesToHex(x)
+  }
+  const cid = CID.asCID(v.snapshot)
+  if (cid === null || typeof v.adapterId !== 'string' || !Array.isArray(v.signatures)) throw new ProtocolError('MALFORMED', 'certificate snapshot/adapterId/signatures malformed')
+  const sigs = (v.signatures as unknown[]).map((s) => {
+    if (!Array.isArray(s) || s.length !== 2 || !(s[0] instanceof Uint8Array) || s[0].length !== 20 || !(s[1] instanceof Uint8Array) || s[1].length !== 65) throw new ProtocolError('MALFORMED', 'signature entry must be [signer(20), signature(65)]')
+    return { signer: bytesToHex(s[0]) as Address, signature: bytesToHex(s[1]) }
+  })
+  const cert: Certificate = {
+    body: { chainId: big(v.chainId, 'chainId'), adapterId: v.adapterId, configHash: b32(v.configHash, 'configHash'), blockNumber: big(v.blockNumber, 'blockNumber'), blockHash: b32(v.blockHash, 'blockHash'), snapshotCid: cid, stateRoot: b32(v.stateRoot, 'stateRoot'), specVersion: Number(big(v.specVersion, 'specVersion')), kind: Number(big(v.kind, 'kind')) },
+    signatures: sigs,
+  }
+  if (Buffer.compare(encodeCertificate(cert).bytes, bytes) !== 0) throw new ProtocolError('MALFORMED', 'certificate is not canonically encoded')
+  return cert
+}
+
+/**
+ * Verify with the operator set alone: signers strictly increasing (so each
+ * counts once), every signature valid and low-s, every signer known, and the
+ * signed weight at least the threshold.
+ */
+export async function verifyCertificate(c: Certificate, set: OperatorSet): Promise<{ weight: bigint }> {
+  const digest = attestationDigest(c.body)
+  let prev = ''
+  for (const s of c.signatures) {
+    const signer = s.signer.toLowerCase()
+    if (signer <= prev) throw new ProtocolError(signer === prev ? 'DUPLICATE_SIGNER' : 'UNSORTED', `certificate signers must be strictly increasing (${signer} after ${prev})`)
+    prev = signer
+    if (!set.weights.has(signer as Address)) throw new ProtocolError('UNKNOWN_SIGNER', `certificate is signed by ${signer}, who is not in the operator set`)
+    await checkSignature(digest, s.signature, s.signer)
+  }
+  const weight = signedWeight(set, c.signatures.map((s) => s.signer))
+  if (weight < set.threshold) throw new ProtocolError('BELOW_THRESHOLD', `certificate carries weight ${weight}, below the threshold ${set.threshold} of ${set.totalWeight}`)
+  return { weight }
+}
+
+/** Self-describing JSON: any EIP-712 library can check each signature from this alone. */
+export function certificateJSON(c: Certificate): Record<string, unknown> {
+  const m = typedMessage(c.body)
+  return {
+    certificate: encodeCertificate(c).cid.toString(),
+    snapshot: c.body.snapshotCid.toString(),
+    domain: { ...arkDomain(c.body.chainId), chainId: c.body.chainId.toString() },
+    types: { EIP712Domain: EIP712_DOMAIN_TYPE, ...ATTESTATION_TYPES },
+    primaryType: 'Attestation',
+    message: { ...m, chainId: c.body.chainId.toString(), blockNumber: c.body.blockNumber.toString() },
+    signatures: c.signatures,
+  }
+}

@@ -1,0 +1,30 @@
+import { ArkError, type ArkErrorOptions } from '../snapshot/errors.ts'
+
+/** Why a protocol message or certificate was refused (bounded: used as a metrics label). */
+export const rejectCodes = [
+  'OVERSIZED',
+  'MALFORMED',
+  'UNKNOWN_FIELD',
+  'BAD_VERSION',
+  'BAD_SIGNATURE',
+  'HIGH_S',
+  'UNKNOWN_SIGNER',
+  'WRONG_CHAIN',
+  'WRONG_ADAPTER',
+  'TOO_FAR_AHEAD',
+  'TOO_OLD',
+  'DUPLICATE_SIGNER',
+  'BELOW_THRESHOLD',
+  'MISMATCH',
+  'UNSORTED',
+] as const
+export type RejectCode = (typeof rejectCodes)[number]
+
+export class ProtocolError extends ArkError {
+  override readonly name = 'ProtocolError'
+  readonly reason: RejectCode
+  constructor(reason: RejectCode, message: string, options: ArkErrorOptions = {}) {
+    super('INVALID_INPUT', message, options)
+    this.reason = reason
+  }
+}

@@ -1,0 +1,26 @@
+import { decodeFunctionResult, encodeFunctionData, type Abi } from 'viem'
+import { ChainError } from '../chain/errors.ts'
+import type { Hex } from '../chain/source.ts'
+import type { DeriveContext } from './types.ts'
+
+/** A view call pinned to the derivation's block hash, decoded with viem. */
+export async function pinnedCall<T>(ctx: DeriveContext, address: Hex, abi: Abi, functionName: string, args: readonly unknown[] = []): Promise<T> {
+  const data = encodeFunctionData({ abi, functionName, args } as never)
+  const raw = await ctx.source.call(address, data, ctx.block.hash, ctx.signal)
+  if (raw === '0x') throw new ChainError('CONTRACT_MISSING', `${functionName} on ${address} returned no data at block ${ctx.block.number}; is the contract deployed there and is the adapter config right?`)
+  return decodeFunctionResult({ abi, functionName, data: raw } as never) as T
+}
+
+/** Decode the i-th 32-byte word of log data as unsigned / signed. */
+export function word(data: Hex, i: number): bigint {
+  return BigInt(`0x${data.slice(2 + 64 * i, 2 + 64 * (i + 1)) || '0'}`)
+}
+
+export function signedWord(data: Hex, i: number): bigint {
+  const v = word(data, i)
+  return v >= 1n << 255n ? v - (1n << 256n) : v
+}
+
+export function topicAddress(topic: Hex): Hex {
+  return `0x${topic.slice(26)}` as Hex
+}

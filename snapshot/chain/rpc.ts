@@ -1,0 +1,115 @@
+import { ChainError, RpcError } from './errors.ts'
+
+export interface RpcOptions {
+  /** per-request timeout */
+  timeoutMs: number
+  /** attempts per request for retryable failures (network, 5xx, 429, malformed JSON) */
+  retries: number
+  /** first backoff delay; doubles each attempt, with jitter */
+  backoffMs: number
+  maxBackoffMs: number
+}
+
+export const RPC_DEFAULTS: Readonly<RpcOptions> = Object.freeze({ timeoutMs: 10_000, retries: 4, backoffMs: 200, maxBackoffMs: 5_000 })
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(abortError(signal))
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(t)
+      reject(abortError(signal!))
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+function abortError(signal: AbortSignal): ChainError {
+  return new ChainError('ABORTED', 'chain read aborted', { cause: signal.reason })
+}
+
+let nextId = 1
+
+/** JSON-RPC errors that mean "ask for less" rather than "try again". */
+export function isRangeTooLarge(err: unknown): boolean {
+  if (!(err instanceof RpcError) || err.chainCode !== 'RPC_ERROR') return false
+  return err.rpcCode === -32005 || /range|too many|limit|exceed|too large|10000|block range/i.test(err.message)
+}
+
+/**
+ * One JSON-RPC endpoint over fetch: a timeout and the caller's AbortSignal on
+ * every request, retries with exponential backoff for failures that retrying
+ * can fix, and errors that say which endpoint failed and how (URL redacted).
+ */
+export class RpcEndpoint {
+  readonly url: string
+  private readonly options: RpcOptions
+  /** requests sent, including retries (for benchmarks and metrics) */
+  requests = 0
+
+  constructor(url: string, options: Partial<RpcOptions> = {}) {
+    this.url = url
+    this.options = { ...RPC_DEFAULTS, ...options }
+  }
+
+  async request<T>(method: string, params: unknown[], signal?: AbortSignal): Promise<T> {
+    let attempt = 0
+    for (;;) {
+      try {
+        return await this.once<T>(method, params, signal)
+      } catch (err) {
+        if (signal?.aborted === true) throw abortError(signal)
+        if (!(err instanceof RpcError) || !err.retryable || attempt >= this.options.retries) throw err
+        const base = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** attempt)
+        attempt++
+        await sleep(base / 2 + Math.random() * (base / 2), signal)
+      }
+    }
+  }
+
+  private async once<T>(method: string, params: unknown[], signal?: AbortSignal): Promise<T> {
+    this.requests++
+    const timeout = AbortSignal.timeout(this.options.timeoutMs)
+    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+    let res: Response
+    try {
+      res = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
+        signal: combined,
+      })
+    } catch (cause) {
+      if (signal?.aborted === true) throw abortError(signal)
+      const timedOut = timeout.aborted
+      throw new RpcError('RPC_UNAVAILABLE', this.url, timedOut ? `${method} timed out after ${this.options.timeoutMs} ms` : `${method} failed: ${(cause as Error).message}`, { cause, retryable: true })
+    }
+    let text: string
+    try {
+      text = await res.text()
+    } catch (cause) {
+      throw new RpcError('RPC_UNAVAILABLE', this.url, `${method}: response body interrupted`, { cause, retryable: true })
+    }
+    if (!res.ok) {
+      throw new RpcError('RPC_UNAVAILABLE', this.url, `${method}: HTTP ${res.status}`, { retryable: res.status === 429 || res.status >= 500 })
+    }
+    let body: { result?: T; error?: { code?: number; message?: string } }
+    try {
+      body = JSON.parse(text) as typeof body
+    } catch (cause) {
+      throw new RpcError('RPC_BAD_RESPONSE', this.url, `${method}: response is not valid JSON (${text.length} bytes)`, { cause, retryable: true })
+    }
+    if (body === null || typeof body !== 'object') throw new RpcError('RPC_BAD_RESPONSE', this.url, `${method}: response is not a JSON-RPC object`, { retryable: true })
+    if (body.error !== undefined && body.error !== null) {
+      const code = typeof body.error.code === 'number' ? body.error.code : undefined
+      const opts: { rpcCode?: number; retryable: boolean } = { retryable: code === -32603 || code === 429 }
+      if (code !== undefined) opts.rpcCode = code
+      throw new RpcError('RPC_ERROR', this.url, `${method}: ${String(body.error.message ?? 'error').slice(0, 300)}`, opts)
+    }
+    if (!('result' in body)) throw new RpcError('RPC_BAD_RESPONSE', this.url, `${method}: response has neither result nor error`, { retryable: true })
+    return body.result as T
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * `npm run bench [-- NAME ...] [--accounts N,N]`: runs benchmarks, each case in
+ * a fresh child process (so peak RSS is per case), and prints one JSON object
+ * per benchmark case on stdout. Not part of `npm test`: figures, not asserts.
+ */
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+
+interface Bench {
+  file: string
+  cases: (opts: { accounts?: string }) => string[][]
+}
+
+const benches: Record<string, Bench> = {
+  snapshot: {
+    file: 'snapshot.ts',
+    cases: ({ accounts }) => (accounts ?? '100000,1000000').split(',').map((n) => ['--accounts', n]),
+  },
+}
+
+const { values, positionals } = parseArgs({ options: { accounts: { type: 'string' } }, allowPositionals: true })
+const names = positionals.length > 0 ? positionals : Object.keys(benches)
+for (const name of names) {
+  const b = benches[name]
+  if (b === undefined) {
+    process.stderr.write(`unknown benchmark ${JSON.stringify(name)}; known: ${Object.keys(benches).join(', ')}\n`)
+    process.exit(2)
+  }
+  for (const args of b.cases(values)) {
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=6144', `${here}${b.file}`, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
+      child.on('exit', (c) => resolve(c ?? 1))
+    })
+    if (code !== 0) {
+      process.stderr.write(`benchmark ${name} ${args.join(' ')} failed with exit code ${code}\n`)
+      process.exitCode = 1
+    }
+  }
+}
