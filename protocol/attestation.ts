@@ -56,16 +56,22 @@ export function attestationDigest(b: AttestationBody): Hex {
 
 /** Identity of the checkpoint an attestation is about (what one operator may sign only once). */
 export function checkpointKey(b: AttestationBody): string {
-  return `${b.chainId}/${b.adapterId}/${b.configHash}/${b.blockNumber}/${b.kind}`
+  return `${b.chainId}/${b.adapterId}/${b.configHash.toLowerCase()}/${b.blockNumber}/${b.kind}`
 }
 
 /** Identity of what is attested at that checkpoint. */
 export function contentKey(b: AttestationBody): string {
-  return `${b.blockHash}/${b.snapshotCid.toString()}/${b.stateRoot}`
+  return `${b.blockHash.toLowerCase()}/${b.snapshotCid.toString()}/${b.stateRoot.toLowerCase()}`
 }
 
 export async function signAttestation(body: AttestationBody, signer: Address, sign: (digest: Hex) => Promise<Hex>): Promise<SignedAttestation> {
-  return { body, signer: signer.toLowerCase() as Address, signature: await sign(attestationDigest(body)) }
+  return { body, signer: signer.toLowerCase() as Address, signature: normalizeV(await sign(attestationDigest(body))) }
+}
+
+/** Signers may return v as 0/1; the wire form is always 27/28. */
+export function normalizeV(signature: Hex): Hex {
+  const v = Number.parseInt(signature.slice(130), 16)
+  return v === 0 || v === 1 ? (`${signature.slice(0, 130)}${(v + 27).toString(16)}` as Hex) : signature
 }
 
 /** Recover and check the signer of a 65-byte signature over `digest` (low-s only). */
@@ -74,7 +80,8 @@ export async function checkSignature(digest: Hex, signature: Hex, signer: Addres
   const s = BigInt(`0x${signature.slice(66, 130)}`)
   if (s > HALF_N) throw new ProtocolError('HIGH_S', 'signature has a high s value (malleable); sign with a canonical low-s signer')
   const v = Number.parseInt(signature.slice(130), 16)
-  if (v !== 27 && v !== 28 && v !== 0 && v !== 1) throw new ProtocolError('BAD_SIGNATURE', `signature v=${v} is not 27/28`)
+  // 0/1 would be a second valid encoding of the same signature (like high s): only 27/28 exist on the wire.
+  if (v !== 27 && v !== 28) throw new ProtocolError('BAD_SIGNATURE', `signature v=${v} is not 27/28`)
   let recovered: string
   try {
     recovered = await recoverAddress({ hash: digest, signature })
@@ -109,15 +116,19 @@ export function encodeAttestation(a: SignedAttestation): Uint8Array {
   })
 }
 
-function bytesField(v: unknown, len: number, what: string): Hex {
+export function bytesField(v: unknown, len: number, what: string): Hex {
   if (!(v instanceof Uint8Array) || v.length !== len) throw new ProtocolError('MALFORMED', `${what} must be ${len} bytes`)
   return bytesToHex(v)
 }
 
-function uintField(v: unknown, what: string, max: bigint): bigint {
+export function uintField(v: unknown, what: string, max: bigint): bigint {
   const x = typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : v
   if (typeof x !== 'bigint' || x < 0n || x > max) throw new ProtocolError('MALFORMED', `${what} must be an integer in [0, ${max}]`)
   return x
+}
+
+export function checkAdapterId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 64) throw new ProtocolError('MALFORMED', 'adapterId must be a string of 1-64 characters')
 }
 
 /** Decode a wire attestation: size first, then strict dag-cbor, exact field set, canonical bytes. */
@@ -138,7 +149,7 @@ export function attestationFromValue(v: Record<string, unknown>, bytes?: Uint8Ar
   if (keys.join() !== FIELDS.join()) throw new ProtocolError('UNKNOWN_FIELD', `attestation fields must be exactly ${FIELDS.join(', ')}`)
   if (v.type !== 'ark.attestation') throw new ProtocolError('MALFORMED', 'type is not ark.attestation')
   if (v.v !== ATTESTATION_WIRE_VERSION) throw new ProtocolError('BAD_VERSION', `attestation wire version ${String(v.v)} is not supported (this node speaks ${ATTESTATION_WIRE_VERSION})`)
-  if (typeof v.adapterId !== 'string' || v.adapterId.length === 0 || v.adapterId.length > 64) throw new ProtocolError('MALFORMED', 'adapterId must be a string of 1-64 characters')
+  checkAdapterId(v.adapterId)
   const cid = CID.asCID(v.snapshot)
   if (cid === null) throw new ProtocolError('MALFORMED', 'snapshot must be a CID link')
   const a: SignedAttestation = {

@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import type { Hex } from 'viem'
 import { cidOf, type Block } from '../snapshot/codec/block.ts'
 import { bytesToHex, hexToBytes } from '../snapshot/codec/hex.ts'
-import { attestationDigest, checkSignature, contentKey, typedMessage, type AttestationBody, type SignedAttestation } from './attestation.ts'
+import { attestationDigest, checkAdapterId, checkSignature, contentKey, typedMessage, uintField, type AttestationBody, type SignedAttestation } from './attestation.ts'
 import { arkDomain, ATTESTATION_TYPES, EIP712_DOMAIN_TYPE } from './eip712.ts'
 import { ProtocolError } from './errors.ts'
 import { signedWeight, type Address, type OperatorSet } from './operator-set.ts'
@@ -61,23 +61,20 @@ export function decodeCertificate(bytes: Uint8Array): Certificate {
   if (v.v !== CERTIFICATE_VERSION) throw new ProtocolError('BAD_VERSION', `certificate version ${String(v.v)} is not supported`)
   const fields = ['adapterId', 'blockHash', 'blockNumber', 'chainId', 'configHash', 'kind', 'signatures', 'snapshot', 'specVersion', 'stateRoot', 'type', 'v']
   if (Object.keys(v).sort().join() !== fields.join()) throw new ProtocolError('UNKNOWN_FIELD', `certificate fields must be exactly ${fields.join(', ')}`)
-  const big = (x: unknown, what: string): bigint => {
-    const y = typeof x === 'number' ? BigInt(x) : x
-    if (typeof y !== 'bigint' || y < 0n) throw new ProtocolError('MALFORMED', `${what} must be a non-negative integer`)
-    return y
-  }
+  const U64 = (1n << 64n) - 1n
   const b32 = (x: unknown, what: string): Hex => {
     if (!(x instanceof Uint8Array) || x.length !== 32) throw new ProtocolError('MALFORMED', `${what} must be 32 bytes`)
     return bytesToHex(x)
   }
   const cid = CID.asCID(v.snapshot)
-  if (cid === null || typeof v.adapterId !== 'string' || !Array.isArray(v.signatures)) throw new ProtocolError('MALFORMED', 'certificate snapshot/adapterId/signatures malformed')
+  checkAdapterId(v.adapterId)
+  if (cid === null || !Array.isArray(v.signatures)) throw new ProtocolError('MALFORMED', 'certificate snapshot/signatures malformed')
   const sigs = (v.signatures as unknown[]).map((s) => {
     if (!Array.isArray(s) || s.length !== 2 || !(s[0] instanceof Uint8Array) || s[0].length !== 20 || !(s[1] instanceof Uint8Array) || s[1].length !== 65) throw new ProtocolError('MALFORMED', 'signature entry must be [signer(20), signature(65)]')
     return { signer: bytesToHex(s[0]) as Address, signature: bytesToHex(s[1]) }
   })
   const cert: Certificate = {
-    body: { chainId: big(v.chainId, 'chainId'), adapterId: v.adapterId, configHash: b32(v.configHash, 'configHash'), blockNumber: big(v.blockNumber, 'blockNumber'), blockHash: b32(v.blockHash, 'blockHash'), snapshotCid: cid, stateRoot: b32(v.stateRoot, 'stateRoot'), specVersion: Number(big(v.specVersion, 'specVersion')), kind: Number(big(v.kind, 'kind')) },
+    body: { chainId: uintField(v.chainId, 'chainId', U64), adapterId: v.adapterId, configHash: b32(v.configHash, 'configHash'), blockNumber: uintField(v.blockNumber, 'blockNumber', U64), blockHash: b32(v.blockHash, 'blockHash'), snapshotCid: cid, stateRoot: b32(v.stateRoot, 'stateRoot'), specVersion: Number(uintField(v.specVersion, 'specVersion', 0xffffffffn)), kind: Number(uintField(v.kind, 'kind', 1n)) },
     signatures: sigs,
   }
   if (Buffer.compare(encodeCertificate(cert).bytes, bytes) !== 0) throw new ProtocolError('MALFORMED', 'certificate is not canonically encoded')

@@ -49,13 +49,20 @@ export function parseOperatorSet(json: unknown): OperatorSet {
   return makeOperatorSet(weights, o.threshold === undefined ? undefined : weightOf(o.threshold, 'threshold'))
 }
 
-export function makeOperatorSet(weights: ReadonlyMap<Address, bigint>, threshold?: bigint): OperatorSet {
+export function makeOperatorSet(input: ReadonlyMap<Address, bigint>, threshold?: bigint): OperatorSet {
+  const weights = new Map<Address, bigint>()
+  for (const [a, w] of input) {
+    const k = a.toLowerCase() as Address
+    if (weights.has(k)) throw new InvalidInputError(`operator ${k} is listed twice (addresses are case-insensitive)`)
+    if (w <= 0n) throw new InvalidInputError(`operator ${k} has weight ${w}; weights must be positive`)
+    weights.set(k, w)
+  }
   let total = 0n
   for (const w of weights.values()) total += w
   const t = threshold ?? defaultThreshold(total)
   if (t <= 0n || t > total) throw new InvalidInputError(`threshold ${t} must be between 1 and the total weight ${total}`)
   if (t * 2n <= total) throw new InvalidInputError(`threshold ${t} is not more than half of the total weight ${total}: two disjoint quorums could certify conflicting snapshots`)
-  return { weights: new Map([...weights].map(([a, w]) => [a.toLowerCase() as Address, w])), threshold: t, totalWeight: total }
+  return { weights, threshold: t, totalWeight: total }
 }
 
 /** Weight of distinct known signers; each operator counts once. */

@@ -4,6 +4,7 @@ import { mkdir, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
+import { ArkError } from '../../snapshot/errors.ts'
 
 /**
  * Write a file so that it either appears complete or not at all: data goes
@@ -18,6 +19,8 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
     await rename(tmp, path)
   } catch (err) {
     await rm(tmp, { force: true })
-    throw err
+    if (err instanceof ArkError) throw err
+    const code = (err as NodeJS.ErrnoException).code
+    throw new ArkError('IO', `cannot write ${path}: ${code ?? (err as Error).message}${code === 'EISDIR' ? ' (it is a directory; give a file path)' : code === 'ENOSPC' ? ' (disk full; free space and retry)' : code === 'EACCES' ? ' (permission denied; choose a writable location)' : ''}`, { cause: err, retryable: code === 'ENOSPC' })
   }
 }

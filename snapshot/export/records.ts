@@ -9,12 +9,12 @@ function csvField(v: string): string {
   return /[",\n\r]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v
 }
 
-/** RFC 4180 CSV, one row per account item (collateral balance, position, ...). */
+/** RFC 4180 CSV (CRLF line ends), one row per account item (collateral balance, position, ...). */
 export async function* exportCsv<R>(s: Snapshot<R, unknown>): AsyncGenerator<string> {
-  yield `${s.schema.csvHeader.join(',')}\n`
+  yield `${s.schema.csvHeader.join(',')}\r\n`
   for await (const { key, record } of s.entries()) {
     let out = ''
-    for (const row of s.schema.toCsvRows(key, record)) out += `${row.map(csvField).join(',')}\n`
+    for (const row of s.schema.toCsvRows(key, record)) out += `${row.map(csvField).join(',')}\r\n`
     if (out.length > 0) yield out
   }
 }

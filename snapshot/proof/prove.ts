@@ -18,13 +18,21 @@ function header(s: Snapshot<unknown, unknown>): Omit<AccountProof, 'value' | 'pr
   }
 }
 
+/** The tree rebuilt from the records must give the stateRoot the root block claims, or no proof is issued. */
+async function checkedMerkle(s: Snapshot<unknown, unknown>): Promise<Awaited<ReturnType<Snapshot<unknown, unknown>['merkle']>>> {
+  const merkle = await s.merkle()
+  const root = merkle?.root ?? `0x${'00'.repeat(32)}`
+  if (root !== s.root.stateRoot) throw new ArkError('ROOT_MISMATCH', `snapshot ${s.cid.toString()}: stateRoot recomputed from the records is ${root} but the root block says ${s.root.stateRoot}; the snapshot is corrupt or forged, fetch it again from another source`)
+  return merkle
+}
+
 /** Proof for one account. Builds (and caches) the Merkle tree over every leaf of the snapshot. */
 export async function proveAccount<R>(s: Snapshot<R, unknown>, key: Uint8Array): Promise<AccountProof> {
   const raw = await s.getRaw(key)
   if (raw === undefined) throw new ArkError('KEY_NOT_FOUND', `account ${bytesToHex(key)} is not in snapshot ${s.cid.toString()} (block ${s.root.block.number}); check the address and the block`)
   const record = s.schema.decode(raw, `record of ${bytesToHex(key)}`)
   const values = s.schema.leaf(key, record, keccak256(raw))
-  const merkle = await s.merkle()
+  const merkle = await checkedMerkle(s as Snapshot<unknown, unknown>)
   const leaf = standardLeafHash(abiEncode(s.schema.leafEncoding, values))
   const i = merkle === null ? -1 : findLeaf(merkle.sortedLeaves, leaf)
   if (merkle === null || i < 0) throw new ArkError('ROOT_MISMATCH', `the leaf of ${bytesToHex(key)} is not in the snapshot's Merkle tree; the snapshot is corrupt, run verify`)
@@ -38,7 +46,7 @@ export async function proveAccount<R>(s: Snapshot<R, unknown>, key: Uint8Array):
 
 /** Every account's proof (a claims file), in key order, without the full records. */
 export async function* proveAll<R>(s: Snapshot<R, unknown>): AsyncGenerator<{ value: unknown[]; proof: string[] }> {
-  const merkle = await s.merkle()
+  const merkle = await checkedMerkle(s as Snapshot<unknown, unknown>)
   if (merkle === null) return
   const n = merkle.sortedLeaves.length / 32
   for await (const e of s.rawEntries()) {

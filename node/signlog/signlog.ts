@@ -1,0 +1,116 @@
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync, existsSync, ftruncateSync } from 'node:fs'
+import type { Hex } from 'viem'
+import { checkpointKey, contentKey, type AttestationBody } from '../../protocol/attestation.ts'
+import { ArkError } from '../../snapshot/errors.ts'
+
+/**
+ * Slashing-protection for attestations (after EIP-3076): before a signature
+ * leaves the node, (checkpoint, content, signature) is appended and fsynced.
+ * For a checkpoint already in the log the node re-publishes the same
+ * signature, and refuses to sign anything else — across crashes and restarts.
+ */
+export interface SignLogEntry {
+  checkpoint: string
+  content: string
+  signer: string
+  signature: Hex
+}
+
+export class SignConflictError extends ArkError {
+  override readonly name = 'SignConflictError'
+  constructor(checkpoint: string, had: string, wanted: string) {
+    super('INVALID_INPUT', `refusing to sign checkpoint ${checkpoint}: already signed ${had}, now asked to sign ${wanted}. Signing both would be equivocation; investigate why this node derived a different snapshot (RPC provider, adapter version) before doing anything else`, { details: { checkpoint, had, wanted } })
+  }
+}
+
+export class SignLog {
+  private readonly path: string
+  private readonly entries = new Map<string, SignLogEntry>()
+  private fd: number | undefined
+
+  constructor(path: string) {
+    this.path = path
+  }
+
+  /** Load, dropping a torn final line from a crash mid-append. */
+  open(): void {
+    if (existsSync(this.path)) {
+      const bytes = readFileSync(this.path)
+      // Only newline-terminated lines are complete; anything after the last newline is a torn append.
+      let end = 0
+      for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, end)) {
+        const line = bytes.subarray(end, i).toString('utf8')
+        let e: SignLogEntry
+        try {
+          e = JSON.parse(line) as SignLogEntry
+        } catch {
+          break
+        }
+        this.entries.set(e.checkpoint, e)
+        end = i + 1
+      }
+      if (end < bytes.length) {
+        const fd = openSync(this.path, 'r+')
+        ftruncateSync(fd, end)
+        fsyncSync(fd)
+        closeSync(fd)
+      }
+    }
+    this.fd = openSync(this.path, 'a', 0o600)
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd)
+    this.fd = undefined
+  }
+
+  get(body: AttestationBody): SignLogEntry | undefined {
+    return this.entries.get(checkpointKey(body))
+  }
+
+  /**
+   * Sign through the log: the same content again returns the logged signature
+   * (safe to re-publish); different content for a logged checkpoint throws.
+   */
+  async sign(body: AttestationBody, signer: string, sign: () => Promise<Hex>): Promise<Hex> {
+    const checkpoint = checkpointKey(body)
+    const content = contentKey(body)
+    const had = this.entries.get(checkpoint)
+    if (had !== undefined) {
+      if (had.content !== content) throw new SignConflictError(checkpoint, had.content, content)
+      return had.signature
+    }
+    const signature = await sign()
+    this.append({ checkpoint, content, signer: signer.toLowerCase(), signature })
+    return signature
+  }
+
+  private append(e: SignLogEntry): void {
+    if (this.fd === undefined) throw new Error('sign log is not open')
+    writeSync(this.fd, `${JSON.stringify(e)}\n`)
+    fsyncSync(this.fd)
+    this.entries.set(e.checkpoint, e)
+  }
+
+  /** Interchange form, to move a node with its history. */
+  export(): { version: 1; entries: SignLogEntry[] } {
+    return { version: 1, entries: [...this.entries.values()] }
+  }
+
+  /** Merge an exported history; a conflicting entry aborts the import before anything is written. */
+  import(data: { version: number; entries: SignLogEntry[] }): number {
+    if (data?.version !== 1 || !Array.isArray(data.entries)) throw new ArkError('INVALID_INPUT', 'sign-log import must be {"version": 1, "entries": [...]} as written by export')
+    for (const e of data.entries) {
+      const had = this.entries.get(e.checkpoint)
+      if (had !== undefined && had.content !== e.content) throw new SignConflictError(e.checkpoint, had.content, e.content)
+    }
+    let added = 0
+    for (const e of data.entries) {
+      if (!this.entries.has(e.checkpoint)) {
+        this.append(e)
+        added++
+      }
+    }
+    return added
+  }
+}
