@@ -65,6 +65,11 @@ export async function deriveCheckpoint<C, R, M>(o: DeriveOptions<C, R, M>): Prom
     const code = await o.source.code(address, o.target.hash, o.signal)
     if (code === '0x' || code.length <= 2) throw new ChainError('CONTRACT_MISSING', `no contract at ${address} at block ${o.target.number}; check the adapter config (address, chain, start block)`)
   }
+  if (o.prev !== undefined) {
+    // Folding new logs onto state from an orphaned fork would silently mix two chains.
+    const still = await o.source.agreedHeader(o.prev.block.number, o.signal)
+    if (still.hash !== o.prev.block.hash) throw new ChainError('REORG', `previous checkpoint ${o.prev.block.number} (${o.prev.block.hash}) is no longer on the chain (now ${still.hash}); derive from an earlier checkpoint (CheckpointCache.canonicalBase) or from scratch`, { retryable: true })
+  }
   const from = o.prev === undefined ? start : o.prev.block.number + 1n
   const state = o.prev === undefined ? o.adapter.createState(o.config) : o.prev.state.clone()
 

@@ -11,7 +11,7 @@ const here = fileURLToPath(new URL('.', import.meta.url))
 
 interface Bench {
   file: string
-  cases: (opts: { accounts?: string }) => string[][]
+  cases: (opts: { accounts?: string; traders?: string; steps?: string }) => string[][]
 }
 
 const benches: Record<string, Bench> = {
@@ -19,9 +19,13 @@ const benches: Record<string, Bench> = {
     file: 'snapshot.ts',
     cases: ({ accounts }) => (accounts ?? '100000,1000000').split(',').map((n) => ['--accounts', n]),
   },
+  derive: {
+    file: 'derive.ts',
+    cases: ({ traders, steps }) => [['--traders', traders ?? '20000', '--steps', steps ?? '200000']],
+  },
 }
 
-const { values, positionals } = parseArgs({ options: { accounts: { type: 'string' } }, allowPositionals: true })
+const { values, positionals } = parseArgs({ options: { accounts: { type: 'string' }, traders: { type: 'string' }, steps: { type: 'string' } }, allowPositionals: true })
 const names = positionals.length > 0 ? positionals : Object.keys(benches)
 for (const name of names) {
   const b = benches[name]

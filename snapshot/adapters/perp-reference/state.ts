@@ -22,6 +22,10 @@ interface Account {
   options: Map<string, { series: Series; size: bigint }>
 }
 
+async function inBatches<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += n) await Promise.all(items.slice(i, i + n).map(fn))
+}
+
 const seriesKey = (s: Series): string => `${s.market}/${s.isCall ? 1 : 0}/${s.strike}/${s.expiry}`
 
 function emptyAccount(): Account {
@@ -165,7 +169,8 @@ export class PerpReferenceState implements AdapterState<AccountRecord, Derivativ
     markets.markets.forEach((m, i) => {
       for (const [k, v] of Object.entries(m)) if (v !== (fresh.markets[i] as unknown as Record<string, bigint>)[k]) fail(`market ${m.id}`, k, v, (fresh.markets[i] as unknown as Record<string, bigint>)[k])
     })
-    for (const { key, record } of accounts) {
+    // Independent reads: run them a few at a time instead of one round trip after another.
+    await inBatches(accounts, 8, async ({ key, record }) => {
       const addr = bytesToHex(key) as Hex
       const who = `account ${addr}`
       const [collateral, positions] = await pinnedCall<[{ asset: Hex; amount: bigint }[], { market: bigint; size: bigint; entryPrice: bigint; fundingIndex: bigint }[]]>(ctx, this.config.exchange, exchangeAbi, 'getAccount', [addr])
@@ -186,7 +191,7 @@ export class PerpReferenceState implements AdapterState<AccountRecord, Derivativ
         const to = new Map(opts.map((o) => [seriesKey({ market: BigInt(o.market), isCall: o.isCall, strike: o.strike, expiry: BigInt(o.expiry) }), o.size]))
         for (const s of new Set([...oo.keys(), ...to.keys()])) if ((oo.get(s) ?? 0n) !== (to.get(s) ?? 0n)) fail(who, `options[${s}].size`, oo.get(s) ?? 0n, to.get(s) ?? 0n)
       }
-    }
+    })
   }
 
   clone(): PerpReferenceState {

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { spawn } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { readCar } from '../../snapshot/car/car.ts'
+import { derivativesSchema } from '../../snapshot/schema/derivatives.ts'
+import { Snapshot } from '../../snapshot/state/snapshot.ts'
+
+const repo = fileURLToPath(new URL('../..', import.meta.url))
+
+describe('ark devnet start', () => {
+  it('deploys, runs the workload, derives consecutive checkpoints that verify, and stops its chain', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ark-devnet-'))
+    try {
+      const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, ['node/cli/bin.js', 'devnet', 'start', '--checkpoints', '3', '--interval', '4', '--traders', '20', '--dir', dir, '--json'], { cwd: repo })
+        let out = ''
+        let err = ''
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()))
+        p.stderr.on('data', (d: Buffer) => (err += d.toString()))
+        p.on('exit', (c) => resolve({ code: c ?? 1, stdout: out, stderr: err }))
+      })
+      expect(code, stderr).toBe(0)
+      const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; block?: string; root?: string; car?: string; rpc?: string })
+      const cps = events.filter((e) => e.event === 'checkpoint')
+      expect(cps).toHaveLength(3)
+      expect(BigInt(cps[1]!.block!) - BigInt(cps[0]!.block!)).toBe(4n)
+      for (const cp of cps) {
+        const car = readCar(await readFile(cp.car!))
+        expect(car.roots[0]!.toString()).toBe(cp.root)
+        const s = await Snapshot.open(car.store, car.roots[0]!, derivativesSchema)
+        await s.verify()
+        expect(s.root.block.number).toBe(BigInt(cp.block!))
+      }
+      expect(events.at(-1)!.event).toBe('stopped')
+      // the chain is gone: nothing answers on its port any more
+      const rpc = events.find((e) => e.event === 'ready')!.rpc!
+      await expect(fetch(rpc, { method: 'POST', body: '{}' })).rejects.toThrow()
+      expect((await readdir(dir)).sort()).toEqual(['adapter.json', ...cps.map((c) => `checkpoint-${c.block}.car`), 'deployment.json'].sort())
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
