@@ -11,7 +11,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['node/**'],
+    files: ['node/**', 'test/**'],
     rules: { 'no-restricted-imports': 'off' },
   },
 )

@@ -3,11 +3,15 @@ import { pipeline } from 'node:stream/promises'
 import { isArkError } from '../../snapshot/errors.ts'
 import { helpText, parse, UsageError, type Command, type Io } from './command.ts'
 import { devnetCommands } from './devnet/index.ts'
+import { keysNewCommand } from './node/keys.ts'
+import { nodeStartCommand } from './node/start.ts'
 import { snapshotCommands } from './snapshot/index.ts'
 
 /** Command groups: `ark <group> <command> ...`. */
 const groups: Record<string, { summary: string; commands: Command[] }> = {
   snapshot: { summary: 'build, inspect, export, diff and prove deterministic snapshots', commands: snapshotCommands },
+  node: { summary: 'run an archive node', commands: [nodeStartCommand] },
+  keys: { summary: 'operator keys', commands: [keysNewCommand] },
   devnet: { summary: 'a local chain with the reference protocol, a workload and checkpoints', commands: devnetCommands },
 }
 

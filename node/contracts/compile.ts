@@ -17,6 +17,9 @@ import { writeFileAtomic } from '../fs/atomic.ts'
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const DEFAULT_SOURCES_DIR = join(REPO_ROOT, 'deploy/reference-protocol/contracts')
+/** Ark's own contracts (ArkRegistry); compiled together with DEFAULT_SOURCES_DIR by default. */
+export const PROTOCOL_SOURCES_DIR = join(REPO_ROOT, 'protocol/contracts')
+export const DEFAULT_SOURCES_DIRS: readonly string[] = Object.freeze([DEFAULT_SOURCES_DIR, PROTOCOL_SOURCES_DIR])
 export const DEFAULT_OUT_DIR = join(REPO_ROOT, '.cache/contracts')
 
 export interface CompilerSettings {
@@ -33,7 +36,7 @@ export const DEFAULT_COMPILER_SETTINGS: CompilerSettings = Object.freeze({
 })
 
 export interface CompileOptions {
-  /** Directory whose `*.sol` files (recursively) are compiled; default deploy/reference-protocol/contracts. */
+  /** Directory whose `*.sol` files (recursively) are compiled; default both deploy/reference-protocol/contracts and protocol/contracts. */
   sourcesDir?: string
   /** Explicit source files instead of a directory. */
   sources?: string[]
@@ -180,7 +183,8 @@ export async function compileContracts(options: CompileOptions = {}): Promise<Co
     viaIR: options.settings?.viaIR ?? DEFAULT_COMPILER_SETTINGS.viaIR,
     evmVersion: options.settings?.evmVersion ?? DEFAULT_COMPILER_SETTINGS.evmVersion,
   }
-  const files = options.sources ?? (await listSolFiles(resolve(options.sourcesDir ?? DEFAULT_SOURCES_DIR)))
+  const dirs = options.sourcesDir !== undefined ? [options.sourcesDir] : DEFAULT_SOURCES_DIRS
+  const files = options.sources ?? (await Promise.all(dirs.map((d) => listSolFiles(resolve(d))))).flat()
   if (files.length === 0) throw new Error('no Solidity sources to compile')
   const entries = files.map(unitName)
   const sources = await collectSources(entries)

@@ -86,7 +86,8 @@ type Rpc = <T>(method: string, params?: unknown[]) => Promise<T>
 /** A raw JSON-RPC caller; with `batchSize` the calls made in one tick go out as JSON-RPC batches. */
 export function rpcClient(rpcUrl: string, batchSize?: number): Rpc {
   const batch = batchSize === undefined ? false : { batchSize, wait: 0 }
-  const client = createClient({ transport: http(rpcUrl, { batch, retryCount: 0, timeout: 120_000 }) })
+  // a busy block's logs exceed viem's default 10 MB response cap
+  const client = createClient({ transport: http(rpcUrl, { batch, retryCount: 0, timeout: 120_000, maxResponseBodySize: 1 << 30 }) })
   const request = client.request as unknown as (args: { method: string; params?: unknown[] }) => Promise<unknown>
   return <T>(method: string, params: unknown[] = []) => request({ method, params }) as Promise<T>
 }

@@ -10,13 +10,14 @@ import { rpcClient, type ReferenceDeployment } from './deploy.ts'
  * the updater random-walks prices, time advances so funding accrues, a keeper liquidates and settles
  * expired options, the guardian pauses once.
  *
- * Determinism. The chain runs with automine off; each round mines two blocks with explicit
- * timestamps: block A holds the oracle updates (and pause/unpause), block B everything else. Within
- * block B every account is touched by at most one sender, so the final state of the block does not
- * depend on how the node orders transactions of different senders (funding only accrues on the first
- * touch of a block, and the rate left at the end depends only on the final open interest). Decisions
- * are taken from the PRNG and from the workload's own fold of the protocol's events, so the same seed
- * on a fresh chain gives the same transactions and the same end state.
+ * Determinism. The chain runs with automine off; each round mines one block with an explicit
+ * timestamp. The oracle updates (and pause/unpause) pay a higher fee so they come first in the block
+ * (checked after mining). After them, every account is touched by at most one sender, so the block's
+ * end state does not depend on how the node orders the other senders' transactions: funding only
+ * accrues on the first touch of a block, the rate left at the end depends only on the final open
+ * interest, fees paid to the keeper and to the options pool add up. Decisions come from the PRNG and
+ * from the workload's own fold of the protocol's events (in block order), so the same seed on a fresh
+ * chain gives the same transactions and the same end state.
  */
 
 export interface WorkloadOptions {
@@ -75,6 +76,8 @@ export interface WorkloadResult {
   fromBlock: bigint
   toBlock: bigint
   counts: WorkloadCounts
+  /** Where the wall time went (ms): key derivation, sending, mining, reading blocks and logs, the rest. */
+  timings: { keys: number; send: number; mine: number; read: number; plan: number }
   /** Reverted transactions by function (margin checks and races the generator does not avoid). */
   revertedBy: Partial<Record<string, number>>
   elapsedMs: number
@@ -369,11 +372,19 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   const rpc = rpcClient(options.rpcUrl, options.batchSize ?? WORKLOAD_DEFAULTS.batchSize)
   await checkAbi()
 
+  const timings = { keys: 0, send: 0, mine: 0, read: 0, plan: 0 }
+  let mark = performance.now()
+  const lap = (k: keyof typeof timings): void => {
+    const t = performance.now()
+    timings[k] += t - mark
+    mark = t
+  }
   const rng = new Rng(seed, 'workload')
   const traders: Address[] = []
   for (let i = 0; i < options.traders; i++) traders.push(addressOfKey(traderKey(seed, i)))
   const keeperKey = `0x${Buffer.from(keccak_256(Buffer.from(`${seed.toString(16)}:keeper`, 'utf8'))).toString('hex')}` as Hex
   const keeper = addressOfKey(keeperKey)
+  lap('keys')
   const risk = traders.map(() => rng.range(10, 95)) // % of available leverage a trader uses
   const owner = getAddress(d.owner)
   const guardian = getAddress(d.guardian)
@@ -435,34 +446,45 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   await rpc('evm_setAutomine', [false])
   await rpc('anvil_autoImpersonateAccount', [true])
 
-  /** Sends the transactions, mines one block at `timestamp`, checks inclusion and folds the logs. */
-  const mine = async (batch: Tx[], timestamp: bigint): Promise<void> => {
+  /**
+   * Sends the transactions, mines one block at `timestamp`, checks inclusion and folds the logs.
+   * `first` transactions pay a higher fee so the node orders them ahead of the rest (anvil's default
+   * fee ordering); that they did is checked, never assumed.
+   */
+  const mine = async (first: Tx[], rest: Tx[], timestamp: bigint): Promise<void> => {
     signal?.throwIfAborted()
-    const T0 = performance.now(); const G = ((globalThis as any).__T ??= { send: 0, mine: 0, block: 0, logs: 0, n: 0 })
-    const maxFee = `0x${(baseFee * 2n + 1_000_000_000n).toString(16)}`
+    lap('plan')
+    const batch = [...first, ...rest]
+    const fee = (tip: bigint): { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex } => ({
+      maxFeePerGas: `0x${(baseFee * 2n + 1_000_000_000n + tip * 2n).toString(16)}`,
+      maxPriorityFeePerGas: `0x${tip.toString(16)}`,
+    })
+    const [priority, normal] = [fee(1_000_000_000n), fee(0n)]
     const hashes = await Promise.all(
-      batch.map((tx) => {
+      batch.map((tx, i) => {
         const nonce = nonces.get(tx.from)!
         nonces.set(tx.from, nonce + 1n)
         return rpc<Hex>('eth_sendTransaction', [{
           from: tx.from, to: tx.to, data: tx.data, gas: `0x${tx.gas.toString(16)}`, nonce: `0x${nonce.toString(16)}`,
-          maxFeePerGas: maxFee, maxPriorityFeePerGas: '0x0',
+          ...(i < first.length ? priority : normal),
         }])
       }),
     )
-    const T1 = performance.now(); G.send += T1 - T0
+    lap('send')
     await rpc('evm_mine', [Number(timestamp)])
-    const T2 = performance.now(); G.mine += T2 - T1
+    lap('mine')
     const block = await rpc<Block & { hash: Hex; transactions: Hex[] }>('eth_getBlockByNumber', ['latest', false])
-    const T3 = performance.now(); G.block += T3 - T2
     const logs = await rpc<(Log & { transactionHash: Hex })[]>('eth_getLogs', [{ blockHash: block.hash }])
-    G.logs += performance.now() - T3; G.n++
     if (BigInt(block.timestamp) !== timestamp) throw new Error(`mined block has timestamp ${BigInt(block.timestamp)}, wanted ${timestamp}`)
     const included = new Set(block.transactions)
+    const leading = new Set(block.transactions.slice(0, first.length))
     const emitted = new Set(logs.map((l) => l.transactionHash))
     for (const [i, hash] of hashes.entries()) {
       if (!included.has(hash)) {
         throw new Error(`transaction ${hash} was not included in block ${BigInt(block.number)}: lower txsPerBlock or raise the block gas limit`)
+      }
+      if (i < first.length && !leading.has(hash)) {
+        throw new Error(`oracle update ${hash} was not ordered first in block ${BigInt(block.number)}: run anvil with --order fees (the default)`)
       }
       // every function the generator calls emits at least one log on success, and a revert emits none
       if (emitted.has(hash)) batch[i]!.onSuccess?.()
@@ -471,6 +493,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         revertedBy[batch[i]!.kind] = (revertedBy[batch[i]!.kind] ?? 0) + 1
       }
     }
+    lap('read')
     for (const log of logs) fold.apply(log)
     txs += batch.length
     blocks++
@@ -527,8 +550,9 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         setup.push(tx(owner, exchange, 'depositFor', [trader, asset.token, deposits[t]![i]!], GAS.deposit, () => { counts.deposits++ }))
       }
     }
-    const setupPerBlock = Math.max(1, Math.min(capacity * 2, Number(blockGasLimit / GAS.deposit)))
-    for (let i = 0; i < setup.length; i += setupPerBlock) await mine(setup.slice(i, i + setupPerBlock), now + 1n)
+    // depositFor uses under 100k gas: at most half the block's gas so the base fee does not climb
+    const setupPerBlock = Math.max(1, Math.min(capacity * 4, Number(blockGasLimit / GAS.deposit)))
+    for (let i = 0; i < setup.length; i += setupPerBlock) await mine([], setup.slice(i, i + setupPerBlock), now + 1n)
 
     // ---------------------------------------------------------------- rounds
     const perBlockTraders = Math.max(1, Math.min(capacity, Math.ceil(traders.length / 2)))
@@ -547,7 +571,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
 
     for (let round = 0; steps < options.steps; round++) {
       signal?.throwIfAborted()
-      // ---- block A: oracle updates (+ pause / unpause)
+      // ---- ordered first: oracle updates (+ pause / unpause)
       const a: Tx[] = []
       for (const f of feedList) {
         const p = price.get(f)!
@@ -561,15 +585,15 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       }
       if (round === pauseRound) a.push(tx(guardian, exchange, 'pause', [], GAS.small, () => { counts.pauses++ }))
       if (round === pauseRound + 1) a.push(tx(guardian, exchange, 'unpause', [], GAS.small))
-      await mine(a, now + interval)
+      const paused = round === pauseRound ? true : round === pauseRound + 1 ? false : fold.paused
 
-      // ---- block B
-      const tB = now + 1n
+      // ---- then everything else, decided against the new prices
+      const tB = now + interval
       const b: Tx[] = []
-      let gasLeft = blockGasLimit - 1_000_000n
+      let gasLeft = blockGasLimit - 1_000_000n - a.reduce((sum, t) => sum + t.gas, 0n)
       const busy = new Set<string>()
       const push = (t: Tx, who?: string): boolean => {
-        if (b.length >= capacity || t.gas > gasLeft) return false
+        if (a.length + b.length >= capacity || t.gas > gasLeft) return false
         b.push(t)
         gasLeft -= t.gas
         if (who !== undefined) busy.add(who)
@@ -577,7 +601,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       }
       const adminBudget = Math.max(1, capacity >> 2)
 
-      if (!fold.paused) {
+      if (!paused) {
         // keeper: liquidations from the mirrored margin arithmetic
         const open = [...fold.withPositions]
         const scan = open.length <= keeperScan ? open : Array.from({ length: keeperScan }, (_, k) => open[(scanCursor + k) % open.length]!)
@@ -626,7 +650,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       }
 
       // ---- traders: one action each, never an account an admin transaction touches in this block
-      const slots = Math.min(fold.paused ? 2 : perBlockTraders, options.steps - steps)
+      const slots = Math.min(paused ? 2 : perBlockTraders, options.steps - steps)
       for (let k = 0; k < slots; k++) {
         let t = -1
         for (let attempt = 0; attempt < 8; attempt++) {
@@ -638,12 +662,12 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
         const acct = fold.account(lc(trader))
         const planned = planAction(t, trader, acct, tB)
         if (planned.length === 0) continue
-        if (planned.reduce((s, x) => s + x.gas, 0n) > gasLeft || b.length + planned.length > capacity) break
+        if (planned.reduce((sum, x) => sum + x.gas, 0n) > gasLeft || a.length + b.length + planned.length > capacity) break
         for (const p of planned) push(p)
         busy.add(lc(trader))
         steps++
       }
-      await mine(b, tB)
+      await mine(a, b, tB)
       options.onProgress?.({ round, steps, txs, events: fold.events, blocks })
     }
 
@@ -765,6 +789,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     fromBlock,
     toBlock: fromBlock + BigInt(blocks) - 1n,
     counts,
+    timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])) as WorkloadResult['timings'],
     revertedBy,
     elapsedMs: Math.round(performance.now() - started),
   }

@@ -349,7 +349,13 @@ export function heliaService(helia: { start(): Promise<unknown>; stop(): Promise
   return {
     name: 'helia',
     async start() {
-      await helia.start()
+      try {
+        await helia.start()
+      } catch (err) {
+        // a half-started Helia (libp2p listening, bitswap running) must not outlive the failure
+        await helia.stop().catch(() => {})
+        throw err
+      }
     },
     async stop() {
       await helia.stop()

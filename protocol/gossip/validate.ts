@@ -53,12 +53,13 @@ export async function validateAttestation(bytes: Uint8Array, ctx: ValidatorConte
   const scope = checkScope(a.body, ctx)
   if (scope !== undefined) return scope
   if (!ctx.operators.weights.has(a.signer.toLowerCase() as Address)) return { action: 'reject', code: 'UNKNOWN_SIGNER', message: `${a.signer} is not in the operator set` }
-  if (ctx.seen?.(a) === true) return { action: 'ignore', code: 'DUPLICATE', message: 'already have this attestation' }
+  // Verify before the duplicate check: a forged copy of a known attestation must cost its sender score.
   try {
     await verifyAttestation(a)
   } catch (err) {
     return reject(err)
   }
+  if (ctx.seen?.(a) === true) return { action: 'ignore', code: 'DUPLICATE', message: 'already have this attestation' }
   return { action: 'accept', value: a }
 }
 

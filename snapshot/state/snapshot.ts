@@ -132,7 +132,12 @@ export class Snapshot<R = unknown, M = unknown> {
     for await (const e of iterateEntries(checked, rootRef)) {
       if (e.value.length > TREE_PARAMS_V1.maxRecordBytes) throw new MalformedBlockError(`record of ${bytesToHex(e.key)} is ${e.value.length} bytes, over the ${TREE_PARAMS_V1.maxRecordBytes}-byte limit`)
       const record = this.schema.decode(e.value, `record of ${bytesToHex(e.key)}`)
-      builder.add(e)
+      try {
+        builder.add(e)
+      } catch (cause) {
+        // out-of-order or repeated keys across leaves: the DAG is forged or corrupt, not bad user input
+        throw new MalformedBlockError(`snapshot ${this.cid.toString()}: account tree keys are not strictly increasing at ${bytesToHex(e.key)}`, { cause })
+      }
       leaves.push(e.key, leafHashOf(this.schema, e.key, record, e.value))
     }
     const index = builder.finish()

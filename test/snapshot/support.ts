@@ -12,7 +12,7 @@ import { derivativesSchema } from '../../snapshot/schema/derivatives.ts'
 import { buildSnapshot, type RecordInput } from '../../snapshot/state/build.ts'
 import type { SnapshotMeta } from '../../snapshot/state/root.ts'
 import type { Snapshot } from '../../snapshot/state/snapshot.ts'
-import { MemoryBlockStore, type BlockStore } from '../../snapshot/store.ts'
+import { MemoryBlockStore } from '../../snapshot/store.ts'
 
 export const META: SnapshotMeta = {
   block: { chainId: 31337n, number: 100n, hash: `0x${'11'.repeat(32)}`, timestamp: 1700000000n },
@@ -182,8 +182,11 @@ export function sortAccounts<T extends { key: Uint8Array }>(items: readonly T[])
   return [...items].sort((a, b) => Buffer.compare(a.key, b.key))
 }
 
-export async function build(records: Iterable<RecordInput<AccountRecord>> | AsyncIterable<RecordInput<AccountRecord>>, opts: { store?: BlockStore; sorted?: boolean; markets?: DerivativesMarkets; meta?: SnapshotMeta } = {}) {
-  const store = opts.store ?? new MemoryBlockStore()
+export async function build(
+  records: Iterable<RecordInput<AccountRecord>> | AsyncIterable<RecordInput<AccountRecord>>,
+  opts: { store?: MemoryBlockStore; sorted?: boolean; markets?: DerivativesMarkets; meta?: SnapshotMeta } = {},
+): Promise<{ snapshot: Snapshot<AccountRecord, DerivativesMarkets>; stats: { newBlocks: number; newBytes: number }; store: MemoryBlockStore }> {
+  const store: MemoryBlockStore = opts.store ?? new MemoryBlockStore()
   const { snapshot, stats } = await buildSnapshot({ schema, meta: opts.meta ?? META, markets: opts.markets ?? EMPTY_MARKETS, records, store, sorted: opts.sorted ?? false })
   return { snapshot, stats, store }
 }

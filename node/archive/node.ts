@@ -1,0 +1,354 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { CID } from 'multiformats/cid'
+import { pino, type Logger } from 'pino'
+import type { PrivateKeyAccount } from 'viem/accounts'
+import { attestationDigest, checkpointKey, encodeAttestation, normalizeV, type AttestationBody, type SignedAttestation } from '../../protocol/attestation.ts'
+import { decodeCertificate, encodeCertificate, verifyCertificate, type Certificate } from '../../protocol/certificate.ts'
+import { encodeEvidence, type Evidence } from '../../protocol/evidence.ts'
+import { parseOperatorSet, type OperatorSet } from '../../protocol/operator-set.ts'
+import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
+import { adapterById } from '../../snapshot/adapters/registry.ts'
+import type { Adapter } from '../../snapshot/adapters/types.ts'
+import { ChainSource, type BlockHeader } from '../../snapshot/chain/source.ts'
+import { CheckpointCache, configHash, deriveCheckpoint, type Checkpoint } from '../../snapshot/derive/derive.ts'
+import { ArkError } from '../../snapshot/errors.ts'
+import { SPEC_VERSION } from '../../snapshot/state/root.ts'
+import { Snapshot } from '../../snapshot/state/snapshot.ts'
+import type { BlockStore } from '../../snapshot/store.ts'
+import { Aggregator, type AggregatorEvent } from '../aggregate/aggregator.ts'
+import { fetchDag } from '../p2p/fetch.ts'
+import { createArkNetwork, type ArkNetwork } from '../p2p/network.ts'
+import { SignLog } from '../signlog/signlog.ts'
+import { requestCertificates, serveCatchup } from './catchup.ts'
+import { CertificateStore } from './certificate-store.ts'
+import type { NodeConfig } from './config.ts'
+import { loadOperatorKey } from './operator-key.ts'
+
+export interface ArchiveNodeInit {
+  config: NodeConfig
+  /** accept a plain development key file */
+  devKey?: boolean
+  logger?: Logger
+  env?: NodeJS.ProcessEnv
+}
+
+export class DoppelgangerError extends ArkError {
+  override readonly name = 'DoppelgangerError'
+  constructor(signer: string, block: bigint) {
+    super('INVALID_INPUT', `another node is signing with this operator key (${signer}, checkpoint ${block}); stop the other instance before starting this one, or two nodes will equivocate`)
+  }
+}
+
+interface Divergence {
+  block: string
+  ours: string
+  certified: string
+  accounts: string[]
+}
+
+/**
+ * One archive node: derives each checkpoint, signs it through the sign log,
+ * gossips the attestation, aggregates peers' attestations into certificates,
+ * stores and serves certified snapshots, and catches up on what it missed.
+ * Owns one AbortController; parts stop in reverse order of start.
+ */
+export class ArchiveNode {
+  readonly config: NodeConfig
+  readonly log: Logger
+  private readonly controller = new AbortController()
+  private readonly init: ArchiveNodeInit
+  private account!: PrivateKeyAccount
+  private source!: ChainSource
+  private adapter!: Adapter
+  private adapterConfig: unknown
+  private cfgHash!: `0x${string}`
+  private operators!: OperatorSet
+  private signLog!: SignLog
+  private aggregator!: Aggregator
+  network!: ArkNetwork
+  certificates!: CertificateStore
+  store!: BlockStore
+  private readonly cache = new CheckpointCache()
+  private readonly own = new Map<bigint, { snapshot: string; signedAt: number }>()
+  readonly evidence: Evidence[] = []
+  readonly divergences: Divergence[] = []
+  readonly noQuorum: { block: string; tally: unknown }[] = []
+  private finalized = 0n
+  private nextCheckpoint: bigint | undefined
+  private quietUntil = 0n
+  private loop: Promise<void> | undefined
+  private readonly timers = new Set<NodeJS.Timeout>()
+  fatal: Error | undefined
+  readonly counters = { checkpoints: 0, attestationsSent: 0, certificates: 0, divergences: 0, noQuorum: 0, catchupCertificates: 0 }
+
+  constructor(init: ArchiveNodeInit) {
+    this.init = init
+    this.config = init.config
+    this.log = init.logger ?? pino({ level: 'info' })
+  }
+
+  get operator(): string {
+    return this.account.address.toLowerCase()
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal
+  }
+
+  async start(): Promise<void> {
+    const c = this.config
+    this.account = await loadOperatorKey(c.key, { devKey: this.init.devKey === true, ...(this.init.env === undefined ? {} : { env: this.init.env }) })
+    this.signLog = new SignLog(join(c.dataDir, 'signlog.jsonl'))
+    this.signLog.open()
+    this.source = new ChainSource({ rpcUrls: c.chain.rpc, chainId: c.chain.chainId, finality: c.chain.finality })
+    await this.source.checkChainId(this.signal)
+    this.adapter = adapterById(c.adapter.id)
+    this.adapterConfig = this.adapter.parseConfig(c.adapter.config)
+    this.cfgHash = configHash(this.adapter, this.adapterConfig)
+    if (!('file' in c.operators)) throw new ArkError('INVALID_INPUT', 'on-chain operator registries are read by the recovery client; the node needs "operators.file" in this version')
+    this.operators = parseOperatorSet(JSON.parse(await readFile(c.operators.file, 'utf8')))
+    if (!this.operators.weights.has(this.operator as `0x${string}`)) this.log.warn({ operator: this.operator }, 'this key is not in the operator set: the node archives and verifies but its attestations do not count')
+    this.aggregator = new Aggregator({ operators: this.operators })
+    this.certificates = new CertificateStore(c.dataDir)
+    await this.certificates.open()
+    this.network = await createArkNetwork({
+      dataDir: c.dataDir,
+      chainId: c.chain.chainId,
+      adapterId: this.adapter.id,
+      context: () => this.validatorContext(),
+      listen: c.p2p.listen,
+      bootstrap: c.p2p.bootstrap,
+      logger: this.log.child({ module: 'p2p' }),
+    })
+    await this.network.start()
+    this.store = this.network.blockStore()
+    this.network.onMessage('attestation', (m) => this.onAttestation(m.value))
+    this.network.onMessage('certificate', (m) => this.onCertificate(m.value, 'gossip'))
+    this.network.onMessage('evidence', (m) => {
+      this.evidence.push(m.value)
+    })
+    await serveCatchup(this.network.libp2p, (from, limit) => this.certificates.list().filter((s) => s.certificate.body.blockNumber >= from).slice(0, limit).map((s) => s.bytes))
+    const head = await this.source.finalizedHead(this.signal)
+    this.finalized = head.number
+    // Doppelganger protection: watch at least one checkpoint before signing anything.
+    this.quietUntil = head.number + c.checkpoint.interval
+    await this.resume()
+    this.loop = this.run().catch((err: unknown) => {
+      if (!this.signal.aborted) {
+        this.fatal = err as Error
+        this.log.error({ err }, 'archive node stopped on an error')
+      }
+    })
+    this.log.info({ operator: this.operator, peerId: this.network.peerId.toString(), addrs: this.network.multiaddrs().map(String) }, 'archive node started')
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort(new Error('node stopping'))
+    for (const t of this.timers) clearTimeout(t)
+    await this.loop
+    await this.network?.stop()
+    this.signLog?.close()
+  }
+
+  validatorContext(): ValidatorContext {
+    return {
+      chainId: this.config.chain.chainId,
+      adapterId: this.adapter.id,
+      configHash: this.cfgHash,
+      operators: this.operators,
+      finalizedHead: this.finalized,
+      maxAheadBlocks: this.config.checkpoint.interval * 4n + 64n,
+      oldestBlock: 0n,
+      seen: (a) => this.aggregator.seen(a),
+    }
+  }
+
+  /** Continue incrementally from our last snapshot if it is still on the chain. */
+  private async resume(): Promise<void> {
+    let last: { block: string; hash: `0x${string}`; snapshot: string } | undefined
+    try {
+      last = JSON.parse(await readFile(join(this.config.dataDir, 'last-checkpoint.json'), 'utf8')) as typeof last
+    } catch {
+      return
+    }
+    if (last === undefined) return
+    const header = await this.source.agreedHeader(BigInt(last.block), this.signal).catch(() => undefined)
+    if (header === undefined || header.hash !== last.hash) {
+      this.log.warn({ block: last.block }, 'last checkpoint is no longer on the chain (reorg); deriving from scratch')
+      return
+    }
+    const { CID } = await import('multiformats/cid')
+    const snapshot = await Snapshot.open(this.store, CID.parse(last.snapshot), this.adapter.schema, { verifyBlocks: false })
+    const state = this.adapter.createState(this.adapterConfig)
+    await state.load(snapshot.entries(), await snapshot.markets())
+    this.cache.push({ block: header, snapshot, state })
+    this.nextCheckpoint = header.number + this.config.checkpoint.interval
+    this.log.info({ block: last.block }, 'resumed from the last own checkpoint')
+  }
+
+  private firstCheckpoint(): bigint {
+    const i = this.config.checkpoint.interval
+    const start = this.config.checkpoint.firstBlock ?? this.adapter.startBlock(this.adapterConfig)
+    return ((start + i - 1n) / i) * i
+  }
+
+  private async run(): Promise<void> {
+    const c = this.config.checkpoint
+    this.nextCheckpoint ??= this.firstCheckpoint()
+    await this.catchUp()
+    while (!this.signal.aborted) {
+      const head = await this.source.finalizedHead(this.signal)
+      this.finalized = head.number
+      if (this.nextCheckpoint < head.number - c.interval * 64n) {
+        // far behind (fresh node): skip to recent checkpoints; older ones come from catch-up
+        this.nextCheckpoint = ((head.number - c.interval * 4n) / c.interval) * c.interval
+      }
+      while (this.nextCheckpoint <= head.number && !this.signal.aborted) {
+        await this.checkpoint(this.nextCheckpoint)
+        this.nextCheckpoint += c.interval
+      }
+      await new Promise((r) => {
+        const t = setTimeout(r, c.pollMs)
+        this.timers.add(t)
+      })
+    }
+  }
+
+  private async checkpoint(block: bigint): Promise<void> {
+    const target = await this.source.checkpointHeader(block, this.signal)
+    const { base, dropped } = await this.cache.canonicalBase(this.source, this.signal)
+    if (dropped.length > 0) this.log.warn({ dropped: dropped.map(String) }, 'reorg: dropped cached checkpoints')
+    const { checkpoint, stats } = await deriveCheckpoint({ adapter: this.adapter, config: this.adapterConfig, source: this.source, target, prev: base?.block.number !== undefined && base.block.number < block ? base : undefined, store: this.store, signal: this.signal })
+    this.cache.push(checkpoint)
+    this.counters.checkpoints++
+    await writeFile(join(this.config.dataDir, 'last-checkpoint.json'), JSON.stringify({ block: block.toString(), hash: target.hash, snapshot: checkpoint.snapshot.cid.toString() }))
+    this.log.info({ block: block.toString(), root: checkpoint.snapshot.cid.toString(), accounts: checkpoint.snapshot.root.accountCount, ms: stats.ms.total }, 'checkpoint derived')
+    if (block <= this.quietUntil) {
+      this.log.info({ block: block.toString() }, 'doppelganger quiet period: not signing this checkpoint')
+      return
+    }
+    await this.attest(checkpoint as Checkpoint, target)
+  }
+
+  private async attest(cp: Checkpoint, target: BlockHeader): Promise<void> {
+    const body: AttestationBody = {
+      chainId: this.config.chain.chainId,
+      adapterId: this.adapter.id,
+      configHash: this.cfgHash,
+      blockNumber: target.number,
+      blockHash: target.hash,
+      snapshotCid: cp.snapshot.cid,
+      stateRoot: cp.snapshot.root.stateRoot as `0x${string}`,
+      specVersion: SPEC_VERSION,
+      kind: 0,
+    }
+    // Durable before it leaves the node: the sign log refuses a second content for this checkpoint.
+    const signature = await this.signLog.sign(body, this.operator, async () => normalizeV(await this.account.sign({ hash: attestationDigest(body) })))
+    const att: SignedAttestation = { body, signer: this.operator as `0x${string}`, signature }
+    this.own.set(target.number, { snapshot: cp.snapshot.cid.toString(), signedAt: Date.now() })
+    await this.network.publish('attestation', encodeAttestation(att)).catch((err: unknown) => this.log.warn({ err }, 'publishing the attestation failed; peers will get it from the certificate'))
+    this.counters.attestationsSent++
+    this.handle(this.aggregator.add(att))
+    const t = setTimeout(() => this.checkQuorum(target.number, checkpointKey(body)), this.config.checkpoint.quorumTimeoutMs)
+    this.timers.add(t)
+  }
+
+  private checkQuorum(block: bigint, key: string): void {
+    if (this.certificates.get(block) !== undefined) return
+    const tally = this.aggregator.tally(key).map((t) => ({ content: t.content, weight: t.weight.toString(), signers: t.signers }))
+    this.counters.noQuorum++
+    this.noQuorum.push({ block: block.toString(), tally })
+    this.log.warn({ block: block.toString(), tally, threshold: this.operators.threshold.toString() }, 'no quorum within the timeout')
+  }
+
+  private onAttestation(a: SignedAttestation): void {
+    if (a.signer.toLowerCase() === this.operator && this.signLog.get(a.body) === undefined) {
+      this.fatal = new DoppelgangerError(this.operator, a.body.blockNumber)
+      this.log.error({ block: a.body.blockNumber.toString() }, this.fatal.message)
+      this.controller.abort(this.fatal)
+      return
+    }
+    this.handle(this.aggregator.add(a))
+  }
+
+  private handle(events: AggregatorEvent[]): void {
+    for (const e of events) {
+      if (e.type === 'certificate' || e.type === 'extended') void this.onCertificate(e.certificate, 'aggregated')
+      else if (e.type === 'evidence') {
+        this.evidence.push(e.evidence)
+        this.log.warn({ signer: e.signer, checkpoint: e.checkpoint }, 'equivocation: operator signed two different snapshots for one checkpoint')
+        void this.network.publish('evidence', encodeEvidence(e.evidence)).catch(() => {})
+      }
+    }
+  }
+
+  private async onCertificate(cert: Certificate, from: 'gossip' | 'aggregated' | 'catchup'): Promise<void> {
+    try {
+      if (!(await this.certificates.put(cert))) return
+      const block = encodeCertificate(cert)
+      await this.store.put(block)
+      if (from !== 'catchup') this.counters.certificates++
+      else this.counters.catchupCertificates++
+      const b = cert.body.blockNumber
+      this.log.info({ block: b.toString(), certificate: block.cid.toString(), snapshot: cert.body.snapshotCid.toString(), signers: cert.signatures.length, from }, 'certified')
+      if (from === 'aggregated') await this.network.publish('certificate', block.bytes).catch(() => {})
+      // keep the certified snapshot locally (fetch what we lack over bitswap)
+      await fetchDag(this.network.helia, cert.body.snapshotCid, { signal: this.signal })
+      const mine = this.own.get(b)
+      if (mine !== undefined && mine.snapshot !== cert.body.snapshotCid.toString()) await this.reportDivergence(b, mine.snapshot, cert.body.snapshotCid)
+    } catch (err) {
+      if (!this.signal.aborted) this.log.warn({ err }, 'handling a certificate failed')
+    }
+  }
+
+  private async reportDivergence(block: bigint, ours: string, certified: CID): Promise<void> {
+    const { CID } = await import('multiformats/cid')
+    const { diffSnapshots } = await import('../../snapshot/state/diff.ts')
+    const a = await Snapshot.open(this.store, CID.parse(ours), this.adapter.schema, { verifyBlocks: false })
+    const b = await Snapshot.open(this.store, certified, this.adapter.schema, { verifyBlocks: false })
+    const accounts: string[] = []
+    for await (const d of diffSnapshots(a, b)) if (accounts.push(d.account) >= 1000) break
+    this.divergences.push({ block: block.toString(), ours, certified: certified.toString(), accounts })
+    this.counters.divergences++
+    this.log.error({ block: block.toString(), ours, certified: certified.toString(), accounts: accounts.slice(0, 20), differing: accounts.length }, 'divergence: our snapshot differs from the certified one')
+  }
+
+  /** Ask connected peers for certificates newer than ours; verify each before keeping it. */
+  async catchUp(): Promise<number> {
+    const from = (this.certificates.latest()?.certificate.body.blockNumber ?? -1n) + 1n
+    let got = 0
+    for (const peer of this.network.libp2p.getPeers()) {
+      try {
+        for (const bytes of await requestCertificates(this.network.libp2p, peer, from, AbortSignal.any([this.signal, AbortSignal.timeout(10_000)]))) {
+          const cert = decodeCertificate(bytes)
+          if (cert.body.chainId !== this.config.chain.chainId || cert.body.adapterId !== this.adapter.id || cert.body.configHash !== this.cfgHash) continue
+          await verifyCertificate(cert, this.operators)
+          await this.onCertificate(cert, 'catchup')
+          got++
+        }
+      } catch (err) {
+        this.log.debug({ err, peer: peer.toString() }, 'catch-up from a peer failed')
+      }
+    }
+    return got
+  }
+
+  status(): Record<string, unknown> {
+    const latest = this.certificates.latest()
+    return {
+      operator: this.operator,
+      peerId: this.network.peerId.toString(),
+      peers: this.network.libp2p.getPeers().length,
+      chainId: this.config.chain.chainId.toString(),
+      adapter: { id: this.adapter.id, configHash: this.cfgHash },
+      finalizedHead: this.finalized.toString(),
+      nextCheckpoint: this.nextCheckpoint?.toString() ?? null,
+      latestCertified: latest === undefined ? null : { block: latest.certificate.body.blockNumber.toString(), certificate: latest.cid.toString(), snapshot: latest.certificate.body.snapshotCid.toString() },
+      counters: this.counters,
+      divergences: this.divergences.length,
+      evidence: this.evidence.length,
+      fatal: this.fatal?.message ?? null,
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import { readFile, stat } from 'node:fs/promises'
+import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
+import { ArkError, InvalidInputError } from '../../snapshot/errors.ts'
+import { decryptKeystore } from '../keys/keystore.ts'
+import type { NodeConfig } from './config.ts'
+
+/** Secrets must not be readable by anyone else: refuse to start otherwise. */
+export async function checkPrivateFile(path: string, what: string): Promise<void> {
+  let mode: number
+  try {
+    mode = (await stat(path)).mode
+  } catch (cause) {
+    throw new ArkError('IO', `${what} ${path} cannot be read: ${(cause as NodeJS.ErrnoException).code}; check the path in the config`, { cause })
+  }
+  if ((mode & 0o077) !== 0) throw new ArkError('INVALID_INPUT', `${what} ${path} is accessible by other users (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`)
+}
+
+/**
+ * The operator key: an encrypted keystore unlocked by ARK_KEYSTORE_PASSWORD,
+ * ARK_KEYSTORE_PASSWORD_FILE or the config's passwordFile; a plain key file
+ * only with the explicit development flag. Never logged.
+ */
+export async function loadOperatorKey(cfg: NodeConfig['key'], options: { devKey: boolean; env?: NodeJS.ProcessEnv }): Promise<PrivateKeyAccount> {
+  const env = options.env ?? process.env
+  if ('devPrivateKeyFile' in cfg) {
+    if (!options.devKey) throw new InvalidInputError('the config uses a plain devPrivateKeyFile; that is for development only: pass --dev-key to accept it, or use an encrypted keystore ("ark keys new")')
+    await checkPrivateFile(cfg.devPrivateKeyFile, 'development key file')
+    const key = (await readFile(cfg.devPrivateKeyFile, 'utf8')).trim()
+    if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw new InvalidInputError(`development key file ${cfg.devPrivateKeyFile} must hold one 0x-prefixed 32-byte hex key`)
+    return privateKeyToAccount(key as `0x${string}`)
+  }
+  await checkPrivateFile(cfg.keystore, 'keystore')
+  let password = env.ARK_KEYSTORE_PASSWORD
+  const pwFile = env.ARK_KEYSTORE_PASSWORD_FILE ?? cfg.passwordFile
+  if (password === undefined && pwFile !== undefined) {
+    await checkPrivateFile(pwFile, 'password file')
+    password = (await readFile(pwFile, 'utf8')).replace(/\r?\n$/, '')
+  }
+  if (password === undefined) throw new InvalidInputError('no keystore password: set ARK_KEYSTORE_PASSWORD or ARK_KEYSTORE_PASSWORD_FILE, or "key.passwordFile" in the config')
+  return decryptKeystore(JSON.parse(await readFile(cfg.keystore, 'utf8')), password)
+}

@@ -1,0 +1,181 @@
+import { decodeErrorResult, decodeFunctionResult, encodeAbiParameters, encodeDeployData, encodeFunctionData, getAddress, keccak256, parseAbi, type Hex } from 'viem'
+import type { AttestationBody } from '../../protocol/attestation.ts'
+import type { Certificate } from '../../protocol/certificate.ts'
+import { makeOperatorSet, type Address, type OperatorSet } from '../../protocol/operator-set.ts'
+import { ChainError } from '../../snapshot/chain/errors.ts'
+import type { ChainSource } from '../../snapshot/chain/source.ts'
+import { bytesToHex } from '../../snapshot/codec/hex.ts'
+import { InvalidInputError } from '../../snapshot/errors.ts'
+import { loadArtifact, type CompileOptions } from '../contracts/compile.ts'
+import { rpcClient, waitForReceipts } from '../devnet/deploy.ts'
+
+/**
+ * ArkRegistry (protocol/contracts/ArkRegistry.sol): the on-chain operator set and certificate sink.
+ * The ABI is written out here so reading the set never needs the Solidity compiler; a test checks it
+ * against the compiled artifact.
+ */
+export const ARK_REGISTRY_ABI = parseAbi([
+  'struct Attestation { uint256 chainId; string adapterId; bytes32 configHash; uint64 blockNumber; bytes32 blockHash; bytes snapshotCid; bytes32 stateRoot; uint32 specVersion; uint8 kind; }',
+  'function addOperator(address operator, uint96 weight)',
+  'function removeOperator(address operator)',
+  'function setWeight(address operator, uint96 weight)',
+  'function setThreshold(uint256 threshold_)',
+  'function operators() view returns (address[] addrs, uint96[] weights)',
+  'function threshold() view returns (uint256)',
+  'function thresholdIsExplicit() view returns (bool)',
+  'function totalWeight() view returns (uint256)',
+  'function weightOf(address operator) view returns (uint96)',
+  'function recordedRoot(string adapterId, bytes32 configHash, uint64 blockNumber) view returns (bytes32)',
+  'function stateRootOf(bytes32 adapterKey, uint64 blockNumber) view returns (bytes32)',
+  'function adapterKey(string adapterId, bytes32 configHash) pure returns (bytes32)',
+  'function domainSeparator() view returns (bytes32)',
+  'function attestationDigest(Attestation a) view returns (bytes32)',
+  'function submitCertificate(Attestation a, address[] signers, bytes[] signatures)',
+  'event OperatorAdded(address indexed operator, uint96 weight)',
+  'event OperatorRemoved(address indexed operator)',
+  'event WeightChanged(address indexed operator, uint96 oldWeight, uint96 newWeight)',
+  'event ThresholdChanged(uint256 threshold, uint256 effective)',
+  'event CertificateSubmitted(bytes32 indexed adapterKey, uint64 indexed blockNumber, bytes32 stateRoot, bytes32 blockHash, bytes snapshotCid, uint256 weight)',
+  'error ZeroAddress()',
+  'error ZeroWeight(address operator)',
+  'error AlreadyOperator(address operator)',
+  'error NotOperator(address operator)',
+  'error LengthMismatch(uint256 signers, uint256 signatures)',
+  'error ThresholdTooLow(uint256 threshold, uint256 totalWeight)',
+  'error ThresholdTooHigh(uint256 threshold, uint256 totalWeight)',
+  'error WrongChain(uint256 attested, uint256 current)',
+  'error BlockHashMismatch(uint64 blockNumber, bytes32 attested, bytes32 onChain)',
+  'error ZeroStateRoot()',
+  'error NoSignatures()',
+  'error UnsortedSigners(uint256 index, address signer, address previous)',
+  'error DuplicateSigner(uint256 index, address signer)',
+  'error UnknownSigner(uint256 index, address signer)',
+  'error InvalidSignature(uint256 index, address signer)',
+  'error HighSSignature(uint256 index, address signer)',
+  'error BelowThreshold(uint256 weight, uint256 threshold)',
+  'error ConflictingRoot(bytes32 adapterKey, uint64 blockNumber, bytes32 recorded, bytes32 submitted)',
+  'error OwnableUnauthorizedAccount(address account)',
+  'error OwnableInvalidOwner(address owner)',
+])
+
+/** The registry's key for an adapter instance: keccak256(abi.encode(adapterId, configHash)). */
+export function registryAdapterKey(adapterId: string, configHash: Hex): Hex {
+  return keccak256(encodeAbiParameters([{ type: 'string' }, { type: 'bytes32' }], [adapterId, configHash]))
+}
+
+/** The `Attestation` struct argument for an attestation body. */
+export function attestationTuple(b: AttestationBody): {
+  chainId: bigint
+  adapterId: string
+  configHash: Hex
+  blockNumber: bigint
+  blockHash: Hex
+  snapshotCid: Hex
+  stateRoot: Hex
+  specVersion: number
+  kind: number
+} {
+  return {
+    chainId: b.chainId,
+    adapterId: b.adapterId,
+    configHash: b.configHash,
+    blockNumber: b.blockNumber,
+    blockHash: b.blockHash,
+    snapshotCid: bytesToHex(b.snapshotCid.bytes),
+    stateRoot: b.stateRoot,
+    specVersion: b.specVersion,
+    kind: b.kind,
+  }
+}
+
+/** Calldata of `submitCertificate(attestation, signers, signatures)` for a certificate (signers stay in its order). */
+export function submitCertificateCalldata(cert: Certificate): Hex {
+  return encodeFunctionData({
+    abi: ARK_REGISTRY_ABI,
+    functionName: 'submitCertificate',
+    args: [attestationTuple(cert.body), cert.signatures.map((s) => getAddress(s.signer)), cert.signatures.map((s) => s.signature)],
+  })
+}
+
+/** Name and arguments of an ArkRegistry custom error from revert data, or undefined if it is not one. */
+export function decodeRegistryError(data: Hex): { errorName: string; args: readonly unknown[] } | undefined {
+  try {
+    const d = decodeErrorResult({ abi: ARK_REGISTRY_ABI, data })
+    return { errorName: d.errorName, args: d.args ?? [] }
+  } catch {
+    return undefined
+  }
+}
+
+async function pinnedView<T>(source: ChainSource, registry: Hex, blockHash: Hex, functionName: 'operators' | 'threshold', signal?: AbortSignal): Promise<T> {
+  const raw = await source.call(registry, encodeFunctionData({ abi: ARK_REGISTRY_ABI, functionName }), blockHash, signal)
+  if (raw === '0x') throw new ChainError('CONTRACT_MISSING', `${functionName}() on ${registry} returned no data at block ${blockHash}; is the ArkRegistry deployed there (and was it deployed by that block)?`)
+  return decodeFunctionResult({ abi: ARK_REGISTRY_ABI, functionName, data: raw }) as T
+}
+
+/**
+ * The operator set of `registry` as of block `blockHash` (pinned eth_calls, EIP-1898): a certificate
+ * for block N is checked against the set the chain had at N, whatever governance did since.
+ */
+export async function readOperatorSet(source: ChainSource, registry: Hex, blockHash: Hex, signal?: AbortSignal): Promise<OperatorSet> {
+  const [[addrs, weights], threshold] = await Promise.all([
+    pinnedView<readonly [readonly Hex[], readonly bigint[]]>(source, registry, blockHash, 'operators', signal),
+    pinnedView<bigint>(source, registry, blockHash, 'threshold', signal),
+  ])
+  if (addrs.length === 0) throw new InvalidInputError(`the ArkRegistry at ${registry} has no operators at block ${blockHash}; governance must add operators before certificates can be checked against it`)
+  const map = new Map<Address, bigint>()
+  addrs.forEach((a, i) => map.set(a.toLowerCase() as Address, weights[i]!))
+  return makeOperatorSet(map, threshold)
+}
+
+export interface DeployRegistryOptions {
+  rpcUrl: string
+  /** Governance (the contract owner); default the deployer. */
+  owner?: Hex
+  /** Sends the deployment; must be unlocked on the node (anvil). Default the node's first account. */
+  deployer?: Hex
+  /** Initial operators, set in the constructor (so the set is complete from the deployment block on). */
+  operators: readonly { address: Hex; weight: bigint | number }[]
+  /** Explicit threshold; default floor(2 * total / 3) + 1 (kept as the default, not stored). */
+  threshold?: bigint | number
+  compile?: CompileOptions
+  signal?: AbortSignal
+}
+
+/** Deploys an ArkRegistry on a dev chain whose deployer account is unlocked (devnet, tests). */
+export async function deployRegistry(options: DeployRegistryOptions): Promise<{ address: Hex; deployBlock: bigint; deployBlockHash: Hex; owner: Hex }> {
+  const rpc = rpcClient(options.rpcUrl)
+  const artifact = await loadArtifact('ArkRegistry', options.compile)
+  const deployer = getAddress(options.deployer ?? (await rpc<Hex[]>('eth_accounts'))[0] ?? '0x')
+  const owner = getAddress(options.owner ?? deployer)
+  const args = [owner, options.operators.map((o) => getAddress(o.address)), options.operators.map((o) => BigInt(o.weight)), BigInt(options.threshold ?? 0)] as const
+  const data = encodeDeployData({ abi: artifact.abi, bytecode: artifact.bytecode, args })
+  const tx = { from: deployer, data }
+  // simulate first: a constructor revert (a threshold breaking the rules) comes back with its named error
+  try {
+    await rpc<Hex>('eth_call', [tx, 'latest'])
+  } catch (err) {
+    const revert = revertData(err)
+    const decoded = revert === undefined ? undefined : decodeRegistryError(revert)
+    if (decoded !== undefined) throw new InvalidInputError(`ArkRegistry deployment reverts with ${decoded.errorName}(${decoded.args.map(String).join(', ')})`, { cause: err })
+    throw err
+  }
+  options.signal?.throwIfAborted()
+  const hash = await rpc<Hex>('eth_sendTransaction', [{ ...tx, gas: '0x4c4b40' }])
+  const automine = await rpc<boolean>('anvil_getAutomine').catch(() => true)
+  if (!automine) await rpc('evm_mine')
+  const [receipt] = await waitForReceipts(rpc, [hash], options.signal)
+  if (receipt!.status !== '0x1' || receipt!.contractAddress === null) throw new Error(`ArkRegistry deployment ${hash} reverted`)
+  const block = await rpc<{ hash: Hex }>('eth_getBlockByNumber', [receipt!.blockNumber, false])
+  return { address: getAddress(receipt!.contractAddress), deployBlock: BigInt(receipt!.blockNumber), deployBlockHash: block.hash, owner }
+}
+
+/** Revert data carried by a viem RPC error (JSON-RPC error.data), if any. */
+function revertData(err: unknown): Hex | undefined {
+  for (let e = err as { data?: unknown; cause?: unknown } | undefined, i = 0; e !== undefined && e !== null && i < 8; e = e.cause as typeof e, i++) {
+    const d = e.data
+    if (typeof d === 'string' && d.startsWith('0x')) return d as Hex
+    if (d !== null && typeof d === 'object' && typeof (d as { data?: unknown }).data === 'string') return (d as { data: Hex }).data
+  }
+  return undefined
+}

@@ -1,0 +1,35 @@
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { InvalidInputError } from '../../../snapshot/errors.ts'
+import { writeFileAtomic } from '../../fs/atomic.ts'
+import { encryptKeystore } from '../../keys/keystore.ts'
+import { checkPrivateFile } from '../../archive/operator-key.ts'
+import { required, type Command } from '../command.ts'
+
+export const keysNewCommand: Command = {
+  name: 'new',
+  summary: 'Create an operator key as an encrypted keystore (Web3 Secret Storage v3, mode 0600). Prints only the address.',
+  usage: 'ark keys new --out keystore.json --password-file FILE [--json]',
+  options: {
+    out: { type: 'string', description: 'keystore path (must not exist)' },
+    'password-file': { type: 'string', description: 'file holding the password (mode 0600); or set ARK_KEYSTORE_PASSWORD' },
+  },
+  async run({ values, json, io }) {
+    const out = resolve(required(values, 'out', this))
+    let password = process.env.ARK_KEYSTORE_PASSWORD
+    const pwFile = values['password-file'] as string | undefined
+    if (pwFile !== undefined) {
+      await checkPrivateFile(pwFile, 'password file')
+      password = (await readFile(pwFile, 'utf8')).replace(/\r?\n$/, '')
+    }
+    if (password === undefined || password.length < 8) throw new InvalidInputError('a password of at least 8 characters is required: --password-file FILE or ARK_KEYSTORE_PASSWORD')
+    const key = generatePrivateKey()
+    const ks = await encryptKeystore(key, password)
+    await writeFileAtomic(out, [`${JSON.stringify(ks)}\n`])
+    const { chmod } = await import('node:fs/promises')
+    await chmod(out, 0o600)
+    const address = privateKeyToAccount(key).address
+    io.stdout(json ? `${JSON.stringify({ address, keystore: out })}\n` : `operator address ${address}\nkeystore ${out} (mode 0600)\n`)
+  },
+}

@@ -1,0 +1,29 @@
+import { pino } from 'pino'
+import { loadNodeConfig } from '../../archive/config.ts'
+import { ArchiveNode } from '../../archive/node.ts'
+import { required, type Command } from '../command.ts'
+
+export const nodeStartCommand: Command = {
+  name: 'start',
+  summary: 'Run an archive node: derive each checkpoint, attest, gossip, aggregate certificates, store and serve snapshots.',
+  usage: 'ark node start --config node.json [--dev-key] [--log-level info]',
+  options: {
+    config: { type: 'string', description: 'node config file (see deploy/node.example.json)' },
+    'dev-key': { type: 'boolean', description: 'accept a plain (unencrypted) development key file' },
+    'log-level': { type: 'string', description: 'trace|debug|info|warn|error (default info)' },
+  },
+  async run({ values, signal, io }) {
+    const config = await loadNodeConfig(required(values, 'config', this))
+    const logger = pino({ level: (values['log-level'] as string | undefined) ?? 'info', base: { node: config.dataDir } })
+    const node = new ArchiveNode({ config, devKey: values['dev-key'] === true, logger })
+    await node.start()
+    io.stdout(`${JSON.stringify({ event: 'started', ...node.status(), addrs: node.network.multiaddrs().map(String) })}\n`)
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve()
+      signal.addEventListener('abort', () => resolve(), { once: true })
+      node.signal.addEventListener('abort', () => resolve(), { once: true })
+    })
+    await node.stop()
+    if (node.fatal !== undefined) throw node.fatal
+  },
+}
