@@ -33,6 +33,20 @@ export interface ArchiveNodeInit {
   env?: NodeJS.ProcessEnv
 }
 
+/** Wait, but wake at once when the node stops. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const t = setTimeout(done, ms)
+    function done(): void {
+      clearTimeout(t)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
 export class DoppelgangerError extends ArkError {
   override readonly name = 'DoppelgangerError'
   constructor(signer: string, block: bigint) {
@@ -208,10 +222,7 @@ export class ArchiveNode {
         await this.checkpoint(this.nextCheckpoint)
         this.nextCheckpoint += c.interval
       }
-      await new Promise((r) => {
-        const t = setTimeout(r, c.pollMs)
-        this.timers.add(t)
-      })
+      await pause(c.pollMs, this.signal)
     }
   }
 

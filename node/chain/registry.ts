@@ -146,7 +146,9 @@ export interface DeployRegistryOptions {
 export async function deployRegistry(options: DeployRegistryOptions): Promise<{ address: Hex; deployBlock: bigint; deployBlockHash: Hex; owner: Hex }> {
   const rpc = rpcClient(options.rpcUrl)
   const artifact = await loadArtifact('ArkRegistry', options.compile)
-  const deployer = getAddress(options.deployer ?? (await rpc<Hex[]>('eth_accounts'))[0] ?? '0x')
+  const from = options.deployer ?? (await rpc<Hex[]>('eth_accounts'))[0]
+  if (from === undefined) throw new InvalidInputError('the node has no unlocked account to deploy the ArkRegistry from; pass deployer')
+  const deployer = getAddress(from)
   const owner = getAddress(options.owner ?? deployer)
   const args = [owner, options.operators.map((o) => getAddress(o.address)), options.operators.map((o) => BigInt(o.weight)), BigInt(options.threshold ?? 0)] as const
   const data = encodeDeployData({ abi: artifact.abi, bytecode: artifact.bytecode, args })

@@ -30,8 +30,13 @@ export interface WorkloadOptions {
   signal?: AbortSignal
   /** Upper bound on transactions per block; also capped by the block gas limit. Default 200. */
   txsPerBlock?: number
-  /** Seconds between rounds (each round is two blocks). Default 60. */
+  /** Seconds between rounds (one block each). Default 60. */
   blockInterval?: number
+  /**
+   * Timestamp of the first block the workload mines; default one second after the latest block. Pin
+   * it (in the future) to make two runs on fresh chains identical down to the timestamps.
+   */
+  startTimestamp?: number | bigint
   /** JSON-RPC requests per HTTP batch. Default 500. */
   batchSize?: number
   /** Accounts the keeper re-evaluates per round (all when there are fewer). Default 2000. */
@@ -433,6 +438,11 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   const badDebtsBefore = fold.badDebts
 
   let now = BigInt(latestBlock.timestamp)
+  if (options.startTimestamp !== undefined) {
+    const start = BigInt(options.startTimestamp)
+    if (start <= now) throw new Error(`startTimestamp ${start} is not after the latest block (${now})`)
+    now = start - 1n
+  }
   let blockGasLimit = BigInt(latestBlock.gasLimit)
   let baseFee = BigInt(latestBlock.baseFeePerGas ?? '0x0')
   const capacity = Math.max(1, Math.min(options.txsPerBlock ?? WORKLOAD_DEFAULTS.txsPerBlock, Number(blockGasLimit / MAX_TX_GAS)))
@@ -560,6 +570,11 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     const seriesLife = BigInt(Math.max(3, Math.min(20, Math.floor(estRounds / 3))))
     const seriesEvery = Math.max(2, Number(seriesLife) >> 1)
     const pauseRound = estRounds >= 6 ? Math.floor(estRounds / 2) : -1
+    // two scheduled gaps (-12% on the first feed, +12% on the last) so every run sees liquidations
+    const shocks = new Map<string, bigint>([
+      [`${Math.floor(estRounds / 3)}:${feedList[0]}`, -1_200n],
+      [`${Math.floor((2 * estRounds) / 3)}:${feedList[feedList.length - 1]}`, 1_200n],
+    ])
     const wallet = traders.map(() => d.assets.map(() => 0n))
     const approved = traders.map(() => d.assets.map(() => false))
     const addWallet = (t: number, i: number, amount: bigint): void => {
@@ -576,7 +591,8 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       for (const f of feedList) {
         const p = price.get(f)!
         const init = initialPrice.get(f)!
-        const shock = rng.int(100) < 3 ? BigInt(rng.range(-800, 800)) : 0n
+        const scheduled = shocks.get(`${round}:${f}`) ?? 0n
+        const shock = scheduled !== 0n ? scheduled : rng.int(100) < 3 ? BigInt(rng.range(-800, 800)) : 0n
         const noise = BigInt(rng.range(-100, 100) + rng.range(-100, 100) + rng.range(-100, 100)) + shock // bps
         let next = p + p * noise / 10_000n + (init - p) / 50n // 2% pull towards the start price
         if (next < init / 10n) next = init / 10n
