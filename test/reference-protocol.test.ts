@@ -9,7 +9,6 @@ import {
   parseEventLogs,
   type Abi,
   type Address,
-  type Hex,
   type PublicClient,
   type TransactionReceipt,
   type WalletClient,

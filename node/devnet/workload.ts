@@ -248,7 +248,7 @@ interface MarketState {
 }
 interface SeriesState { id: number; market: number; isCall: boolean; strike: bigint; expiry: bigint; settled: boolean; settlementPrice: bigint }
 interface Log { address: string; topics: Hex[]; data: Hex }
-interface Receipt { transactionHash: Hex; status: Hex; logs: Log[]; gasUsed: Hex }
+
 interface Block { number: Hex; timestamp: Hex; gasLimit: Hex; baseFeePerGas?: Hex }
 
 const ONE = 10n ** 18n
@@ -390,7 +390,8 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   const keeperKey = `0x${Buffer.from(keccak_256(Buffer.from(`${seed.toString(16)}:keeper`, 'utf8'))).toString('hex')}` as Hex
   const keeper = addressOfKey(keeperKey)
   lap('keys')
-  const risk = traders.map(() => rng.range(10, 95)) // % of available leverage a trader uses
+  // % of the available leverage a trader uses: a third are near the limit and get liquidated
+  const risk = traders.map(() => (rng.int(3) === 0 ? rng.range(85, 98) : rng.range(10, 60)))
   const owner = getAddress(d.owner)
   const guardian = getAddress(d.guardian)
   const updater = getAddress(d.updater)
@@ -570,10 +571,10 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     const seriesLife = BigInt(Math.max(3, Math.min(20, Math.floor(estRounds / 3))))
     const seriesEvery = Math.max(2, Number(seriesLife) >> 1)
     const pauseRound = estRounds >= 6 ? Math.floor(estRounds / 2) : -1
-    // two scheduled gaps (-12% on the first feed, +12% on the last) so every run sees liquidations
+    // two scheduled gaps (-8% on the first feed, +8% on the last) so every run sees liquidations
     const shocks = new Map<string, bigint>([
-      [`${Math.floor(estRounds / 3)}:${feedList[0]}`, -1_200n],
-      [`${Math.floor((2 * estRounds) / 3)}:${feedList[feedList.length - 1]}`, 1_200n],
+      [`${Math.floor(estRounds / 3)}:${feedList[0]}`, -800n],
+      [`${Math.floor((2 * estRounds) / 3)}:${feedList[feedList.length - 1]}`, 800n],
     ])
     const wallet = traders.map(() => d.assets.map(() => 0n))
     const approved = traders.map(() => d.assets.map(() => false))
@@ -712,7 +713,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       let delta: bigint
       const r = rng.int(100)
       if (size === 0n || r < 35) {
-        const notional = maxNotional * BigInt(risk[t]!) * BigInt(rng.range(40, 100)) / 10_000n
+        const notional = maxNotional * BigInt(risk[t]!) * BigInt(risk[t]! >= 85 ? rng.range(92, 100) : rng.range(40, 100)) / 10_000n
         const dir = size !== 0n ? (size > 0n ? 1n : -1n) : (rng.int(2) === 0 ? 1n : -1n)
         delta = dir * lot(notional)
         if (delta === 0n) {

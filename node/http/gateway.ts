@@ -392,6 +392,7 @@ export async function serveIpfs(req: IncomingMessage, res: ServerResponse, url: 
   if (!ctx.acquireStream()) throw gatewayError(503, 'too many CAR streams are running; retry shortly', { 'Retry-After': '5' })
   try {
     res.writeHead(200, headers)
+    res.flushHeaders()
     await streamCar(res, cid, scope, ctx)
   } finally {
     ctx.releaseStream()

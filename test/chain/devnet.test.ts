@@ -15,7 +15,7 @@ describe('ark devnet start', () => {
     const dir = await mkdtemp(join(tmpdir(), 'ark-devnet-'))
     try {
       const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        const p = spawn(process.execPath, ['node/cli/bin.js', 'devnet', 'start', '--checkpoints', '3', '--interval', '4', '--traders', '20', '--dir', dir, '--json'], { cwd: repo })
+        const p = spawn(process.execPath, ['node/cli/bin.js', 'devnet', 'start', '--nodes', '0', '--checkpoints', '3', '--interval', '4', '--traders', '20', '--dir', dir, '--json'], { cwd: repo })
         let out = ''
         let err = ''
         p.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -41,6 +41,39 @@ describe('ark devnet start', () => {
       expect((await readdir(dir)).sort()).toEqual(['adapter.json', ...cps.map((c) => `checkpoint-${c.block}.car`), 'deployment.json'].sort())
     } finally {
       await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('ark devnet start with archive node processes', () => {
+  it('four node processes reach 3-of-4 quorum on consecutive checkpoints; SIGTERM stops nodes and chain', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ark-devnet-c-'))
+    try {
+      const p = spawn(process.execPath, ['node/cli/bin.js', 'devnet', 'start', '--nodes', '4', '--interval', '4', '--traders', '12', '--dir', dir, '--json'], { cwd: repo })
+      let out = ''
+      let err = ''
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()))
+      const certifiedTwice = new Promise<void>((resolve) => {
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString()
+          if ((out.match(/"event":"certified"/g) ?? []).length >= 2) resolve()
+        })
+      })
+      const exited = new Promise<number>((resolve) => p.on('exit', (c) => resolve(c ?? 1)))
+      await Promise.race([certifiedTwice, exited.then((c) => Promise.reject(new Error(`devnet exited early (${c}): ${err}`)))])
+      p.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      const events = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+      const nodes = events.filter((e) => e.event === 'node')
+      expect(nodes).toHaveLength(4)
+      const certs = events.filter((e) => e.event === 'certified')
+      expect(certs.length).toBeGreaterThanOrEqual(2)
+      for (const c of certs) expect(Number(c.signers)).toBeGreaterThanOrEqual(3)
+      expect(events.at(-1)!.event).toBe('stopped')
+      const rpc = events.find((e) => e.event === 'ready')!.rpc as string
+      await expect(fetch(rpc, { method: 'POST', body: '{}' })).rejects.toThrow()
+    } finally {
+      await rm(dir, { recursive: true, force: true, maxRetries: 5 })
     }
   })
 })

@@ -10,21 +10,23 @@ import { CheckpointCache, deriveCheckpoint } from '../../../snapshot/derive/deri
 import type { AccountRecord, DerivativesMarkets } from '../../../snapshot/schema/derivatives.ts'
 import { MemoryBlockStore } from '../../../snapshot/store.ts'
 import { writeFileAtomic } from '../../fs/atomic.ts'
-import { positiveInt, type Command } from '../command.ts'
+import { positiveInt, UsageError, type Command } from '../command.ts'
+import { runCluster } from './cluster-run.ts'
 import { writeDeployment } from './deployment-file.ts'
 
-export const DEVNET_DEFAULTS = Object.freeze({ traders: 40, stepsPerRound: 120, interval: 5, seed: 1, dir: '.devnet' })
+export const DEVNET_DEFAULTS = Object.freeze({ traders: 40, stepsPerRound: 120, interval: 5, seed: 1, dir: '.devnet', nodes: 4 })
 
 export const startCommand: Command = {
   name: 'start',
-  summary: 'Local devnet: anvil, the reference protocol deployed, the seeded workload running, and a checkpoint derived (incrementally) every --interval blocks. Ctrl-C stops everything.',
-  usage: 'ark devnet start [--traders N] [--interval BLOCKS] [--seed S] [--dir DIR] [--checkpoints N] [--json]',
+  summary: 'Local devnet: anvil, the reference protocol deployed, the seeded workload running, and --nodes archive nodes (separate processes, quorum > 2/3) certifying a checkpoint every --interval blocks. With --nodes 0 one in-process deriver writes checkpoint CARs instead. Ctrl-C stops everything.',
+  usage: 'ark devnet start [--nodes N] [--traders N] [--interval BLOCKS] [--seed S] [--dir DIR] [--checkpoints N] [--json]',
   options: {
     traders: { type: 'string', description: `trader accounts (default ${DEVNET_DEFAULTS.traders})` },
     interval: { type: 'string', description: `blocks between checkpoints (default ${DEVNET_DEFAULTS.interval})` },
     seed: { type: 'string', description: `workload seed (default ${DEVNET_DEFAULTS.seed})` },
     dir: { type: 'string', description: `where deployment.json, adapter.json and checkpoint CARs go (default ${DEVNET_DEFAULTS.dir})` },
     checkpoints: { type: 'string', description: 'stop after this many checkpoints (default: run until Ctrl-C)' },
+    nodes: { type: 'string', description: `archive node processes (default ${DEVNET_DEFAULTS.nodes}; 0 = in-process deriver only)` },
   },
   async run({ values, json, io, signal }) {
     const traders = positiveInt(values.traders as string | undefined, 'traders', DEVNET_DEFAULTS.traders)
@@ -44,6 +46,13 @@ export const startCommand: Command = {
       say(`chain      ${anvil.rpcUrl} (anvil, chain 31337)\nexchange   ${deployment.exchange}\noptions    ${deployment.options}\nfiles      ${dir}/deployment.json, ${dir}/adapter.json`, { event: 'ready', rpc: anvil.rpcUrl, exchange: deployment.exchange, options: deployment.options, dir })
 
       const source = new ChainSource({ rpcUrls: [anvil.rpcUrl], chainId: 31337n, finality: { kind: 'confirmations', confirmations: 2 } })
+      const nodeCount = values.nodes === undefined ? DEVNET_DEFAULTS.nodes : Number(values.nodes)
+      if (!Number.isSafeInteger(nodeCount) || nodeCount < 0 || nodeCount > 16) throw new UsageError('--nodes must be an integer from 0 to 16')
+      if (nodeCount > 0) {
+        const deployedAt = BigInt(await source.endpoints[0]!.request<string>('eth_blockNumber', [], signal))
+        await runCluster({ dir, rpcUrl: anvil.rpcUrl, deployment, nodes: nodeCount, interval: Number(interval), firstBlock: deployedAt + interval, traders, seed, limit, say, signal })
+        return
+      }
       const cache = new CheckpointCache<AccountRecord, DerivativesMarkets>()
       const store = new MemoryBlockStore()
       // first checkpoint: after every contract exists (deployment spans several blocks)

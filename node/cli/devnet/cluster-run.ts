@@ -1,0 +1,70 @@
+import { join } from 'node:path'
+import { startCluster } from '../../devnet/cluster.ts'
+import type { ReferenceDeployment } from '../../devnet/deploy.ts'
+import { runWorkload } from '../../devnet/workload.ts'
+
+export interface ClusterRunOptions {
+  dir: string
+  rpcUrl: string
+  deployment: ReferenceDeployment
+  nodes: number
+  interval: number
+  firstBlock: bigint
+  traders: number
+  seed: bigint
+  limit: number
+  say: (human: string, machine: Record<string, unknown>) => void
+  signal: AbortSignal
+}
+
+/** Start the node processes, keep the workload running, report each checkpoint as the nodes log it. */
+export async function runCluster(o: ClusterRunOptions): Promise<void> {
+  const derived = new Map<string, Set<number>>()
+  const certified = new Map<string, { certificate: string; snapshot: string; signers: number; nodes: Set<number> }>()
+  let done = 0
+  const finished = new AbortController()
+  const onLog = (node: number, l: Record<string, unknown>): void => {
+    if (l.msg === 'checkpoint derived' && typeof l.block === 'string') {
+      const s = derived.get(l.block) ?? new Set<number>()
+      s.add(node)
+      derived.set(l.block, s)
+    } else if (l.msg === 'certified' && typeof l.block === 'string') {
+      const c = certified.get(l.block)
+      if (c === undefined) {
+        certified.set(l.block, { certificate: String(l.certificate), snapshot: String(l.snapshot), signers: Number(l.signers), nodes: new Set([node]) })
+        done++
+        o.say(`checkpoint block ${l.block}: built by ${derived.get(l.block)?.size ?? 0}/${o.nodes} nodes, attestations ${String(l.signers)}/${o.nodes}, certified ${String(l.certificate)}\n  snapshot ${String(l.snapshot)}`, { event: 'certified', block: l.block, certificate: l.certificate, snapshot: l.snapshot, signers: l.signers, builtBy: derived.get(l.block)?.size ?? 0 })
+        if (done >= o.limit) finished.abort()
+      } else c.nodes.add(node)
+    } else if (l.msg === 'no quorum within the timeout') {
+      o.say(`checkpoint block ${String(l.block)}: no quorum within the timeout (node ${node}): ${JSON.stringify(l.tally)}`, { event: 'no-quorum', node, block: l.block, tally: l.tally })
+    } else if (l.msg === 'divergence: our snapshot differs from the certified one') {
+      o.say(`node ${node} diverged at block ${String(l.block)}: ${String(l.differing)} accounts differ`, { event: 'divergence', node, block: l.block })
+    }
+  }
+  const signal = AbortSignal.any([o.signal, finished.signal])
+  const cluster = await startCluster({ dir: o.dir, rpcUrl: o.rpcUrl, deployment: o.deployment, nodes: o.nodes, interval: o.interval, firstBlock: o.firstBlock, onLog, signal })
+  try {
+    for (const n of cluster.nodes) {
+      o.say(`node ${n.index}  operator ${n.operator}  ${n.multiaddrs[0] ?? ''}${n.httpUrl === null ? '' : `  api ${n.httpUrl}`}\n  config ${n.configPath}`, { event: 'node', index: n.index, operator: n.operator, multiaddrs: n.multiaddrs, http: n.httpUrl, config: n.configPath })
+    }
+    o.say(`quorum: more than 2/3 of ${o.nodes} operators (${join(o.dir, 'operators.json')}); checkpoints every ${o.interval} blocks from block ${o.firstBlock}`, { event: 'quorum', operators: join(o.dir, 'operators.json') })
+    const exits = Promise.race(cluster.nodes.map((n) => n.exited.then((code) => ({ node: n.index, code }))))
+    let crashed: { node: number; code: number } | undefined
+    void exits.then((e) => {
+      if (!signal.aborted) {
+        crashed = e
+        finished.abort()
+      }
+    })
+    for (let round = 0; !signal.aborted; round++) {
+      await runWorkload({ rpcUrl: o.rpcUrl, deployment: o.deployment, seed: o.seed * 1000n + BigInt(round), traders: o.traders, steps: 60, signal }).catch((err: unknown) => {
+        if (!signal.aborted) throw err
+      })
+      await new Promise((r) => setTimeout(r, 300))
+    }
+    if (crashed !== undefined) throw new Error(`archive node ${crashed.node} exited with code ${crashed.code}; see its log lines above and ${o.dir}/node${crashed.node}`)
+  } finally {
+    await cluster.stop()
+  }
+}

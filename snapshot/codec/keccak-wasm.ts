@@ -1,0 +1,285 @@
+/**
+ * A keccak-f[1600] WebAssembly module, assembled here at load time (no binary
+ * blob to audit: the bytes below are generated from the textbook round).
+ *
+ * Why not hash-wasm: its permutation keeps the state in linear memory and its
+ * JS wrapper copies and allocates on every call; keccak is called 4-5 times
+ * per account (record hash, ABI leaf, leaf hash, Merkle node). Here the state
+ * lives in 25 i64 locals, the round is unrolled, and the Merkle tree's pair
+ * hashing (sort two children, hash) runs as one call per batch of nodes.
+ * Outputs are checked against hash-wasm and @noble/hashes in tests and by
+ * every golden vector.
+ *
+ * Exports (all pointers are byte offsets into the exported memory):
+ *   hash(ptr, len, out)       keccak256(mem[ptr..ptr+len]) -> mem[out..out+32]
+ *   pairs(src, dst, count)    for k < count: a = src+64k, b = a+32;
+ *                             mem[dst+32k..] = keccak256(min(a,b) || max(a,b))
+ *   tree(base, lo, hi)        for i = hi-1 down to lo, node i at base+32i:
+ *                             node[i] = pair(node[2i+1], node[2i+2]) (in place)
+ * `PAD` (136 bytes at offset 0) is the padding scratch block; callers use memory
+ * from `SCRATCH` on.
+ */
+export const PAD = 0
+export const SCRATCH = 256
+const RATE = 136
+
+// Round constants and rotation offsets (FIPS 202), lane index x + 5y.
+const RC = [
+  0x0000000000000001n, 0x0000000000008082n, 0x800000000000808an, 0x8000000080008000n, 0x000000000000808bn, 0x0000000080000001n,
+  0x8000000080008081n, 0x8000000000008009n, 0x000000000000008an, 0x0000000000000088n, 0x0000000080008009n, 0x000000008000000an,
+  0x000000008000808bn, 0x800000000000008bn, 0x8000000000008089n, 0x8000000000008003n, 0x8000000000008002n, 0x8000000000000080n,
+  0x000000000000800an, 0x800000008000000an, 0x8000000080008081n, 0x8000000000008080n, 0x0000000080000001n, 0x8000000080008008n,
+]
+const RHO = [0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14]
+
+// Opcodes used below.
+const OP = {
+  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, call: 0x10,
+  get: 0x20, set: 0x21, tee: 0x22,
+  i32load8: 0x2d, i64load: 0x29, i64store: 0x37, i32store8: 0x3a,
+  i32const: 0x41, i64const: 0x42,
+  i32eqz: 0x45, i32ne: 0x47, i32ltu: 0x49, i32geu: 0x4f, i32add: 0x6a, i32sub: 0x6b, i32mul: 0x6c, i32xor: 0x73, i32shl: 0x74,
+  i64and: 0x83, i64xor: 0x85, i64rotl: 0x89,
+} as const
+const VOID = 0x40
+const I32 = 0x7f
+const I64 = 0x7e
+
+function uleb(n: number): number[] {
+  const out: number[] = []
+  do {
+    let b = n & 0x7f
+    n >>>= 7
+    if (n !== 0) b |= 0x80
+    out.push(b)
+  } while (n !== 0)
+  return out
+}
+
+function sleb64(v: bigint): number[] {
+  const out: number[] = []
+  let x = BigInt.asIntN(64, v)
+  for (;;) {
+    const b = Number(x & 0x7fn)
+    x >>= 7n
+    if ((x === 0n && (b & 0x40) === 0) || (x === -1n && (b & 0x40) !== 0)) {
+      out.push(b)
+      return out
+    }
+    out.push(b | 0x80)
+  }
+}
+
+const sleb32 = (v: number): number[] => sleb64(BigInt(v))
+const mem = (op: number, offset: number, align = 0): number[] => [op, align, ...uleb(offset)]
+
+/**
+ * Locals of the permutation-bearing functions: params first, then the state
+ * a0..a24, b0..b24, c0..c4, d0..d4 and a few i32 temporaries.
+ */
+class Fn {
+  readonly code: number[] = []
+  readonly params: number
+  constructor(params: number) {
+    this.params = params
+  }
+  a = (i: number): number => this.params + i
+  b = (i: number): number => this.params + 25 + i
+  c = (i: number): number => this.params + 50 + i
+  d = (i: number): number => this.params + 55 + i
+  /** i32 temporaries after the 60 i64 locals */
+  t = (i: number): number => this.params + 60 + i
+  emit(...bytes: number[]): this {
+    for (const b of bytes) this.code.push(b)
+    return this
+  }
+  get(l: number): this {
+    return this.emit(OP.get, ...uleb(l))
+  }
+  set(l: number): this {
+    return this.emit(OP.set, ...uleb(l))
+  }
+  i32(v: number): this {
+    return this.emit(OP.i32const, ...sleb32(v))
+  }
+
+  zeroState(): this {
+    for (let i = 0; i < 25; i++) this.emit(OP.i64const, 0).set(this.a(i))
+    return this
+  }
+
+  /** a[lane] ^= load64(ptrLocal + offset) for lanes [from, to). */
+  absorb(ptrLocal: number, from: number, to: number, offset = 0): this {
+    for (let i = from; i < to; i++) this.get(this.a(i)).get(ptrLocal).emit(...mem(OP.i64load, offset + 8 * (i - from), 0), OP.i64xor).set(this.a(i))
+    return this
+  }
+
+  xorConst(lane: number, v: bigint): this {
+    return this.get(this.a(lane)).emit(OP.i64const, ...sleb64(v), OP.i64xor).set(this.a(lane))
+  }
+
+  /** The 24 rounds, unrolled: theta, rho+pi, chi, iota. */
+  permute(): this {
+    for (let r = 0; r < 24; r++) {
+      for (let x = 0; x < 5; x++) {
+        this.get(this.a(x))
+        for (let y = 1; y < 5; y++) this.get(this.a(x + 5 * y)).emit(OP.i64xor)
+        this.set(this.c(x))
+      }
+      for (let x = 0; x < 5; x++) {
+        this.get(this.c((x + 4) % 5)).get(this.c((x + 1) % 5)).emit(OP.i64const, 1, OP.i64rotl, OP.i64xor).set(this.d(x))
+      }
+      for (let y = 0; y < 5; y++) {
+        for (let x = 0; x < 5; x++) {
+          const i = x + 5 * y
+          // B[y, 2x+3y] = rotl(A[x,y] ^ D[x], rho)
+          const j = y + 5 * ((2 * x + 3 * y) % 5)
+          this.get(this.a(i)).get(this.d(x)).emit(OP.i64xor)
+          if (RHO[i] !== 0) this.emit(OP.i64const, ...sleb32(RHO[i]!), OP.i64rotl)
+          this.set(this.b(j))
+        }
+      }
+      for (let y = 0; y < 5; y++) {
+        for (let x = 0; x < 5; x++) {
+          // A = B ^ (~B[x+1] & B[x+2])
+          this.get(this.b(x + 5 * y))
+          this.get(this.b(((x + 1) % 5) + 5 * y)).emit(OP.i64const, 0x7f, OP.i64xor)
+          this.get(this.b(((x + 2) % 5) + 5 * y)).emit(OP.i64and, OP.i64xor).set(this.a(x + 5 * y))
+        }
+      }
+      this.xorConst(0, RC[r]!)
+    }
+    return this
+  }
+
+  /** mem[outLocal..+32] = first four lanes. */
+  squeeze(outLocal: number): this {
+    for (let i = 0; i < 4; i++) this.get(outLocal).get(this.a(i)).emit(...mem(OP.i64store, 8 * i, 0))
+    return this
+  }
+
+  body(i32Temps: number): number[] {
+    const locals = [...uleb(2), ...uleb(60), I64, ...uleb(i32Temps), I32]
+    const body = [...locals, ...this.code, OP.end]
+    return [...uleb(body.length), ...body]
+  }
+}
+
+/** hash(ptr, len, out): absorb full blocks from memory, pad the tail in PAD. */
+function hashFn(): number[] {
+  const f = new Fn(3)
+  const [ptr, len, out] = [0, 1, 2]
+  f.zeroState()
+  // while (len >= RATE) { absorb(ptr); permute; ptr += RATE; len -= RATE }
+  f.emit(OP.block, VOID, OP.loop, VOID)
+  f.get(len).i32(RATE).emit(OP.i32ltu, OP.brIf, 1)
+  f.absorb(ptr, 0, 17).permute()
+  f.get(ptr).i32(RATE).emit(OP.i32add).set(ptr)
+  f.get(len).i32(RATE).emit(OP.i32sub).set(len)
+  f.emit(OP.br, 0, OP.end, OP.end)
+  // PAD = tail || 0x01 || 0... || 0x80 (keccak padding, not SHA-3's 0x06)
+  f.i32(PAD).i32(0).i32(RATE).emit(0xfc, 0x0b, 0x00) // memory.fill
+  f.i32(PAD).get(ptr).get(len).emit(0xfc, 0x0a, 0x00, 0x00) // memory.copy
+  f.get(len).i32(PAD).emit(OP.i32add).i32(0x01).emit(...mem(OP.i32store8, 0))
+  f.i32(PAD).emit(...mem(OP.i32load8, RATE - 1)).i32(0x80).emit(OP.i32xor).set(f.t(0))
+  f.i32(PAD).get(f.t(0)).emit(...mem(OP.i32store8, RATE - 1))
+  f.i32(PAD).set(ptr)
+  f.absorb(ptr, 0, 17).permute().squeeze(out)
+  return f.body(1)
+}
+
+/**
+ * One sorted pair: a, b are pointers to 32-byte hashes; absorbs min || max
+ * (64 bytes) plus padding in a single block. Shared by pairs() and tree().
+ */
+function emitPair(f: Fn, aLocal: number, bLocal: number, outLocal: number, j: number, x: number, y: number): void {
+  // j = 0; loop { x = a[j]; y = b[j]; if (x != y) break; j++; if (j < 32) continue }
+  f.i32(0).set(j)
+  f.emit(OP.block, VOID, OP.loop, VOID)
+  f.get(aLocal).get(j).emit(OP.i32add, ...mem(OP.i32load8, 0)).set(x)
+  f.get(bLocal).get(j).emit(OP.i32add, ...mem(OP.i32load8, 0)).set(y)
+  f.get(x).get(y).emit(OP.i32ne, OP.brIf, 1)
+  f.get(j).i32(1).emit(OP.i32add).set(j)
+  f.get(j).i32(32).emit(OP.i32ltu, OP.brIf, 0)
+  f.emit(OP.end, OP.end)
+  f.zeroState()
+  // x > y: b comes first
+  f.get(x).get(y).emit(OP.i32ltu, OP.i32eqz, OP.if, VOID)
+  f.get(x).get(y).emit(OP.i32ne, OP.if, VOID)
+  f.absorb(bLocal, 0, 4).absorb(aLocal, 4, 8)
+  f.emit(OP.else)
+  f.absorb(aLocal, 0, 4).absorb(bLocal, 4, 8)
+  f.emit(OP.end, OP.else)
+  f.absorb(aLocal, 0, 4).absorb(bLocal, 4, 8)
+  f.emit(OP.end)
+  f.xorConst(8, 0x01n).xorConst(16, 0x8000000000000000n)
+  f.permute().squeeze(outLocal)
+}
+
+function pairsFn(): number[] {
+  const f = new Fn(3)
+  const [src, dst, count] = [0, 1, 2]
+  const [b, j, x, y] = [f.t(0), f.t(1), f.t(2), f.t(3)]
+  f.emit(OP.block, VOID, OP.loop, VOID)
+  f.get(count).emit(OP.i32eqz, OP.brIf, 1)
+  f.get(src).i32(32).emit(OP.i32add).set(b)
+  emitPair(f, src, b, dst, j, x, y)
+  f.get(src).i32(64).emit(OP.i32add).set(src)
+  f.get(dst).i32(32).emit(OP.i32add).set(dst)
+  f.get(count).i32(1).emit(OP.i32sub).set(count)
+  f.emit(OP.br, 0, OP.end, OP.end)
+  return f.body(4)
+}
+
+function treeFn(): number[] {
+  const f = new Fn(3)
+  const [base, lo, hi] = [0, 1, 2]
+  const [a, b, out, j, x, y] = [f.t(0), f.t(1), f.t(2), f.t(3), f.t(4), f.t(5)]
+  // while (hi > lo) { hi--; a = base + 32(2hi+1); b = a + 32; out = base + 32hi; pair }
+  f.emit(OP.block, VOID, OP.loop, VOID)
+  f.get(lo).get(hi).emit(OP.i32geu, OP.brIf, 1)
+  f.get(hi).i32(1).emit(OP.i32sub).set(hi)
+  f.get(base).get(hi).i32(6).emit(OP.i32shl, OP.i32add).i32(32).emit(OP.i32add).set(a)
+  f.get(a).i32(32).emit(OP.i32add).set(b)
+  f.get(base).get(hi).i32(5).emit(OP.i32shl, OP.i32add).set(out)
+  emitPair(f, a, b, out, j, x, y)
+  f.emit(OP.br, 0, OP.end, OP.end)
+  return f.body(6)
+}
+
+function section(id: number, payload: number[]): number[] {
+  return [id, ...uleb(payload.length), ...payload]
+}
+
+const name = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s, 'latin1')]
+
+function moduleBytes(): Uint8Array {
+  const type = [0x01, 0x60, 3, I32, I32, I32, 0] // one type: (i32, i32, i32) -> ()
+  const funcs = [hashFn(), pairsFn(), treeFn()]
+  const exports = [
+    [...name('memory'), 0x02, 0],
+    [...name('hash'), 0x00, 0],
+    [...name('pairs'), 0x00, 1],
+    [...name('tree'), 0x00, 2],
+  ]
+  return Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, type),
+    ...section(3, [funcs.length, 0, 0, 0]),
+    ...section(5, [1, 0x00, 1]), // one memory, min 1 page, no max
+    ...section(7, [exports.length, ...exports.flat()]),
+    ...section(10, [funcs.length, ...funcs.flat()]),
+  ])
+}
+
+export interface KeccakExports {
+  memory: WebAssembly.Memory
+  hash(ptr: number, len: number, out: number): void
+  pairs(src: number, dst: number, count: number): void
+  tree(base: number, lo: number, hi: number): void
+}
+
+export function instantiateKeccak(): KeccakExports {
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), {})
+  return instance.exports as unknown as KeccakExports
+}
