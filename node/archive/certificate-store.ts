@@ -40,8 +40,16 @@ export class CertificateStore {
     }
   }
 
-  /** Returns true when stored (new, or more signatures than before). */
-  async put(certificate: Certificate): Promise<boolean> {
+  private queue: Promise<unknown> = Promise.resolve()
+
+  /** Returns true when stored (new, or more signatures than before). Puts run one at a time. */
+  put(certificate: Certificate): Promise<boolean> {
+    const run = this.queue.then(() => this.putNow(certificate))
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  private async putNow(certificate: Certificate): Promise<boolean> {
     const k = CertificateStore.key(certificate.body.blockNumber, certificate.body.kind)
     const had = this.byKey.get(k)
     if (had !== undefined && had.certificate.signatures.length >= certificate.signatures.length) return false

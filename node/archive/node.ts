@@ -214,9 +214,10 @@ export class ArchiveNode {
     while (!this.signal.aborted) {
       const head = await this.source.finalizedHead(this.signal)
       this.finalized = head.number
-      if (this.nextCheckpoint < head.number - c.interval * 64n) {
-        // far behind (fresh node): skip to recent checkpoints; older ones come from catch-up
-        this.nextCheckpoint = ((head.number - c.interval * 4n) / c.interval) * c.interval
+      if (this.nextCheckpoint + c.interval * 2n < head.number && this.cache.size === 0) {
+        // A fresh node far behind derives once, from scratch, at the newest checkpoint; certificates
+        // for the older ones come from peers (catch-up), not from re-deriving history block by block.
+        this.nextCheckpoint = (head.number / c.interval) * c.interval
       }
       while (this.nextCheckpoint <= head.number && !this.signal.aborted) {
         await this.checkpoint(this.nextCheckpoint)

@@ -1,4 +1,6 @@
 import { createECDH } from 'node:crypto'
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { getAddress, toEventSelector, toFunctionSelector, type Address, type Hex } from 'viem'
 import { loadArtifact } from '../contracts/compile.ts'
@@ -28,7 +30,10 @@ export interface WorkloadOptions {
   /** Trader actions (one transaction each, two for a wallet top-up). */
   steps: number
   signal?: AbortSignal
-  /** Upper bound on transactions per block; also capped by the block gas limit. Default 200. */
+  /**
+   * Upper bound on transactions per block, also capped by the block gas limit (450k gas per slot).
+   * Fewer, fuller blocks are much faster on anvil (each block costs a state-root pass). Default 1000.
+   */
   txsPerBlock?: number
   /** Seconds between rounds (one block each). Default 60. */
   blockInterval?: number
@@ -89,7 +94,7 @@ export interface WorkloadResult {
 }
 
 export const WORKLOAD_DEFAULTS = Object.freeze({
-  txsPerBlock: 200,
+  txsPerBlock: 1000,
   blockInterval: 60,
   batchSize: 500,
   keeperScan: 2000,
@@ -158,10 +163,50 @@ export function traderKey(seed: bigint, i: number): Hex {
 }
 
 const ecdh = createECDH('secp256k1')
+const addressOfPublicKey = (pub: Uint8Array): Address =>
+  getAddress(`0x${Buffer.from(keccak_256(pub.subarray(1)).subarray(12)).toString('hex')}`)
+
 export function addressOfKey(key: Hex): Address {
   ecdh.setPrivateKey(Buffer.from(key.slice(2), 'hex'))
-  const pub = ecdh.getPublicKey()
-  return getAddress(`0x${Buffer.from(keccak_256(pub.subarray(1)).subarray(12)).toString('hex')}`)
+  return addressOfPublicKey(ecdh.getPublicKey())
+}
+
+// secp256k1 public keys cost ~0.5-1 ms each; large runs spread them over worker threads
+const PUBKEY_WORKER = `
+const { workerData, parentPort } = require('node:worker_threads')
+const { createECDH } = require('node:crypto')
+const ecdh = createECDH('secp256k1')
+const keys = Buffer.from(workerData)
+const out = Buffer.alloc((keys.length / 32) * 65)
+for (let i = 0; i < keys.length / 32; i++) {
+  ecdh.setPrivateKey(keys.subarray(32 * i, 32 * i + 32))
+  ecdh.getPublicKey().copy(out, 65 * i)
+}
+parentPort.postMessage(out.buffer, [out.buffer])
+`
+
+/** Addresses of traders 0..n-1 for `seed` (see traderKey), in order. */
+export async function traderAddresses(seed: bigint, n: number): Promise<Address[]> {
+  const threads = n < 2_000 ? 1 : Math.min(availableParallelism(), 8)
+  if (threads === 1) return Array.from({ length: n }, (_, i) => addressOfKey(traderKey(seed, i)))
+  const per = Math.ceil(n / threads)
+  const parts = await Promise.all(
+    Array.from({ length: threads }, (_, w) => {
+      const from = w * per
+      const count = Math.max(0, Math.min(per, n - from))
+      const keys = Buffer.alloc(32 * count)
+      for (let i = 0; i < count; i++) Buffer.from(traderKey(seed, from + i).slice(2), 'hex').copy(keys, 32 * i)
+      return new Promise<Buffer>((resolve, reject) => {
+        const worker = new Worker(PUBKEY_WORKER, { eval: true, workerData: keys })
+        worker.once('message', (buf: ArrayBuffer) => resolve(Buffer.from(buf)))
+        worker.once('error', reject)
+        worker.once('exit', (code) => { if (code !== 0) reject(new Error(`public key worker exited with ${code}`)) })
+      })
+    }),
+  )
+  const out: Address[] = []
+  for (const pubs of parts) for (let i = 0; i < pubs.length / 65; i++) out.push(addressOfPublicKey(pubs.subarray(65 * i, 65 * i + 65)))
+  return out
 }
 
 // ---------------------------------------------------------------- calldata (all arguments are static words)
@@ -385,8 +430,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     mark = t
   }
   const rng = new Rng(seed, 'workload')
-  const traders: Address[] = []
-  for (let i = 0; i < options.traders; i++) traders.push(addressOfKey(traderKey(seed, i)))
+  const traders = await traderAddresses(seed, options.traders)
   const keeperKey = `0x${Buffer.from(keccak_256(Buffer.from(`${seed.toString(16)}:keeper`, 'utf8'))).toString('hex')}` as Hex
   const keeper = addressOfKey(keeperKey)
   lap('keys')
@@ -446,6 +490,10 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   }
   let blockGasLimit = BigInt(latestBlock.gasLimit)
   let baseFee = BigInt(latestBlock.baseFeePerGas ?? '0x0')
+  // Blocks above the gas target raise the base fee 12.5% each; over hundreds of full blocks that
+  // would drain the traders' ETH, so the next block's base fee is pinned back to where it started.
+  const baseFeeCap = baseFee > 1_000_000_000n ? baseFee : 1_000_000_000n
+  let canPinBaseFee = true
   const capacity = Math.max(1, Math.min(options.txsPerBlock ?? WORKLOAD_DEFAULTS.txsPerBlock, Number(blockGasLimit / MAX_TX_GAS)))
 
   const nonces = new Map<string, bigint>()
@@ -465,6 +513,12 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   const mine = async (first: Tx[], rest: Tx[], timestamp: bigint): Promise<void> => {
     signal?.throwIfAborted()
     lap('plan')
+    if (baseFee > baseFeeCap && canPinBaseFee) {
+      await rpc('anvil_setNextBlockBaseFeePerGas', [`0x${baseFeeCap.toString(16)}`]).then(
+        () => { baseFee = baseFeeCap },
+        () => { canPinBaseFee = false },
+      )
+    }
     const batch = [...first, ...rest]
     const fee = (tip: bigint): { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex } => ({
       maxFeePerGas: `0x${(baseFee * 2n + 1_000_000_000n + tip * 2n).toString(16)}`,
@@ -788,6 +842,11 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       if (amount === 0n) return undefined
       return [tx(trader, exchange, 'withdraw', [asset.token, amount], GAS.deposit, () => { addWallet(t, i, amount); counts.withdrawals++ })]
     }
+  } catch (err) {
+    // do not leave half a batch in the pool for whoever mines next
+    const pool = await rpc<{ pending: Hex; queued: Hex }>('txpool_status').catch(() => undefined)
+    if (pool !== undefined && (BigInt(pool.pending) > 0n || BigInt(pool.queued) > 0n)) await rpc('evm_mine').catch(() => {})
+    throw err
   } finally {
     await rpc('anvil_autoImpersonateAccount', [false]).catch(() => {})
     await rpc('evm_setAutomine', [automineBefore]).catch(() => {})

@@ -262,15 +262,15 @@ export class PromRegistry {
   }
 
   counter<L extends string = never>(opts: MetricOptions<L>): Counter<L> {
-    return this.add(new Counter<L>(opts, []) as unknown as Metric<string>) as unknown as Counter<L>
+    return this.add(new Counter<L>(opts, []))
   }
 
   gauge<L extends string = never>(opts: MetricOptions<L>): Gauge<L> {
-    return this.add(new Gauge<L>(opts, []) as unknown as Metric<string>) as unknown as Gauge<L>
+    return this.add(new Gauge<L>(opts, []))
   }
 
   histogram<L extends string = never>(opts: HistogramOptions<L>): Histogram<L> {
-    return this.add(new Histogram<L>(opts) as unknown as Metric<string>) as unknown as Histogram<L>
+    return this.add(new Histogram<L>(opts))
   }
 
   /** Run `fn` before every text() (to copy values kept elsewhere into gauges/counters). */

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { pino, type Logger } from 'pino'
 import { ArkError } from '../../snapshot/errors.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
+import type { Service } from '../p2p/service.ts'
 import { sendGatewayError, serveIpfs } from './gateway.ts'
 import { PROM_CONTENT_TYPE, type Counter, type Histogram, type PromRegistry } from './metrics.ts'
 import { HttpError, sendJSON, sendJSONError, sendText } from './respond.ts'
@@ -117,6 +118,17 @@ export interface HttpApi {
   readonly url: string | undefined
   start(): Promise<{ url: string }>
   stop(): Promise<void>
+}
+
+/** The API as a node Service (start resolves to void), for startAll/stopAll. */
+export function httpService(api: HttpApi): Service {
+  return {
+    name: api.name,
+    start: async () => {
+      await api.start()
+    },
+    stop: () => api.stop(),
+  }
 }
 
 const UINT64_MAX = (1n << 64n) - 1n
@@ -325,6 +337,7 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = process.hrtime.bigint()
     let r: Route = 'unknown'
+    res.setHeader('X-Content-Type-Options', 'nosniff')
     res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9
       const m = req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST' ? req.method : 'other'

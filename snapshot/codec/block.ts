@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
-import { createHash } from 'node:crypto'
+import { Digest } from 'multiformats/hashes/digest'
+import { hash } from 'node:crypto'
 import { BlockHashMismatchError, MalformedBlockError } from '../errors.ts'
 
 /** No block may exceed bitswap's message limit. */
@@ -15,12 +15,30 @@ export interface Block {
 }
 
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(bytes).digest()
+  // One-shot hash: no Hash object per call (a snapshot hashes one block per ~4 accounts).
+  return hash('sha256', bytes, 'buffer')
+}
+
+/** Binary prefix of every Ark CID: version 1, dag-cbor, sha2-256, 32-byte digest. */
+export const CID_PREFIX = Uint8Array.of(0x01, DAG_CBOR, SHA2_256, 0x20)
+export const CID_BYTES = 36
+
+/**
+ * A CIDv1(dag-cbor, sha2-256) over its 36 binary bytes (`01 71 12 20 ||
+ * digest`), which the caller has checked start with CID_PREFIX. Builds the CID
+ * around views of those bytes instead of re-encoding them (CID.createV1
+ * allocates and copies twice); the result equals CID.decode(bytes).
+ */
+export function cidFromBinary(bytes: Uint8Array): CID {
+  return new CID(1, DAG_CBOR, new Digest(SHA2_256, 32, bytes.subarray(4, CID_BYTES), bytes.subarray(2, CID_BYTES)), bytes)
 }
 
 /** CIDv1(dag-cbor, sha2-256) of already-encoded bytes. */
 export function cidOf(bytes: Uint8Array): CID {
-  return CID.createV1(DAG_CBOR, Digest.create(SHA2_256, sha256(bytes)))
+  const b = new Uint8Array(CID_BYTES)
+  b.set(CID_PREFIX)
+  b.set(sha256(bytes), 4)
+  return cidFromBinary(b)
 }
 
 export function encodeBlock(value: unknown): Block {
@@ -44,7 +62,8 @@ export function checkBlock(cid: CID, bytes: Uint8Array): void {
     throw new MalformedBlockError(`block ${cid.toString()} is ${bytes.length} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
   }
   const digest = sha256(bytes)
-  if (Buffer.compare(digest, cid.multihash.digest) !== 0) throw new BlockHashMismatchError(cid.toString())
+  const want = cid.multihash.digest
+  if (Buffer.compare(digest, want) !== 0) throw new BlockHashMismatchError(cid.toString())
 }
 
 /**

@@ -14,12 +14,12 @@ export const CBOR_INT_MIN = -(1n << 64n)
 
 export type IntKind = { signed: boolean; bits: number }
 
-export const UINT256: IntKind = { signed: false, bits: 256 }
-export const INT256: IntKind = { signed: true, bits: 256 }
-export const UINT64: IntKind = { signed: false, bits: 64 }
+export const UINT256: IntKind = Object.freeze({ signed: false, bits: 256 })
+export const INT256: IntKind = Object.freeze({ signed: true, bits: 256 })
+export const UINT64: IntKind = Object.freeze({ signed: false, bits: 64 })
 
 const bounds = new Map<string, [bigint, bigint]>()
-function rangeOf(kind: IntKind): [bigint, bigint] {
+function computeRange(kind: IntKind): [bigint, bigint] {
   const id = `${kind.signed ? 'i' : 'u'}${kind.bits}`
   let r = bounds.get(id)
   if (r === undefined) {
@@ -27,6 +27,14 @@ function rangeOf(kind: IntKind): [bigint, bigint] {
     bounds.set(id, r)
   }
   return r
+}
+const R_UINT256 = computeRange(UINT256)
+const R_INT256 = computeRange(INT256)
+const R_UINT64 = computeRange(UINT64)
+
+/** [min, max] of a kind; the shared (frozen) kinds skip the lookup, which is on every field of every record. */
+export function rangeOf(kind: IntKind): [bigint, bigint] {
+  return kind === UINT256 ? R_UINT256 : kind === INT256 ? R_INT256 : kind === UINT64 ? R_UINT64 : computeRange(kind)
 }
 
 export function checkInt(value: unknown, kind: IntKind, what: string): bigint {

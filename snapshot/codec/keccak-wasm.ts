@@ -16,11 +16,12 @@
  *                             mem[dst+32k..] = keccak256(min(a,b) || max(a,b))
  *   tree(base, lo, hi)        for i = hi-1 down to lo, node i at base+32i:
  *                             node[i] = pair(node[2i+1], node[2i+2]) (in place)
- * `PAD` (136 bytes at offset 0) is the padding scratch block; callers use memory
- * from `SCRATCH` on.
+ * `PAD` (136 bytes at offset 0) is the padding scratch block, the round
+ * constants follow; callers use memory from `SCRATCH` on.
  */
 export const PAD = 0
-export const SCRATCH = 256
+const RC_TABLE = 136
+export const SCRATCH = 512
 const RATE = 136
 
 // Round constants and rotation offsets (FIPS 202), lane index x + 5y.
@@ -70,7 +71,18 @@ function sleb64(v: bigint): number[] {
   }
 }
 
-const sleb32 = (v: number): number[] => sleb64(BigInt(v))
+function sleb32(v: number): number[] {
+  const out: number[] = []
+  for (;;) {
+    const b = v & 0x7f
+    v >>= 7
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b)
+      return out
+    }
+    out.push(b | 0x80)
+  }
+}
 const mem = (op: number, offset: number, align = 0): number[] => [op, align, ...uleb(offset)]
 
 /**
@@ -118,37 +130,52 @@ class Fn {
     return this.get(this.a(lane)).emit(OP.i64const, ...sleb64(v), OP.i64xor).set(this.a(lane))
   }
 
-  /** The 24 rounds, unrolled: theta, rho+pi, chi, iota. */
+  /**
+   * The 24 rounds as a loop (theta, rho+pi, chi, iota); round constants are
+   * read from the RC table in memory. Unrolling all 24 made the module 24x
+   * larger and slow to compile for a gain lost in the noise.
+   */
   permute(): this {
-    for (let r = 0; r < 24; r++) {
-      for (let x = 0; x < 5; x++) {
-        this.get(this.a(x))
-        for (let y = 1; y < 5; y++) this.get(this.a(x + 5 * y)).emit(OP.i64xor)
-        this.set(this.c(x))
-      }
-      for (let x = 0; x < 5; x++) {
-        this.get(this.c((x + 4) % 5)).get(this.c((x + 1) % 5)).emit(OP.i64const, 1, OP.i64rotl, OP.i64xor).set(this.d(x))
-      }
-      for (let y = 0; y < 5; y++) {
-        for (let x = 0; x < 5; x++) {
-          const i = x + 5 * y
-          // B[y, 2x+3y] = rotl(A[x,y] ^ D[x], rho)
-          const j = y + 5 * ((2 * x + 3 * y) % 5)
-          this.get(this.a(i)).get(this.d(x)).emit(OP.i64xor)
-          if (RHO[i] !== 0) this.emit(OP.i64const, ...sleb32(RHO[i]!), OP.i64rotl)
-          this.set(this.b(j))
-        }
-      }
-      for (let y = 0; y < 5; y++) {
-        for (let x = 0; x < 5; x++) {
-          // A = B ^ (~B[x+1] & B[x+2])
-          this.get(this.b(x + 5 * y))
-          this.get(this.b(((x + 1) % 5) + 5 * y)).emit(OP.i64const, 0x7f, OP.i64xor)
-          this.get(this.b(((x + 2) % 5) + 5 * y)).emit(OP.i64and, OP.i64xor).set(this.a(x + 5 * y))
-        }
-      }
-      this.xorConst(0, RC[r]!)
+    // Every function has three params, so the locals (and these bytes) are the same everywhere.
+    if (permuteCode === undefined) permuteCode = new Fn(this.params).permuteBody().code
+    for (const b of permuteCode) this.code.push(b)
+    return this
+  }
+
+  private permuteBody(): this {
+    const r = this.t(0)
+    this.i32(0).set(r)
+    this.emit(OP.loop, VOID)
+    for (let x = 0; x < 5; x++) {
+      this.get(this.a(x))
+      for (let y = 1; y < 5; y++) this.get(this.a(x + 5 * y)).emit(OP.i64xor)
+      this.set(this.c(x))
     }
+    for (let x = 0; x < 5; x++) {
+      this.get(this.c((x + 4) % 5)).get(this.c((x + 1) % 5)).emit(OP.i64const, 1, OP.i64rotl, OP.i64xor).set(this.d(x))
+    }
+    for (let y = 0; y < 5; y++) {
+      for (let x = 0; x < 5; x++) {
+        const i = x + 5 * y
+        // B[y, 2x+3y] = rotl(A[x,y] ^ D[x], rho)
+        const j = y + 5 * ((2 * x + 3 * y) % 5)
+        this.get(this.a(i)).get(this.d(x)).emit(OP.i64xor)
+        if (RHO[i] !== 0) this.emit(OP.i64const, ...sleb32(RHO[i]!), OP.i64rotl)
+        this.set(this.b(j))
+      }
+    }
+    for (let y = 0; y < 5; y++) {
+      for (let x = 0; x < 5; x++) {
+        // A = B ^ (~B[x+1] & B[x+2])
+        this.get(this.b(x + 5 * y))
+        this.get(this.b(((x + 1) % 5) + 5 * y)).emit(OP.i64const, 0x7f, OP.i64xor)
+        this.get(this.b(((x + 2) % 5) + 5 * y)).emit(OP.i64and, OP.i64xor).set(this.a(x + 5 * y))
+      }
+    }
+    // a0 ^= RC[r]; r += 8; continue while r < 192
+    this.get(this.a(0)).get(r).emit(...mem(OP.i64load, RC_TABLE, 3), OP.i64xor).set(this.a(0))
+    this.get(r).i32(8).emit(OP.i32add).set(r)
+    this.get(r).i32(8 * 24).emit(OP.i32ltu, OP.brIf, 0, OP.end)
     return this
   }
 
@@ -164,6 +191,8 @@ class Fn {
     return [...uleb(body.length), ...body]
   }
 }
+
+let permuteCode: number[] | undefined
 
 /** hash(ptr, len, out): absorb full blocks from memory, pad the tail in PAD. */
 function hashFn(): number[] {
@@ -181,11 +210,11 @@ function hashFn(): number[] {
   f.i32(PAD).i32(0).i32(RATE).emit(0xfc, 0x0b, 0x00) // memory.fill
   f.i32(PAD).get(ptr).get(len).emit(0xfc, 0x0a, 0x00, 0x00) // memory.copy
   f.get(len).i32(PAD).emit(OP.i32add).i32(0x01).emit(...mem(OP.i32store8, 0))
-  f.i32(PAD).emit(...mem(OP.i32load8, RATE - 1)).i32(0x80).emit(OP.i32xor).set(f.t(0))
-  f.i32(PAD).get(f.t(0)).emit(...mem(OP.i32store8, RATE - 1))
+  f.i32(PAD).emit(...mem(OP.i32load8, RATE - 1)).i32(0x80).emit(OP.i32xor).set(f.t(1))
+  f.i32(PAD).get(f.t(1)).emit(...mem(OP.i32store8, RATE - 1))
   f.i32(PAD).set(ptr)
   f.absorb(ptr, 0, 17).permute().squeeze(out)
-  return f.body(1)
+  return f.body(2)
 }
 
 /**
@@ -219,7 +248,7 @@ function emitPair(f: Fn, aLocal: number, bLocal: number, outLocal: number, j: nu
 function pairsFn(): number[] {
   const f = new Fn(3)
   const [src, dst, count] = [0, 1, 2]
-  const [b, j, x, y] = [f.t(0), f.t(1), f.t(2), f.t(3)]
+  const [b, j, x, y] = [f.t(1), f.t(2), f.t(3), f.t(4)]
   f.emit(OP.block, VOID, OP.loop, VOID)
   f.get(count).emit(OP.i32eqz, OP.brIf, 1)
   f.get(src).i32(32).emit(OP.i32add).set(b)
@@ -228,13 +257,13 @@ function pairsFn(): number[] {
   f.get(dst).i32(32).emit(OP.i32add).set(dst)
   f.get(count).i32(1).emit(OP.i32sub).set(count)
   f.emit(OP.br, 0, OP.end, OP.end)
-  return f.body(4)
+  return f.body(5)
 }
 
 function treeFn(): number[] {
   const f = new Fn(3)
   const [base, lo, hi] = [0, 1, 2]
-  const [a, b, out, j, x, y] = [f.t(0), f.t(1), f.t(2), f.t(3), f.t(4), f.t(5)]
+  const [a, b, out, j, x, y] = [f.t(1), f.t(2), f.t(3), f.t(4), f.t(5), f.t(6)]
   // while (hi > lo) { hi--; a = base + 32(2hi+1); b = a + 32; out = base + 32hi; pair }
   f.emit(OP.block, VOID, OP.loop, VOID)
   f.get(lo).get(hi).emit(OP.i32geu, OP.brIf, 1)
@@ -244,7 +273,7 @@ function treeFn(): number[] {
   f.get(base).get(hi).i32(5).emit(OP.i32shl, OP.i32add).set(out)
   emitPair(f, a, b, out, j, x, y)
   f.emit(OP.br, 0, OP.end, OP.end)
-  return f.body(6)
+  return f.body(7)
 }
 
 function section(id: number, payload: number[]): number[] {
@@ -272,8 +301,18 @@ function moduleBytes(): Uint8Array {
   ])
 }
 
+// The project's lib settings (es2023, no DOM) do not declare WebAssembly; these are the parts used.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer
+  grow(pages: number): number
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object
+  Instance: new (module: object, imports: object) => { exports: object }
+}
+
 export interface KeccakExports {
-  memory: WebAssembly.Memory
+  memory: WasmMemory
   hash(ptr: number, len: number, out: number): void
   pairs(src: number, dst: number, count: number): void
   tree(base: number, lo: number, hi: number): void
@@ -281,5 +320,8 @@ export interface KeccakExports {
 
 export function instantiateKeccak(): KeccakExports {
   const instance = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), {})
-  return instance.exports as unknown as KeccakExports
+  const exports = instance.exports as unknown as KeccakExports
+  const view = new DataView(exports.memory.buffer)
+  RC.forEach((c, i) => view.setBigUint64(RC_TABLE + 8 * i, c, true))
+  return exports
 }

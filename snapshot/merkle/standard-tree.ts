@@ -1,4 +1,4 @@
-import { keccak256, keccak256Pair } from '../codec/keccak.ts'
+import { doubleKeccak256Into, hashPairsInto, hashTreeTop, keccak256Pair, PAIR_BATCH } from '../codec/keccak.ts'
 import { InvalidInputError } from '../errors.ts'
 
 /**
@@ -11,57 +11,91 @@ import { InvalidInputError } from '../errors.ts'
 export const HASH = 32
 
 export function standardLeafHash(encoded: Uint8Array): Uint8Array {
-  return keccak256(keccak256(encoded))
+  const out = new Uint8Array(HASH)
+  doubleKeccak256Into(encoded, out, 0)
+  return out
 }
 
-/** Sort n 32-byte hashes ascending (bucket by the first two bytes, then insertion sort). */
+/** Copy hash `from` of `src` to slot `to` of `dst`, 32-bit words when both are 4-byte aligned. */
+function copier(src: Uint8Array, dst: Uint8Array): (from: number, to: number) => void {
+  if (src.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0) {
+    const s = new Uint32Array(src.buffer, src.byteOffset, src.length >> 2)
+    const d = new Uint32Array(dst.buffer, dst.byteOffset, dst.length >> 2)
+    return (from, to) => {
+      const a = from * 8
+      const b = to * 8
+      for (let k = 0; k < 8; k++) d[b + k] = s[a + k]!
+    }
+  }
+  return (from, to) => dst.set(src.subarray(from * HASH, from * HASH + HASH), to * HASH)
+}
+
+/**
+ * Sort n 32-byte hashes ascending: bucket by the first two bytes, then order
+ * each bucket by the next six bytes as a number (full compare on a tie), and
+ * copy each hash once. Works on an index array so no hash is sliced.
+ */
 export function sortHashes(hashes: Uint8Array): Uint8Array {
   const n = hashes.length / HASH
   const counts = new Uint32Array(65537)
-  for (let i = 0; i < n; i++) counts[((hashes[i * HASH]! << 8) | hashes[i * HASH + 1]!) + 1]!++
+  const key = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    const o = i * HASH
+    counts[((hashes[o]! << 8) | hashes[o + 1]!) + 1]!++
+    key[i] = hashes[o + 2]! * 2 ** 40 + hashes[o + 3]! * 2 ** 32 + hashes[o + 4]! * 2 ** 24 + hashes[o + 5]! * 2 ** 16 + hashes[o + 6]! * 2 ** 8 + hashes[o + 7]!
+  }
   for (let b = 1; b <= 65536; b++) counts[b]! += counts[b - 1]!
   const starts = counts.slice()
-  const out = new Uint8Array(hashes.length)
-  for (let i = 0; i < n; i++) {
-    const b = (hashes[i * HASH]! << 8) | hashes[i * HASH + 1]!
-    out.set(hashes.subarray(i * HASH, i * HASH + HASH), counts[b]!++ * HASH)
-  }
-  const tmp = new Uint8Array(HASH)
+  const order = new Uint32Array(n)
+  for (let i = 0; i < n; i++) order[counts[(hashes[i * HASH]! << 8) | hashes[i * HASH + 1]!]!++] = i
+  const cmp = (x: number, y: number): number => key[x]! - key[y]! || Buffer.compare(hashes.subarray(x * HASH + 8, x * HASH + HASH), hashes.subarray(y * HASH + 8, y * HASH + HASH))
   for (let b = 0; b < 65536; b++) {
     const lo = starts[b]!
     const hi = starts[b + 1]!
     if (hi - lo > 32) {
       // Ground hashes can crowd one bucket; keep that O(k log k), not O(k^2).
-      const items: Uint8Array[] = []
-      for (let i = lo; i < hi; i++) items.push(out.slice(i * HASH, i * HASH + HASH))
-      items.sort((x, y) => Buffer.compare(x, y))
-      items.forEach((h, i) => out.set(h, (lo + i) * HASH))
+      order.subarray(lo, hi).set(Array.from(order.subarray(lo, hi)).sort(cmp))
       continue
     }
     for (let i = lo + 1; i < hi; i++) {
+      const x = order[i]!
       let j = i
-      tmp.set(out.subarray(i * HASH, i * HASH + HASH))
-      while (j > lo && Buffer.compare(out.subarray((j - 1) * HASH, j * HASH), tmp) > 0) {
-        out.copyWithin(j * HASH, (j - 1) * HASH, j * HASH)
+      while (j > lo && cmp(order[j - 1]!, x) > 0) {
+        order[j] = order[j - 1]!
         j--
       }
-      out.set(tmp, j * HASH)
+      order[j] = x
     }
   }
+  const out = new Uint8Array(hashes.length)
+  const copy = copier(hashes, out)
+  for (let i = 0; i < n; i++) copy(order[i]!, i)
   return out
 }
 
-/** Build the array tree from leaf hashes already sorted ascending. */
+/**
+ * Build the array tree from leaf hashes already sorted ascending. Internal
+ * nodes are hashed in batches by the keccak module: the parents [lo, hi) of a
+ * batch have their children in the contiguous range [2lo+1, 2hi+1), all
+ * already computed as long as 2lo+1 >= hi; the last (top) batch, where that
+ * fails, is hashed in place.
+ */
 export function buildStandardTree(sortedLeaves: Uint8Array): Uint8Array {
   const n = sortedLeaves.length / HASH
   if (n === 0) throw new InvalidInputError('a Merkle tree needs at least one leaf')
   const len = 2 * n - 1
   const tree = new Uint8Array(len * HASH)
-  for (let i = 0; i < n; i++) tree.set(sortedLeaves.subarray(i * HASH, i * HASH + HASH), (len - 1 - i) * HASH)
-  for (let i = len - 1 - n; i >= 0; i--) {
-    const a = tree.subarray((2 * i + 1) * HASH, (2 * i + 2) * HASH)
-    const b = tree.subarray((2 * i + 2) * HASH, (2 * i + 3) * HASH)
-    tree.set(Buffer.compare(a, b) <= 0 ? keccak256Pair(a, b) : keccak256Pair(b, a), i * HASH)
+  const copy = copier(sortedLeaves, tree)
+  for (let i = 0; i < n; i++) copy(i, len - 1 - i)
+  let hi = n - 1
+  while (hi > 0) {
+    const lo = Math.max(0, hi - PAIR_BATCH)
+    if (2 * lo + 1 < hi) {
+      hashTreeTop(tree, hi)
+      break
+    }
+    hashPairsInto(tree, (2 * lo + 1) * HASH, hi - lo, tree, lo * HASH)
+    hi = lo
   }
   return tree
 }

@@ -1,4 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
+import { CborReader } from '../codec/cbor-read.ts'
+import { CborWriter } from '../codec/cbor-write.ts'
 import { addressToBytes, bytesToHex, compareBytes, equalBytes } from '../codec/hex.ts'
 import { checkInt, INT256, intFromIpld, intToIpld, UINT256, UINT64, type IntKind } from '../codec/int.ts'
 import { InvalidInputError, MalformedBlockError } from '../errors.ts'
@@ -72,6 +74,7 @@ function list<T>(v: unknown, what: string): T[] {
 
 /** Sort by a byte/number key and reject duplicates: order carries no meaning, repetition would. */
 function sortUnique<T>(items: T[], cmp: (a: T, b: T) => number, what: string, name: (x: T) => string): T[] {
+  if (items.length < 2) return items
   const sorted = [...items].sort(cmp)
   for (let i = 1; i < sorted.length; i++) {
     if (cmp(sorted[i - 1]!, sorted[i]!) === 0) throw new InvalidInputError(`${what} lists ${name(sorted[i]!)} twice; merge the entries`)
@@ -91,6 +94,13 @@ function onlyKeys(o: unknown, allowed: Set<string>, what: string): void {
 }
 
 const cmpBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** Option series order: market, then put before call, then strike, then expiry. */
+const compareOptions = (a: OptionPosition, b: OptionPosition): number =>
+  cmpBig(a.market, b.market) || Number(a.isCall) - Number(b.isCall) || cmpBig(a.strike, b.strike) || cmpBig(a.expiry, b.expiry)
+const optionSeries = (x: OptionPosition): string => `series (market ${x.market}, ${x.isCall ? 'call' : 'put'}, strike ${x.strike}, expiry ${x.expiry})`
+
+const writer = new CborWriter()
 
 export function encodeAccount(record: AccountRecord, what: string): EncodedRecord {
   if (record === null || typeof record !== 'object') throw new InvalidInputError(`${what} must be an object with collateral, perps and options`)
@@ -123,63 +133,125 @@ export function encodeAccount(record: AccountRecord, what: string): EncodedRecor
   if (coll.length + perps.length + opts.length === 0) throw new InvalidInputError(`${what} has no collateral, positions or options; omit empty accounts (no account and an empty account must be one state)`)
   const c2 = sortUnique(coll, (a, b) => compareBytes(a.asset, b.asset), `${what}.collateral`, (x) => `asset ${bytesToHex(x.asset)}`)
   const p2 = sortUnique(perps, (a, b) => cmpBig(a.market, b.market), `${what}.perps`, (x) => `market ${x.market}`)
-  const o2 = sortUnique(
-    opts,
-    (a, b) => cmpBig(a.market, b.market) || Number(a.isCall) - Number(b.isCall) || cmpBig(a.strike, b.strike) || cmpBig(a.expiry, b.expiry),
-    `${what}.options`,
-    (x) => `series (market ${x.market}, ${x.isCall ? 'call' : 'put'}, strike ${x.strike}, expiry ${x.expiry})`,
-  )
-  const bytes = dagCbor.encode([
-    c2.map((c) => [c.asset, intToIpld(c.amount)]),
-    p2.map((p) => [intToIpld(p.market), intToIpld(p.size), intToIpld(p.entryPrice), intToIpld(p.fundingIndex)]),
-    o2.map((o) => [intToIpld(o.market), o.isCall, intToIpld(o.strike), intToIpld(o.expiry), intToIpld(o.size)]),
-  ])
+  const o2 = sortUnique(opts, compareOptions, `${what}.options`, optionSeries)
+  // Written directly (same bytes as dag-cbor of the IPLD arrays; see encoder-equivalence.test.ts).
+  const w = writer
+  w.begin()
+  w.byte(0x83)
+  w.head(4, c2.length)
+  for (const c of c2) {
+    w.byte(0x82)
+    w.bytes(c.asset)
+    w.int(c.amount)
+  }
+  w.head(4, p2.length)
+  for (const p of p2) {
+    w.byte(0x84)
+    w.int(p.market)
+    w.int(p.size)
+    w.int(p.entryPrice)
+    w.int(p.fundingIndex)
+  }
+  w.head(4, o2.length)
+  for (const o of o2) {
+    w.byte(0x85)
+    w.int(o.market)
+    w.byte(o.isCall ? 0xf5 : 0xf4)
+    w.int(o.strike)
+    w.int(o.expiry)
+    w.int(o.size)
+  }
+  const bytes = w.finish()
   return {
     bytes,
     leaf: (key, recordHash) => [key, recordHash, c2.map((c) => c.asset), c2.map((c) => c.amount)],
   }
 }
 
+/**
+ * Strict decode without a re-encode: every check below is one the canonical
+ * encoder implies (shape, shortest heads and the integer rule in CborReader,
+ * ranges, non-zero amounts/sizes, strictly increasing sort keys, a non-empty
+ * record, no trailing bytes), so a byte string passes iff encodeAccount of the
+ * result reproduces it.
+ */
 export function decodeAccount(bytes: Uint8Array, what: string): AccountRecord {
-  let v: unknown
-  try {
-    v = dagCbor.decode(bytes)
-  } catch (cause) {
-    throw new MalformedBlockError(`${what} is not valid dag-cbor`, { cause })
-  }
+  const r = new CborReader(bytes, what)
   const bad = (why: string): never => {
     throw new MalformedBlockError(`${what} is not a canonical account record: ${why}`)
   }
-  if (!Array.isArray(v) || v.length !== 3 || !v.every(Array.isArray)) bad('expected [collateral, perps, options]')
-  const [c, p, o] = v as unknown[][]
-  const rec: AccountRecord = {
-    collateral: c!.map((x, i) => {
-      if (!Array.isArray(x) || x.length !== 2 || !(x[0] instanceof Uint8Array) || x[0].length !== 20) bad(`collateral[${i}] is not [asset, amount]`)
-      const e = x as [Uint8Array, unknown]
-      return { asset: bytesToHex(e[0]), amount: intFromIpld(e[1], UINT256, `${what}.collateral[${i}].amount`) }
-    }),
-    perps: p!.map((x, i) => {
-      if (!Array.isArray(x) || x.length !== 4) bad(`perps[${i}] is not [market, size, entryPrice, fundingIndex]`)
-      const e = x as unknown[]
-      const w = `${what}.perps[${i}]`
-      return { market: intFromIpld(e[0], UINT64, `${w}.market`), size: intFromIpld(e[1], INT256, `${w}.size`), entryPrice: intFromIpld(e[2], UINT256, `${w}.entryPrice`), fundingIndex: intFromIpld(e[3], INT256, `${w}.fundingIndex`) }
-    }),
-    options: o!.map((x, i) => {
-      if (!Array.isArray(x) || x.length !== 5 || typeof x[1] !== 'boolean') bad(`options[${i}] is not [market, isCall, strike, expiry, size]`)
-      const e = x as unknown[]
-      const w = `${what}.options[${i}]`
-      return { market: intFromIpld(e[0], UINT64, `${w}.market`), isCall: e[1] as boolean, strike: intFromIpld(e[2], UINT256, `${w}.strike`), expiry: intFromIpld(e[3], UINT64, `${w}.expiry`), size: intFromIpld(e[4], INT256, `${w}.size`) }
-    }),
+  const unsorted = (list: string, dup: string | null): never =>
+    bad(dup === null ? 'fields are unsorted, duplicated or not minimally encoded' : `${what}.${list} lists ${dup} twice; merge the entries`)
+  if (r.array() !== 3) bad('expected [collateral, perps, options]')
+  const nc = r.array()
+  if (nc < 0) bad('expected [collateral, perps, options]')
+  const collateral: Collateral[] = new Array(nc)
+  const assets: Uint8Array[] = new Array(nc)
+  for (let i = 0; i < nc; i++) {
+    const at = r.array() === 2 ? r.fixedBytes(20) : -1
+    if (at < 0) bad(`collateral[${i}] is not [asset, amount]`)
+    const asset = bytes.subarray(at, at + 20)
+    const w = `${what}.collateral[${i}]`
+    const amount = r.int(UINT256, `${w}.amount`)
+    if (amount === 0n) bad(`${w}.amount is zero; omit empty balances`)
+    if (i > 0) {
+      const c = compareBytes(assets[i - 1]!, asset)
+      if (c >= 0) unsorted('collateral', c === 0 ? `asset ${bytesToHex(asset)}` : null)
+    }
+    assets[i] = asset
+    collateral[i] = { asset: bytesToHex(asset), amount }
   }
-  // Canonical means exactly one encoding: anything else (unsorted, zero, float) re-encodes differently.
-  let again: Uint8Array
-  try {
-    again = encodeAccount(rec, what).bytes
-  } catch (cause) {
-    throw new MalformedBlockError(`${what} is not a canonical account record: ${(cause as Error).message}`, { cause })
+  const np = r.array()
+  if (np < 0) bad('expected [collateral, perps, options]')
+  const perps: PerpPosition[] = new Array(np)
+  for (let i = 0; i < np; i++) {
+    if (r.array() !== 4) bad(`perps[${i}] is not [market, size, entryPrice, fundingIndex]`)
+    const w = `${what}.perps[${i}]`
+    const p: PerpPosition = { market: r.int(UINT64, `${w}.market`), size: r.int(INT256, `${w}.size`), entryPrice: r.int(UINT256, `${w}.entryPrice`), fundingIndex: r.int(INT256, `${w}.fundingIndex`) }
+    if (p.size === 0n) bad(`${w}.size is zero; omit closed positions`)
+    if (i > 0 && perps[i - 1]!.market >= p.market) unsorted('perps', perps[i - 1]!.market === p.market ? `market ${p.market}` : null)
+    perps[i] = p
   }
-  if (!equalBytes(again, bytes)) bad('fields are unsorted, duplicated or not minimally encoded')
+  const no = r.array()
+  if (no < 0) bad('expected [collateral, perps, options]')
+  const options: OptionPosition[] = new Array(no)
+  for (let i = 0; i < no; i++) {
+    const w = `${what}.options[${i}]`
+    if (r.array() !== 5) bad(`options[${i}] is not [market, isCall, strike, expiry, size]`)
+    const market = r.int(UINT64, `${w}.market`)
+    const isCall = r.bool()
+    if (isCall === undefined) bad(`options[${i}] is not [market, isCall, strike, expiry, size]`)
+    const o: OptionPosition = { market, isCall: isCall!, strike: r.int(UINT256, `${w}.strike`), expiry: r.int(UINT64, `${w}.expiry`), size: r.int(INT256, `${w}.size`) }
+    if (o.size === 0n) bad(`${w}.size is zero; omit closed positions`)
+    if (i > 0) {
+      const c = compareOptions(options[i - 1]!, o)
+      if (c >= 0) unsorted('options', c === 0 ? optionSeries(o) : null)
+    }
+    options[i] = o
+  }
+  if (!r.done) r.invalid('trailing bytes after the record')
+  if (nc + np + no === 0) bad(`${what} has no collateral, positions or options; omit empty accounts (no account and an empty account must be one state)`)
+  const rec: AccountRecord = { collateral, perps, options }
+  // leaf() of this record can reuse the asset bytes instead of parsing the hex again.
+  lastDecoded = rec
+  lastAssets = assets
+  lastHex = collateral.map((c) => c.asset)
   return rec
+}
+
+/**
+ * The most recently decoded record, its raw asset addresses and their hex
+ * strings as decoded: proofs decode a record and then take its leaf, which
+ * can skip parsing the hex back while the record's assets are unchanged.
+ */
+let lastDecoded: AccountRecord | undefined
+let lastAssets: Uint8Array[] = []
+let lastHex: string[] = []
+
+function sameAssets(collateral: readonly Collateral[]): boolean {
+  if (collateral.length !== lastHex.length) return false
+  for (let i = 0; i < collateral.length; i++) if (collateral[i]!.asset !== lastHex[i]) return false
+  return true
 }
 
 function accountJSON(key: Uint8Array, r: AccountRecord): Record<string, unknown> {
@@ -306,7 +378,8 @@ export const derivativesSchema: RecordSchema<AccountRecord, DerivativesMarkets> 
   decode: decodeAccount,
   leaf(key, record, recordHash) {
     // decoded records are canonical: collateral is already sorted by asset
-    return [key, recordHash, record.collateral.map((c) => addressToBytes(c.asset)), record.collateral.map((c) => c.amount)]
+    const assets = record === lastDecoded && sameAssets(record.collateral) ? lastAssets.map((a) => a.slice()) : record.collateral.map((c) => addressToBytes(c.asset))
+    return [key, recordHash, assets, record.collateral.map((c) => c.amount)]
   },
   balances: (r) => r.collateral.map((c) => [c.asset.toLowerCase(), c.amount]),
   toJSON: accountJSON,

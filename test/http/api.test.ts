@@ -12,7 +12,8 @@ import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { ArkError } from '../../snapshot/errors.ts'
 import { loadOrCreateAdminToken } from '../../node/http/admin-token.ts'
 import { PromRegistry } from '../../node/http/metrics.ts'
-import { createHttpApi, HTTP_DEFAULTS, type HttpApi } from '../../node/http/server.ts'
+import { createHttpApi, HTTP_DEFAULTS, httpService, type HttpApi } from '../../node/http/server.ts'
+import { startAll, stopAll } from '../../node/p2p/service.ts'
 import { buildFixture, FakeView, hiding, rawRequest, type Fixture } from './support.ts'
 
 const RAW = 'application/vnd.ipld.raw'
@@ -508,6 +509,54 @@ describe('http api: lifecycle and hygiene', () => {
     await s.stop()
     await s.stop()
     await expect(fetch(`${url}/healthz`)).rejects.toThrow()
+    // as a node Service
+    const api2 = createHttpApi({ view: new FakeView(fx.store, []) })
+    await startAll([httpService(api2)])
+    expect((await get(`${api2.url!}/healthz`)).status).toBe(200)
+    await stopAll([httpService(api2)])
+    expect(api2.url).toBeUndefined()
+  })
+
+  it('limits concurrent CAR streams (503 + Retry-After) and cuts them on stop() after the grace period', async () => {
+    const slow: typeof fx.store.get = fx.store.get.bind(fx.store)
+    const v = new FakeView(
+      {
+        get: async (cid) => {
+          await new Promise((r) => setTimeout(r, 5))
+          return slow(cid)
+        },
+        put: (b) => fx.store.put(b),
+        has: (cid) => fx.store.has(cid),
+      },
+      [],
+    )
+    const s = createHttpApi({ view: v, limits: { maxCarStreams: 1, shutdownGraceMs: 100 } })
+    const url = (await s.start()).url
+    const first = await fetch(`${url}/ipfs/${fx.snapshot.cid}?format=car`)
+    expect(first.status).toBe(200)
+    const body = first.arrayBuffer()
+    body.catch(() => {})
+    const second = await get(`${url}/ipfs/${fx.snapshot.cid}?format=car`)
+    expect(second.status).toBe(503)
+    expect(second.headers.get('retry-after')).toBe('5')
+    await second.body?.cancel()
+    const t0 = Date.now()
+    await s.stop()
+    expect(Date.now() - t0).toBeLessThan(2000)
+    await expect(body).rejects.toThrow()
+  })
+
+  it('CAR over HTTP/1.0 (no chunked encoding, truncation undetectable) is refused', async () => {
+    const { connect } = await import('node:net')
+    const u = new URL(base)
+    const reply = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(u.port), u.hostname, () => sock.write(`GET /ipfs/${fx.snapshot.cid}?format=car HTTP/1.0\r\nHost: x\r\n\r\n`))
+      let text = ''
+      sock.on('data', (d: Buffer) => (text += d.toString('latin1')))
+      sock.on('end', () => resolve(text))
+      sock.on('error', reject)
+    })
+    expect(reply).toMatch(/^HTTP\/1\.1 505 /)
   })
 
   it('no response carries access-control-* headers', () => {
