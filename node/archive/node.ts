@@ -20,6 +20,9 @@ import { Aggregator, type AggregatorEvent } from '../aggregate/aggregator.ts'
 import { fetchDag } from '../p2p/fetch.ts'
 import { createArkNetwork, type ArkNetwork } from '../p2p/network.ts'
 import { SignLog } from '../signlog/signlog.ts'
+import { loadOrCreateAdminToken } from '../http/admin-token.ts'
+import { createHttpApi, type HttpApi } from '../http/server.ts'
+import { nodeMetrics, nodeView } from './view.ts'
 import { requestCertificates, serveCatchup } from './catchup.ts'
 import { CertificateStore } from './certificate-store.ts'
 import type { NodeConfig } from './config.ts'
@@ -94,6 +97,10 @@ export class ArchiveNode {
   private loop: Promise<void> | undefined
   private readonly timers = new Set<NodeJS.Timeout>()
   fatal: Error | undefined
+  /** observer of quorum latency (seconds), set by the metrics registry */
+  onQuorumLatency: ((seconds: number) => void) | undefined
+  private http: HttpApi | undefined
+  httpUrl: string | undefined
   readonly counters = { checkpoints: 0, attestationsSent: 0, certificates: 0, divergences: 0, noQuorum: 0, catchupCertificates: 0 }
 
   constructor(init: ArchiveNodeInit) {
@@ -148,19 +155,24 @@ export class ArchiveNode {
     // Doppelganger protection: watch at least one checkpoint before signing anything.
     this.quietUntil = head.number + c.checkpoint.interval
     await this.resume()
+    const metrics = nodeMetrics(this)
+    const adminToken = c.http.admin ? await loadOrCreateAdminToken(join(c.dataDir, 'admin.token')) : undefined
+    this.http = createHttpApi({ host: c.http.host, port: c.http.port, view: nodeView(this, metrics), metrics, logger: this.log.child({ module: 'http' }), ...(adminToken === undefined ? {} : { adminToken }) })
+    this.httpUrl = (await this.http.start()).url
     this.loop = this.run().catch((err: unknown) => {
       if (!this.signal.aborted) {
         this.fatal = err as Error
         this.log.error({ err }, 'archive node stopped on an error')
       }
     })
-    this.log.info({ operator: this.operator, peerId: this.network.peerId.toString(), addrs: this.network.multiaddrs().map(String) }, 'archive node started')
+    this.log.info({ operator: this.operator, peerId: this.network.peerId.toString(), addrs: this.network.multiaddrs().map(String), http: this.httpUrl }, 'archive node started')
   }
 
   async stop(): Promise<void> {
     this.controller.abort(new Error('node stopping'))
     for (const t of this.timers) clearTimeout(t)
     await this.loop
+    await this.http?.stop()
     await this.network?.stop()
     this.signLog?.close()
   }
@@ -301,6 +313,8 @@ export class ArchiveNode {
       const block = encodeCertificate(cert)
       await this.store.put(block)
       if (from !== 'catchup') this.counters.certificates++
+      const mySig = this.own.get(cert.body.blockNumber)
+      if (mySig !== undefined && from !== 'catchup') this.onQuorumLatency?.((Date.now() - mySig.signedAt) / 1000)
       else this.counters.catchupCertificates++
       const b = cert.body.blockNumber
       this.log.info({ block: b.toString(), certificate: block.cid.toString(), snapshot: cert.body.snapshotCid.toString(), signers: cert.signatures.length, from }, 'certified')
@@ -346,6 +360,14 @@ export class ArchiveNode {
     return got
   }
 
+  get operatorSet(): OperatorSet {
+    return this.operators
+  }
+
+  get finalizedHead(): bigint {
+    return this.finalized
+  }
+
   status(): Record<string, unknown> {
     const latest = this.certificates.latest()
     return {
@@ -361,6 +383,7 @@ export class ArchiveNode {
       divergences: this.divergences.length,
       evidence: this.evidence.length,
       fatal: this.fatal?.message ?? null,
+      http: this.httpUrl ?? null,
     }
   }
 }

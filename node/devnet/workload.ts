@@ -158,6 +158,7 @@ function rotl(x: number, k: number): number {
 
 /** Trader i's private key: keccak256(abi.encode(uint256 seed, uint256 i)). */
 export function traderKey(seed: bigint, i: number): Hex {
+  if (seed < 0n || seed >= 1n << 256n) throw new RangeError(`seed must be a uint256, got ${seed}`)
   const word = (v: bigint): string => v.toString(16).padStart(64, '0')
   return `0x${Buffer.from(keccak_256(Buffer.from(word(seed) + word(BigInt(i)), 'hex'))).toString('hex')}`
 }

@@ -1,11 +1,12 @@
 import { addressToBytes, hexToBytes } from '../codec/hex.ts'
+import { writeWord256 } from '../codec/cbor-write.ts'
 import { checkInt, type IntKind } from '../codec/int.ts'
 import { InvalidInputError } from '../errors.ts'
 
 /**
  * Solidity `abi.encode` for the parameter types a proof leaf may use: address,
  * bool, bytesN, uintN, intN, and dynamic arrays of those. Written for speed
- * (one allocation per call); checked against viem's encoder in tests.
+ * (one allocation per call, none with abiEncodeScratch); checked against viem's encoder in tests.
  */
 interface BaseType {
   kind: 'address' | 'bool' | 'bytesN' | 'int'
@@ -16,7 +17,6 @@ interface BaseType {
 }
 
 const TWO_256 = 1n << 256n
-const TWO_32 = 1n << 32n
 
 interface ParamType {
   base: BaseType
@@ -42,7 +42,7 @@ export function parseAbiType(t: string): ParamType {
   return p
 }
 
-function writeBase(out: Uint8Array, o: number, t: BaseType, v: unknown, what: string): void {
+function writeBase(out: Uint8Array, view: DataView, o: number, t: BaseType, v: unknown, what: string): void {
   switch (t.kind) {
     case 'address': {
       const a = v instanceof Uint8Array ? v : addressToBytes(String(v), what)
@@ -61,26 +61,32 @@ function writeBase(out: Uint8Array, o: number, t: BaseType, v: unknown, what: st
       return
     }
     case 'int': {
-      let x = checkInt(v, t.intKind!, what)
-      if (x < 0n) x += TWO_256
-      if (x < TWO_32) {
-        const n = Number(x)
-        out[o + 28] = n >>> 24
-        out[o + 29] = (n >>> 16) & 0xff
-        out[o + 30] = (n >>> 8) & 0xff
-        out[o + 31] = n & 0xff
-      } else {
-        const hex = x.toString(16)
-        Buffer.from(out.buffer, out.byteOffset + o, 32).write(hex.length % 2 === 0 ? hex : `0${hex}`, 32 - Math.ceil(hex.length / 2), 'hex')
-      }
+      const x = checkInt(v, t.intKind!, what)
+      // two's complement in 256 bits
+      writeWord256(x < 0n ? x + TWO_256 : x, out, o, view)
       return
     }
   }
 }
 
-export function abiEncode(types: readonly string[], values: readonly unknown[]): Uint8Array {
-  if (types.length !== values.length) throw new InvalidInputError(`ABI encoding needs ${types.length} values, got ${values.length}`)
+/** Parsed types of the last list seen: a schema passes the same leafEncoding for every leaf. */
+let lastTypes: readonly string[] = []
+let lastParsed: ParamType[] = []
+
+function parseAll(types: readonly string[]): ParamType[] {
+  if (types.length === lastTypes.length) {
+    let same = true
+    for (let i = 0; i < types.length && same; i++) same = types[i] === lastTypes[i]
+    if (same) return lastParsed
+  }
   const parsed = types.map(parseAbiType)
+  lastTypes = [...types]
+  lastParsed = parsed
+  return parsed
+}
+
+function encodedSize(types: readonly string[], parsed: ParamType[], values: readonly unknown[]): number {
+  if (types.length !== values.length) throw new InvalidInputError(`ABI encoding needs ${types.length} values, got ${values.length}`)
   let size = 32 * types.length
   for (let i = 0; i < parsed.length; i++) {
     if (parsed[i]!.array) {
@@ -89,22 +95,50 @@ export function abiEncode(types: readonly string[], values: readonly unknown[]):
       size += 32 + 32 * arr.length
     }
   }
-  const out = new Uint8Array(size)
+  return size
+}
+
+/** Write the encoding into out[0, size); out must be zero-filled. */
+function encodeInto(out: Uint8Array, view: DataView, types: readonly string[], parsed: ParamType[], values: readonly unknown[]): void {
   let tail = 32 * types.length
   for (let i = 0; i < parsed.length; i++) {
     const p = parsed[i]!
     const head = 32 * i
     if (!p.array) {
-      writeBase(out, head, p.base, values[i], `ABI value ${i} (${types[i]})`)
+      writeBase(out, view, head, p.base, values[i], `ABI value ${i} (${types[i]})`)
       continue
     }
     const arr = values[i] as unknown[]
-    writeBase(out, head, UINT, BigInt(tail), 'offset')
-    writeBase(out, tail, UINT, BigInt(arr.length), 'length')
-    for (let j = 0; j < arr.length; j++) writeBase(out, tail + 32 + 32 * j, p.base, arr[j], `ABI value ${i}[${j}] (${types[i]})`)
+    view.setUint32(head + 28, tail) // offset word (< 2^32: a leaf is far smaller)
+    view.setUint32(tail + 28, arr.length) // length word
+    for (let j = 0; j < arr.length; j++) writeBase(out, view, tail + 32 + 32 * j, p.base, arr[j], `ABI value ${i}[${j}] (${types[i]})`)
     tail += 32 + 32 * arr.length
   }
+}
+
+export function abiEncode(types: readonly string[], values: readonly unknown[]): Uint8Array {
+  const parsed = parseAll(types)
+  const out = new Uint8Array(encodedSize(types, parsed, values))
+  encodeInto(out, new DataView(out.buffer), types, parsed, values)
   return out
 }
 
-const UINT: BaseType = { kind: 'int', signed: false, bits: 256, size: 32, intKind: { signed: false, bits: 256 } }
+let scratch = new Uint8Array(4096)
+let scratchView = new DataView(scratch.buffer)
+
+/**
+ * abiEncode into a reused buffer: the result is a view that the next call
+ * overwrites. For hashing a leaf right away without allocating per leaf.
+ */
+export function abiEncodeScratch(types: readonly string[], values: readonly unknown[]): Uint8Array {
+  const parsed = parseAll(types)
+  const size = encodedSize(types, parsed, values)
+  if (size > scratch.length) {
+    scratch = new Uint8Array(2 * size)
+    scratchView = new DataView(scratch.buffer)
+  }
+  const out = scratch.subarray(0, size)
+  out.fill(0)
+  encodeInto(out, scratchView, types, parsed, values)
+  return out
+}

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runWorkload } from '../../node/devnet/workload.ts'
 import type { ArchiveNode } from '../../node/archive/node.ts'
+import { CID } from 'multiformats/cid'
+import { readCar } from '../../snapshot/car/car.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { derivativesSchema } from '../../snapshot/schema/derivatives.ts'
 import { blockNumber, startChain, type ChainFixture } from '../support/chain.ts'
@@ -77,6 +79,22 @@ describe('archive nodes on loopback TCP with a real chain', () => {
       expect(n.divergences).toEqual([])
       expect(n.evidence).toEqual([])
     }
+    // the HTTP API: the latest certificate is self-describing, and the gateway serves certificate + snapshot as one CAR
+    const api = late.httpUrl!
+    expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const latest = (await (await fetch(`${api}/v1/checkpoints/latest`)).json()) as { certificateCid: string; snapshotCid: string; block: string; certificate: { domain: unknown; primaryType: string; signatures: unknown[] } }
+    expect(latest.certificate.primaryType).toBe('Attestation')
+    expect(latest.certificate.signatures.length).toBeGreaterThanOrEqual(3)
+    const res = await fetch(`${api}/ipfs/${latest.certificateCid}?format=car`, { headers: { accept: 'application/vnd.ipld.car' } })
+    expect(res.status).toBe(200)
+    const car = readCar(new Uint8Array(await res.arrayBuffer()))
+    expect(car.roots[0]!.toString()).toBe(latest.certificateCid)
+    const fromGateway = await Snapshot.open(car.store, CID.parse(latest.snapshotCid), derivativesSchema)
+    await fromGateway.verify()
+    const metrics = await (await fetch(`${api}/metrics`)).text()
+    expect(metrics).toMatch(/ark_gossip_messages_total\{kind="attestation",action="accept",code="OK"\} [1-9]/)
+    expect(metrics).toMatch(/ark_node_events_total\{event="catchupCertificates"\} [1-9]/)
+    expect(res.headers.get('access-control-allow-origin')).toBeNull()
     // same certificates for every block any two nodes both certified
     const ref = certified(nodes[0]!)
     for (const n of nodes.slice(1)) for (const [b, cid] of certified(n)) if (ref.has(b) && n.certificates.get(BigInt(b))!.certificate.signatures.length === nodes[0]!.certificates.get(BigInt(b))!.certificate.signatures.length) expect(cid).toBe(ref.get(b))

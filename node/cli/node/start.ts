@@ -17,7 +17,7 @@ export const nodeStartCommand: Command = {
     const logger = pino({ level: (values['log-level'] as string | undefined) ?? 'info', base: { node: config.dataDir } })
     const node = new ArchiveNode({ config, devKey: values['dev-key'] === true, logger })
     await node.start()
-    io.stdout(`${JSON.stringify({ event: 'started', ...node.status(), addrs: node.network.multiaddrs().map(String) })}\n`)
+    io.stdout(`${JSON.stringify({ event: 'started', ...node.status(), addrs: node.network.multiaddrs().map(String) }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`)
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve()
       signal.addEventListener('abort', () => resolve(), { once: true })
