@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'deploy/**/generated/**', '.cache/**'] },
+  { ignores: ['node_modules/**', 'deploy/**/generated/**', '.cache/**', '.tmp-*/**', '.devnet/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
