@@ -20,6 +20,7 @@ import { Aggregator, type AggregatorEvent } from '../aggregate/aggregator.ts'
 import { fetchDag } from '../p2p/fetch.ts'
 import { createArkNetwork, type ArkNetwork } from '../p2p/network.ts'
 import { SignLog } from '../signlog/signlog.ts'
+import { readOperatorSet } from '../chain/registry.ts'
 import { loadOrCreateAdminToken } from '../http/admin-token.ts'
 import { createHttpApi, type HttpApi } from '../http/server.ts'
 import { nodeMetrics, nodeView } from './view.ts'
@@ -127,8 +128,7 @@ export class ArchiveNode {
     this.adapter = adapterById(c.adapter.id)
     this.adapterConfig = this.adapter.parseConfig(c.adapter.config)
     this.cfgHash = configHash(this.adapter, this.adapterConfig)
-    if (!('file' in c.operators)) throw new ArkError('INVALID_INPUT', 'on-chain operator registries are read by the recovery client; the node needs "operators.file" in this version')
-    this.operators = parseOperatorSet(JSON.parse(await readFile(c.operators.file, 'utf8')))
+    this.operators = 'file' in c.operators ? parseOperatorSet(JSON.parse(await readFile(c.operators.file, 'utf8'))) : await readOperatorSet(this.source, c.operators.registry, (await this.source.finalizedHead(this.signal)).hash, this.signal)
     if (!this.operators.weights.has(this.operator as `0x${string}`)) this.log.warn({ operator: this.operator }, 'this key is not in the operator set: the node archives and verifies but its attestations do not count')
     this.aggregator = new Aggregator({ operators: this.operators })
     this.certificates = new CertificateStore(c.dataDir)
@@ -241,6 +241,7 @@ export class ArchiveNode {
 
   private async checkpoint(block: bigint): Promise<void> {
     const target = await this.source.checkpointHeader(block, this.signal)
+    await this.refreshOperators(target)
     const { base, dropped } = await this.cache.canonicalBase(this.source, this.signal)
     if (dropped.length > 0) this.log.warn({ dropped: dropped.map(String) }, 'reorg: dropped cached checkpoints')
     const { checkpoint, stats } = await deriveCheckpoint({ adapter: this.adapter, config: this.adapterConfig, source: this.source, target, prev: base?.block.number !== undefined && base.block.number < block ? base : undefined, store: this.store, signal: this.signal })
@@ -253,6 +254,18 @@ export class ArchiveNode {
       return
     }
     await this.attest(checkpoint as Checkpoint, target)
+  }
+
+  /** With an on-chain registry, the set that counts for a checkpoint is the one at that block. */
+  private async refreshOperators(target: BlockHeader): Promise<void> {
+    const c = this.config.operators
+    if (!('registry' in c)) return
+    const next = await readOperatorSet(this.source, c.registry, target.hash, this.signal)
+    const same = next.threshold === this.operators.threshold && next.weights.size === this.operators.weights.size && [...next.weights].every(([a, w]) => this.operators.weights.get(a) === w)
+    if (same) return
+    this.log.info({ block: target.number.toString(), operators: next.weights.size, threshold: next.threshold.toString() }, 'operator set changed in the registry')
+    this.operators = next
+    this.aggregator = new Aggregator({ operators: next })
   }
 
   private async attest(cp: Checkpoint, target: BlockHeader): Promise<void> {

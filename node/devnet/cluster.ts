@@ -7,6 +7,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import { keccak256 } from '../../snapshot/codec/keccak.ts'
 import type { ReferenceDeployment } from './deploy.ts'
+import { ArkError } from '../../snapshot/errors.ts'
 
 const BIN = fileURLToPath(new URL('../cli/bin.js', import.meta.url))
 
@@ -23,6 +24,8 @@ export interface ClusterOptions {
   interval: number
   firstBlock: bigint
   /** called with every JSON log line of every node */
+  /** operator set from this on-chain ArkRegistry (default: operators.json) */
+  registry?: `0x${string}`
   onLog: (node: number, line: Record<string, unknown>) => void
   signal: AbortSignal
 }
@@ -60,7 +63,7 @@ export async function startCluster(o: ClusterOptions): Promise<{ nodes: ClusterN
         chain: { chainId: 31337, rpc: [o.rpcUrl], finality: { confirmations: 2 } },
         adapter: { id: 'perp-reference', config: { exchange: o.deployment.exchange, options: o.deployment.options, startBlock: Number(o.deployment.deployBlock) } },
         checkpoint: { interval: o.interval, quorumTimeoutMs: 20_000, pollMs: 250, firstBlock: Number(o.firstBlock) },
-        operators: { file: '../operators.json' },
+        operators: o.registry === undefined ? { file: '../operators.json' } : { registry: o.registry },
         key: { devPrivateKeyFile: 'dev.key' },
         p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: i === 0 ? [] : nodes[0]!.multiaddrs },
         http: { host: '127.0.0.1', port: 0 },
@@ -87,7 +90,7 @@ export async function startCluster(o: ClusterOptions): Promise<{ nodes: ClusterN
           tail.push(l)
           if (tail.length > 20) tail.shift()
         })
-        void exited.then((code) => reject(new Error(`node ${i} exited with code ${code} before starting:\n${tail.join('\n')}`)))
+        void exited.then((code) => reject(new ArkError('IO', `archive node ${i} exited with code ${code} before starting:\n${tail.join('\n')}`)))
       })
       const s = await started
       nodes.push({ index: i, operator: operators[i]!.address, configPath, process: child, multiaddrs: s.addrs as string[], httpUrl: (s.http as string | undefined) ?? null, exited })

@@ -35,7 +35,7 @@ export function parseAbiType(t: string): ParamType {
   if (b === 'address') base = { kind: 'address', signed: false, bits: 160, size: 20 }
   else if (b === 'bool') base = { kind: 'bool', signed: false, bits: 8, size: 1 }
   else if ((m = /^bytes([1-9][0-9]?)$/.exec(b)) !== null && Number(m[1]) >= 1 && Number(m[1]) <= 32) base = { kind: 'bytesN', signed: false, bits: 0, size: Number(m[1]) }
-  else if ((m = /^(u?)int([1-9][0-9]{0,2})$/.exec(b)) !== null && Number(m[2]) % 8 === 0 && Number(m[2]) >= 8 && Number(m[2]) <= 256) base = { kind: 'int', signed: m[1] === '', bits: Number(m[2]), size: 32, intKind: { signed: m[1] === '', bits: Number(m[2]) } }
+  else if ((m = /^(u?)int([1-9][0-9]{0,2})$/.exec(b)) !== null && Number(m[2]) % 8 === 0 && Number(m[2]) >= 8 && Number(m[2]) <= 256) base = { kind: 'int', signed: m[1] === '', bits: Number(m[2]), size: 32, intKind: Object.freeze({ signed: m[1] === '', bits: Number(m[2]) }) }
   else throw new InvalidInputError(`ABI type ${JSON.stringify(t)} is not supported in proof leaves; use address, bool, bytesN, uintN, intN or arrays of them`)
   p = { base, array }
   cache.set(t, p)
@@ -85,8 +85,11 @@ function parseAll(types: readonly string[]): ParamType[] {
   return parsed
 }
 
-function encodedSize(types: readonly string[], parsed: ParamType[], values: readonly unknown[]): number {
+function checkCount(types: readonly string[], values: readonly unknown[]): void {
   if (types.length !== values.length) throw new InvalidInputError(`ABI encoding needs ${types.length} values, got ${values.length}`)
+}
+
+function encodedSize(types: readonly string[], parsed: ParamType[], values: readonly unknown[]): number {
   let size = 32 * types.length
   for (let i = 0; i < parsed.length; i++) {
     if (parsed[i]!.array) {
@@ -117,6 +120,7 @@ function encodeInto(out: Uint8Array, view: DataView, types: readonly string[], p
 }
 
 export function abiEncode(types: readonly string[], values: readonly unknown[]): Uint8Array {
+  checkCount(types, values)
   const parsed = parseAll(types)
   const out = new Uint8Array(encodedSize(types, parsed, values))
   encodeInto(out, new DataView(out.buffer), types, parsed, values)
@@ -131,6 +135,7 @@ let scratchView = new DataView(scratch.buffer)
  * overwrites. For hashing a leaf right away without allocating per leaf.
  */
 export function abiEncodeScratch(types: readonly string[], values: readonly unknown[]): Uint8Array {
+  checkCount(types, values)
   const parsed = parseAll(types)
   const size = encodedSize(types, parsed, values)
   if (size > scratch.length) {

@@ -32,9 +32,21 @@ const R_UINT256 = computeRange(UINT256)
 const R_INT256 = computeRange(INT256)
 const R_UINT64 = computeRange(UINT64)
 
-/** [min, max] of a kind; the shared (frozen) kinds skip the lookup, which is on every field of every record. */
+const frozenRanges = new WeakMap<IntKind, [bigint, bigint]>()
+
+/**
+ * [min, max] of a kind. This is on every field of every record, so the shared
+ * kinds skip the lookup and other frozen kinds are memoized per object (a
+ * frozen kind cannot change its width afterwards).
+ */
 export function rangeOf(kind: IntKind): [bigint, bigint] {
-  return kind === UINT256 ? R_UINT256 : kind === INT256 ? R_INT256 : kind === UINT64 ? R_UINT64 : computeRange(kind)
+  if (kind === UINT256) return R_UINT256
+  if (kind === INT256) return R_INT256
+  if (kind === UINT64) return R_UINT64
+  if (!Object.isFrozen(kind)) return computeRange(kind)
+  let r = frozenRanges.get(kind)
+  if (r === undefined) frozenRanges.set(kind, (r = computeRange(kind)))
+  return r
 }
 
 export function checkInt(value: unknown, kind: IntKind, what: string): bigint {
@@ -45,7 +57,9 @@ export function checkInt(value: unknown, kind: IntKind, what: string): bigint {
   else {
     throw new InvalidInputError(`${what} must be an integer (bigint, safe integer or decimal string), got ${describe(value)}; floats and hex strings are not accepted`)
   }
-  const [min, max] = rangeOf(kind)
+  const range = rangeOf(kind)
+  const min = range[0]
+  const max = range[1]
   if (v < min || v > max) {
     throw new InvalidInputError(`${what} = ${v} is out of range for ${kind.signed ? 'int' : 'uint'}${kind.bits} [${min}, ${max}]`)
   }

@@ -1,4 +1,5 @@
 import { doubleKeccak256Into, hashPairsInto, hashTreeTop, keccak256Pair, PAIR_BATCH } from '../codec/keccak.ts'
+import { permute, sortOrder } from '../codec/sort.ts'
 import { InvalidInputError } from '../errors.ts'
 
 /**
@@ -16,61 +17,9 @@ export function standardLeafHash(encoded: Uint8Array): Uint8Array {
   return out
 }
 
-/** Copy hash `from` of `src` to slot `to` of `dst`, 32-bit words when both are 4-byte aligned. */
-function copier(src: Uint8Array, dst: Uint8Array): (from: number, to: number) => void {
-  if (src.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0) {
-    const s = new Uint32Array(src.buffer, src.byteOffset, src.length >> 2)
-    const d = new Uint32Array(dst.buffer, dst.byteOffset, dst.length >> 2)
-    return (from, to) => {
-      const a = from * 8
-      const b = to * 8
-      for (let k = 0; k < 8; k++) d[b + k] = s[a + k]!
-    }
-  }
-  return (from, to) => dst.set(src.subarray(from * HASH, from * HASH + HASH), to * HASH)
-}
-
-/**
- * Sort n 32-byte hashes ascending: bucket by the first two bytes, then order
- * each bucket by the next six bytes as a number (full compare on a tie), and
- * copy each hash once. Works on an index array so no hash is sliced.
- */
+/** Sort n 32-byte hashes ascending (codec/sort.ts: bucket by prefix, no per-hash slices). */
 export function sortHashes(hashes: Uint8Array): Uint8Array {
-  const n = hashes.length / HASH
-  const counts = new Uint32Array(65537)
-  const key = new Float64Array(n)
-  for (let i = 0; i < n; i++) {
-    const o = i * HASH
-    counts[((hashes[o]! << 8) | hashes[o + 1]!) + 1]!++
-    key[i] = hashes[o + 2]! * 2 ** 40 + hashes[o + 3]! * 2 ** 32 + hashes[o + 4]! * 2 ** 24 + hashes[o + 5]! * 2 ** 16 + hashes[o + 6]! * 2 ** 8 + hashes[o + 7]!
-  }
-  for (let b = 1; b <= 65536; b++) counts[b]! += counts[b - 1]!
-  const starts = counts.slice()
-  const order = new Uint32Array(n)
-  for (let i = 0; i < n; i++) order[counts[(hashes[i * HASH]! << 8) | hashes[i * HASH + 1]!]!++] = i
-  const cmp = (x: number, y: number): number => key[x]! - key[y]! || Buffer.compare(hashes.subarray(x * HASH + 8, x * HASH + HASH), hashes.subarray(y * HASH + 8, y * HASH + HASH))
-  for (let b = 0; b < 65536; b++) {
-    const lo = starts[b]!
-    const hi = starts[b + 1]!
-    if (hi - lo > 32) {
-      // Ground hashes can crowd one bucket; keep that O(k log k), not O(k^2).
-      order.subarray(lo, hi).set(Array.from(order.subarray(lo, hi)).sort(cmp))
-      continue
-    }
-    for (let i = lo + 1; i < hi; i++) {
-      const x = order[i]!
-      let j = i
-      while (j > lo && cmp(order[j - 1]!, x) > 0) {
-        order[j] = order[j - 1]!
-        j--
-      }
-      order[j] = x
-    }
-  }
-  const out = new Uint8Array(hashes.length)
-  const copy = copier(hashes, out)
-  for (let i = 0; i < n; i++) copy(order[i]!, i)
-  return out
+  return permute(hashes, HASH, sortOrder(hashes, HASH))
 }
 
 /**
@@ -85,8 +34,10 @@ export function buildStandardTree(sortedLeaves: Uint8Array): Uint8Array {
   if (n === 0) throw new InvalidInputError('a Merkle tree needs at least one leaf')
   const len = 2 * n - 1
   const tree = new Uint8Array(len * HASH)
-  const copy = copier(sortedLeaves, tree)
-  for (let i = 0; i < n; i++) copy(i, len - 1 - i)
+  // sorted leaf i sits at len-1-i: the last n slots hold the leaves in reverse
+  const reversed = new Uint32Array(n)
+  for (let j = 0; j < n; j++) reversed[j] = n - 1 - j
+  permute(sortedLeaves, HASH, reversed, tree.subarray((n - 1) * HASH))
   let hi = n - 1
   while (hi > 0) {
     const lo = Math.max(0, hi - PAIR_BATCH)

@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { blockFromBytes, decodeBlock, type Block } from '../codec/block.ts'
+import { blockFromBytes, CID_BYTES, CID_PREFIX, cidFromBinary, decodeBlock, type Block } from '../codec/block.ts'
 import { cborHead, headSize, readHead, skipItem } from '../codec/cbor-head.ts'
 import { MalformedBlockError } from '../errors.ts'
 
@@ -36,50 +36,121 @@ function intSize(n: number): number {
   return headSize(n)
 }
 
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
+/** Write a shortest CBOR head for n < 2^32 at out[o]; returns the offset after it. */
+function putHead(out: Uint8Array, o: number, major: number, n: number): number {
+  const m = major << 5
+  if (n < 24) {
+    out[o] = m | n
+    return o + 1
   }
-  return out
+  if (n < 0x100) {
+    out[o] = m | 24
+    out[o + 1] = n
+    return o + 2
+  }
+  if (n < 0x10000) {
+    out[o] = m | 25
+    out[o + 1] = n >>> 8
+    out[o + 2] = n & 0xff
+    return o + 3
+  }
+  if (n < 0x100000000) {
+    out[o] = m | 26
+    out[o + 1] = n >>> 24
+    out[o + 2] = (n >>> 16) & 0xff
+    out[o + 3] = (n >>> 8) & 0xff
+    out[o + 4] = n & 0xff
+    return o + 5
+  }
+  throw new RangeError('CBOR head length over 2^32 is not used by Ark')
 }
 
+/** [0, [[key, record], ...]]: heads written straight into one exactly sized buffer. */
 export function encodeLeaf(entries: readonly Entry[]): Block {
-  const parts: Uint8Array[] = [cborHead(4, 2), cborHead(0, 0), cborHead(4, entries.length)]
   let total = 2 + headSize(entries.length)
+  for (const e of entries) total += 1 + headSize(e.key.length) + e.key.length + e.value.length
+  const out = new Uint8Array(total)
+  out[0] = 0x82
+  out[1] = 0x00
+  let o = putHead(out, 2, 4, entries.length)
   for (const e of entries) {
-    const h = cborHead(2, e.key.length)
-    parts.push(ENTRY_HEAD, h, e.key, e.value)
-    total += 1 + h.length + e.key.length + e.value.length
+    out[o++] = 0x82
+    o = putHead(out, o, 2, e.key.length)
+    out.set(e.key, o)
+    o += e.key.length
+    out.set(e.value, o)
+    o += e.value.length
   }
-  return blockFromBytes(concat(parts, total))
+  return blockFromBytes(out)
 }
 
-const ENTRY_HEAD = cborHead(4, 2)
-const CHILD_HEAD = cborHead(4, 3)
-const TAG_42 = Uint8Array.of(0xd8, 0x2a)
-
+/** [level, [[firstKey, link, count], ...]]; a link is tag 42 over 0x00 || CID bytes. */
 export function encodeBranch(level: number, children: readonly ChildRef[]): Block {
-  const parts: Uint8Array[] = [cborHead(4, 2), cborHead(0, level), cborHead(4, children.length)]
-  let total = parts[0]!.length + parts[1]!.length + parts[2]!.length
+  let total = 1 + headSize(level) + headSize(children.length)
+  for (const c of children) total += childSize(c)
+  const out = new Uint8Array(total)
+  out[0] = 0x82
+  let o = putHead(out, 1, 0, level)
+  o = putHead(out, o, 4, children.length)
   for (const c of children) {
-    const kh = cborHead(2, c.firstKey.length)
-    const cidLen = c.cid.bytes.length + 1
-    const ch = cborHead(2, cidLen)
-    const count = cborHead(0, c.count)
-    parts.push(CHILD_HEAD, kh, c.firstKey, TAG_42, ch, ZERO, c.cid.bytes, count)
-    total += 1 + kh.length + c.firstKey.length + 2 + ch.length + cidLen + count.length
+    out[o++] = 0x83
+    o = putHead(out, o, 2, c.firstKey.length)
+    out.set(c.firstKey, o)
+    o += c.firstKey.length
+    out[o++] = 0xd8
+    out[o++] = 0x2a
+    o = putHead(out, o, 2, c.cid.bytes.length + 1)
+    out[o++] = 0
+    out.set(c.cid.bytes, o)
+    o += c.cid.bytes.length
+    o = putHead(out, o, 0, c.count)
   }
-  return blockFromBytes(concat(parts, total))
+  return blockFromBytes(out)
 }
-
-const ZERO = Uint8Array.of(0)
 
 export type DecodedNode =
   | { level: 0; entries: Entry[] }
   | { level: number; children: ChildRef[] }
+
+/** 0x00 (identity multibase prefix of a link) then the Ark CID prefix: `58 25 00 01 71 12 20`. */
+const LINK_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00, ...CID_PREFIX)
+
+/**
+ * A branch in exactly the form encodeBranch writes (every link an Ark CID,
+ * counts below 2^32, keys strictly increasing, no trailing bytes), parsed
+ * without a generic dag-cbor decode and re-encode. Anything else returns
+ * undefined and takes the generic path, which accepts or rejects it (with its
+ * messages) exactly as before.
+ */
+function decodeBranchFast(bytes: Uint8Array, at: number, level: number, keyLength: number): ChildRef[] | undefined {
+  if (at >= bytes.length || bytes[at]! >> 5 !== 4) return undefined
+  const arr = readHead(bytes, at)
+  if (arr.value === 0) return undefined
+  const keyHead = cborHead(2, keyLength)
+  const children: ChildRef[] = new Array(arr.value)
+  let o = arr.end
+  let prev: Uint8Array | undefined
+  for (let i = 0; i < arr.value; i++) {
+    if (o + 1 + keyHead.length + keyLength + LINK_HEAD.length + 32 + 1 > bytes.length || bytes[o] !== 0x83) return undefined
+    o++
+    for (let k = 0; k < keyHead.length; k++) if (bytes[o + k] !== keyHead[k]) return undefined
+    o += keyHead.length
+    const firstKey = bytes.subarray(o, o + keyLength)
+    o += keyLength
+    if (prev !== undefined && Buffer.compare(prev, firstKey) >= 0) return undefined
+    prev = firstKey
+    for (let k = 0; k < LINK_HEAD.length; k++) if (bytes[o + k] !== LINK_HEAD[k]) return undefined
+    const cid = cidFromBinary(bytes.subarray(o + 5, o + 5 + CID_BYTES))
+    o += 5 + CID_BYTES
+    const ib = bytes[o]!
+    if (ib >> 5 !== 0 || (ib & 31) > 26) return undefined
+    const count = readHead(bytes, o)
+    if (count.value < 1) return undefined
+    o = count.end
+    children[i] = { firstKey, cid, count: count.value, level: level - 1 }
+  }
+  return o === bytes.length ? children : undefined
+}
 
 /**
  * Decode a node, checking the shape and that keys strictly increase. Record
@@ -96,6 +167,8 @@ export function decodeNode(cid: CID, bytes: Uint8Array, keyLength: number): Deco
   const level = lv.value
   if (level > 64) fail('level out of range')
   if (level > 0) {
+    const fast = decodeBranchFast(bytes, lv.end, level, keyLength)
+    if (fast !== undefined) return { level, children: fast }
     const value = decodeBlock(cid, bytes) as [number, [Uint8Array, CID, number][]]
     const rows = value[1]
     if (!Array.isArray(rows) || rows.length === 0) fail('branch has no children')

@@ -1,5 +1,7 @@
 import { join } from 'node:path'
-import { startCluster } from '../../devnet/cluster.ts'
+import { privateKeyToAccount } from 'viem/accounts'
+import { deployRegistry } from '../../chain/registry.ts'
+import { devnetOperatorKey, startCluster } from '../../devnet/cluster.ts'
 import type { ReferenceDeployment } from '../../devnet/deploy.ts'
 import { runWorkload } from '../../devnet/workload.ts'
 
@@ -43,12 +45,19 @@ export async function runCluster(o: ClusterRunOptions): Promise<void> {
     }
   }
   const signal = AbortSignal.any([o.signal, finished.signal])
-  const cluster = await startCluster({ dir: o.dir, rpcUrl: o.rpcUrl, deployment: o.deployment, nodes: o.nodes, interval: o.interval, firstBlock: o.firstBlock, onLog, signal })
+  // the operator set lives on-chain: an ArkRegistry owned by the devnet's governance account
+  const operators = Array.from({ length: o.nodes }, (_, i) => ({ address: privateKeyToAccount(devnetOperatorKey(i)).address, weight: 1n }))
+  const registry = await deployRegistry({ rpcUrl: o.rpcUrl, operators, signal })
+  o.say(`registry   ${registry.address} (ArkRegistry: ${o.nodes} operators of weight 1, threshold more than 2/3)`, { event: 'registry', address: registry.address, block: registry.deployBlock.toString() })
+  // nodes read the registry at the finalized head (2 confirmations here): let its deployment become final first
+  for (let i = 0; i < 3; i++) await fetch(o.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'evm_mine', params: [] }) })
+  const firstBlock = o.firstBlock > registry.deployBlock ? o.firstBlock : registry.deployBlock + BigInt(o.interval)
+  const cluster = await startCluster({ dir: o.dir, rpcUrl: o.rpcUrl, deployment: o.deployment, nodes: o.nodes, interval: o.interval, firstBlock, registry: registry.address, onLog, signal })
   try {
     for (const n of cluster.nodes) {
       o.say(`node ${n.index}  operator ${n.operator}  ${n.multiaddrs[0] ?? ''}${n.httpUrl === null ? '' : `  api ${n.httpUrl}`}\n  config ${n.configPath}`, { event: 'node', index: n.index, operator: n.operator, multiaddrs: n.multiaddrs, http: n.httpUrl, config: n.configPath })
     }
-    o.say(`quorum: more than 2/3 of ${o.nodes} operators (${join(o.dir, 'operators.json')}); checkpoints every ${o.interval} blocks from block ${o.firstBlock}`, { event: 'quorum', operators: join(o.dir, 'operators.json') })
+    o.say(`quorum: more than 2/3 of ${o.nodes} operators (registry ${registry.address}); checkpoints every ${o.interval} blocks from block ${firstBlock}`, { event: 'quorum', registry: registry.address, operators: join(o.dir, 'operators.json') })
     const exits = Promise.race(cluster.nodes.map((n) => n.exited.then((code) => ({ node: n.index, code }))))
     let crashed: { node: number; code: number } | undefined
     void exits.then((e) => {
