@@ -61,7 +61,9 @@ const usdx = (): Address => d.assets[0]!.token
 const ethFeed = (): Address => d.markets[0]!.feed
 
 async function send(from: Address, address: Address, abi: Abi, functionName: string, args: unknown[] = []): Promise<TransactionReceipt> {
-  const hash = await wallet.writeContract({ account: from, chain: null, address, abi: [...abi, ...errors], functionName, args })
+  // explicit gas: an estimate taken in one second can fall short in the next, when funding accrual
+  // takes the storage-writing path
+  const hash = await wallet.writeContract({ account: from, chain: null, address, abi: [...abi, ...errors], functionName, args, gas: 2_000_000n })
   const receipt = await pub.waitForTransactionReceipt({ hash })
   expect(receipt.status, `${functionName} reverted`).toBe('success')
   return receipt

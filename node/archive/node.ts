@@ -1,6 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { CID } from 'multiformats/cid'
 import { pino, type Logger } from 'pino'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { attestationDigest, checkpointKey, encodeAttestation, normalizeV, type AttestationBody, type SignedAttestation } from '../../protocol/attestation.ts'
@@ -25,6 +24,8 @@ import { loadOrCreateAdminToken } from '../http/admin-token.ts'
 import { createHttpApi, type HttpApi } from '../http/server.ts'
 import { nodeMetrics, nodeView } from './view.ts'
 import { requestCertificates, serveCatchup } from './catchup.ts'
+import { collectGarbage, retainedBlocks } from './retention.ts'
+import { CID } from 'multiformats/cid'
 import { CertificateStore } from './certificate-store.ts'
 import type { NodeConfig } from './config.ts'
 import { loadOperatorKey } from './operator-key.ts'
@@ -102,7 +103,7 @@ export class ArchiveNode {
   onQuorumLatency: ((seconds: number) => void) | undefined
   private http: HttpApi | undefined
   httpUrl: string | undefined
-  readonly counters = { checkpoints: 0, attestationsSent: 0, certificates: 0, divergences: 0, noQuorum: 0, catchupCertificates: 0 }
+  readonly counters = { checkpoints: 0, attestationsSent: 0, certificates: 0, divergences: 0, noQuorum: 0, catchupCertificates: 0, retentionDeletedBlocks: 0 }
 
   constructor(init: ArchiveNodeInit) {
     this.init = init
@@ -336,8 +337,38 @@ export class ArchiveNode {
       await fetchDag(this.network.helia, cert.body.snapshotCid, { signal: this.signal })
       const mine = this.own.get(b)
       if (mine !== undefined && mine.snapshot !== cert.body.snapshotCid.toString()) await this.reportDivergence(b, mine.snapshot, cert.body.snapshotCid)
+      await this.applyRetention()
     } catch (err) {
       if (!this.signal.aborted) this.log.warn({ err }, 'handling a certificate failed')
+    }
+  }
+
+  private retentionRunning = false
+
+  /** Drop certificates outside the retention policy and garbage-collect blocks no kept snapshot uses. */
+  private async applyRetention(): Promise<void> {
+    const r = this.config.retention
+    const all = this.certificates.list()
+    if (this.retentionRunning || all.length <= r.keepLast) return
+    this.retentionRunning = true
+    try {
+      const keep = retainedBlocks(all.map((s) => s.certificate.body.blockNumber), r.keepLast, this.config.checkpoint.interval * BigInt(r.keepEvery))
+      const dropped = all.filter((s) => !keep.has(s.certificate.body.blockNumber))
+      if (dropped.length === 0) return
+      const kept = all.filter((s) => keep.has(s.certificate.body.blockNumber)).map((s) => s.cid)
+      // our own recent snapshots stay too: the next checkpoint builds on them
+      const own = [...this.own.values()].slice(-4).map((o) => CID.parse(o.snapshot))
+      for (const s of dropped) await this.certificates.remove(s.certificate.body.blockNumber, s.certificate.body.kind)
+      const local = this.network.blocks
+      const { deleted } = await collectGarbage(
+        { get: async (c) => local.get(c), has: async (c) => local.has(c), delete: async (c) => this.network.helia.blockstore.delete(c) },
+        [...kept, ...own],
+        dropped.map((s) => s.cid),
+      )
+      this.counters.retentionDeletedBlocks += deleted
+      this.log.info({ dropped: dropped.map((s) => s.certificate.body.blockNumber.toString()), deletedBlocks: deleted }, 'retention: dropped old checkpoints')
+    } finally {
+      this.retentionRunning = false
     }
   }
 

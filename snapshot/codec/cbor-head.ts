@@ -27,13 +27,18 @@ export interface Head {
   end: number
 }
 
-/** Read one head, rejecting non-minimal or indefinite encodings (dag-cbor strictness). */
-export function readHead(bytes: Uint8Array, offset: number): Head {
+/** Argument of the head last read by scan() (a module variable so hot loops allocate nothing). */
+let arg = 0
+
+/** Read one head at `offset`, leaving its argument in `arg`; returns the offset after it. */
+function scan(bytes: Uint8Array, offset: number): number {
   if (offset >= bytes.length) throw new MalformedBlockError('CBOR item truncated')
   const b = bytes[offset]!
-  const major = b >> 5
   const info = b & 31
-  if (info < 24) return { major, value: info, end: offset + 1 }
+  if (info < 24) {
+    arg = info
+    return offset + 1
+  }
   let size: number
   if (info === 24) size = 1
   else if (info === 25) size = 2
@@ -44,35 +49,36 @@ export function readHead(bytes: Uint8Array, offset: number): Head {
   let value = 0
   for (let i = 1; i <= size; i++) value = value * 256 + bytes[offset + i]!
   const min = size === 1 ? 24 : size === 2 ? 0x100 : size === 4 ? 0x10000 : 0x100000000
-  if (major !== 7 && value < min) throw new MalformedBlockError('non-minimal CBOR integer or length; the block is not canonical dag-cbor')
-  return { major, value, end: offset + 1 + size }
+  if (b >> 5 !== 7 && value < min) throw new MalformedBlockError('non-minimal CBOR integer or length; the block is not canonical dag-cbor')
+  arg = value
+  return offset + 1 + size
+}
+
+/** Read one head, rejecting non-minimal or indefinite encodings (dag-cbor strictness). */
+export function readHead(bytes: Uint8Array, offset: number): Head {
+  const end = scan(bytes, offset)
+  return { major: bytes[offset]! >> 5, value: arg, end }
 }
 
 /** Offset just past the CBOR item starting at `offset`. */
 export function skipItem(bytes: Uint8Array, offset: number): number {
-  const h = readHead(bytes, offset)
-  switch (h.major) {
-    case 0:
-    case 1:
-      return h.end
+  let o = scan(bytes, offset)
+  const value = arg
+  switch (bytes[offset]! >> 5) {
     case 2:
     case 3:
-      if (h.end + h.value > bytes.length) throw new MalformedBlockError('CBOR string truncated')
-      return h.end + h.value
-    case 4: {
-      let o = h.end
-      for (let i = 0; i < h.value; i++) o = skipItem(bytes, o)
+      if (o + value > bytes.length) throw new MalformedBlockError('CBOR string truncated')
+      return o + value
+    case 4:
+      for (let i = 0; i < value; i++) o = skipItem(bytes, o)
       return o
-    }
-    case 5: {
-      let o = h.end
-      for (let i = 0; i < 2 * h.value; i++) o = skipItem(bytes, o)
+    case 5:
+      for (let i = 0; i < 2 * value; i++) o = skipItem(bytes, o)
       return o
-    }
     case 6:
-      return skipItem(bytes, h.end)
+      return skipItem(bytes, o)
     default:
-      if ((bytes[offset]! & 31) >= 25) return h.end // floats: rejected later by schema decoding
-      return h.end
+      // integers, and simple values and floats (rejected later by schema decoding)
+      return o
   }
 }

@@ -5,13 +5,13 @@ import type { RecordSchema } from '../schema/types.ts'
 import type { BlockStore } from '../store.ts'
 import { TreeBuilder } from '../tree/build.ts'
 import { rootOf, type TreeIndex } from '../tree/index.ts'
-import type { Entry } from '../tree/node.ts'
 import { TREE_PARAMS_V1 } from '../tree/params.ts'
 import { readLeaf } from '../tree/read.ts'
 import { updateTree, type Edit } from '../tree/update.ts'
-import { abiEncode } from '../abi/encode.ts'
-import { keccak256 } from '../codec/keccak.ts'
-import { standardLeafHash } from '../merkle/standard-tree.ts'
+import { abiEncodeScratch } from '../abi/encode.ts'
+import { doubleKeccak256Into, keccak256 } from '../codec/keccak.ts'
+import { permute, sortOrder } from '../codec/sort.ts'
+import { HASH } from '../merkle/standard-tree.ts'
 import { findKey, LeafIndexBuilder, merkleOf, patchLeafIndex, ZERO_ROOT, type LeafIndex } from './leaves.ts'
 import { checkMeta, encodeRoot, SPEC_VERSION, type SnapshotMeta } from './root.ts'
 import { Snapshot } from './snapshot.ts'
@@ -71,23 +71,48 @@ function keyBytes(key: string | Uint8Array, length: number): Uint8Array {
   return hexToBytes(key, 'account key', length)
 }
 
-function encodeRecord<R, M>(schema: RecordSchema<R, M>, key: Uint8Array, record: R): { entry: Entry; leaf: Uint8Array } {
+/** Canonical bytes of a record (size-checked) with its proof-leaf hash written to hashes[at..at+32). */
+function encodeRecord<R, M>(schema: RecordSchema<R, M>, key: Uint8Array, record: R, hashes: Uint8Array, at: number): Uint8Array {
   const what = `record of ${bytesToHex(key)}`
   const encoded = schema.encode(record, what)
   const value = encoded.bytes
   if (value.length > TREE_PARAMS_V1.maxRecordBytes) {
     throw new InvalidInputError(`${what} encodes to ${value.length} bytes, over the ${TREE_PARAMS_V1.maxRecordBytes}-byte record limit; split the account's state or raise the limit in a new spec version`)
   }
-  return { entry: { key, value }, leaf: standardLeafHash(abiEncode(schema.leafEncoding, encoded.leaf(key, keccak256(value)))) }
+  doubleKeccak256Into(abiEncodeScratch(schema.leafEncoding, encoded.leaf(key, keccak256(value))), hashes, at)
+  return value
 }
 
-/** Sort by key: a 48-bit prefix as a number decides almost every comparison. */
-function sortByKey<T extends { entry: Entry; p?: number }>(items: T[]): void {
-  for (const it of items) {
-    const k = it.entry.key
-    it.p = k.length >= 6 ? k[0]! * 2 ** 40 + k[1]! * 2 ** 32 + ((k[2]! << 24) >>> 0) + (k[3]! << 16) + (k[4]! << 8) + k[5]! : 0
+/**
+ * Encoded records in input order, keys and leaf hashes packed in flat
+ * buffers (a million accounts are then three allocations, not three million).
+ */
+class RecordTable {
+  n = 0
+  keys: Uint8Array
+  hashes: Uint8Array
+  readonly values: Uint8Array[] = []
+  private readonly keyLength: number
+
+  constructor(keyLength: number) {
+    this.keyLength = keyLength
+    this.keys = new Uint8Array(1024 * keyLength)
+    this.hashes = new Uint8Array(1024 * HASH)
   }
-  items.sort((a, b) => a.p! - b.p! || Buffer.compare(a.entry.key, b.entry.key))
+
+  add<R, M>(schema: RecordSchema<R, M>, key: Uint8Array, record: R): void {
+    if ((this.n + 1) * HASH > this.hashes.length) {
+      const k = new Uint8Array(this.keys.length * 2)
+      k.set(this.keys)
+      this.keys = k
+      const h = new Uint8Array(this.hashes.length * 2)
+      h.set(this.hashes)
+      this.hashes = h
+    }
+    this.values.push(encodeRecord(schema, key, record, this.hashes, this.n * HASH))
+    this.keys.set(key, this.n * this.keyLength)
+    this.n++
+  }
 }
 
 export interface BuildStats {
@@ -132,27 +157,29 @@ export async function buildSnapshot<R, M>(opts: BuildOptions<R, M>): Promise<{ s
   const sink = new BlockSink(opts.store)
   const tree = new TreeBuilder(sink.emit)
   let leaves: LeafIndex
+  const kl = schema.keyLength
   if (opts.sorted === true) {
-    const li = new LeafIndexBuilder(schema.keyLength)
+    const li = new LeafIndexBuilder(kl)
+    const leaf = new Uint8Array(HASH)
     for await (const { key, record } of opts.records) {
-      const k = keyBytes(key, schema.keyLength)
-      const { entry, leaf } = encodeRecord(schema, k, record)
-      tree.add(entry)
+      const k = keyBytes(key, kl)
+      tree.add({ key: k, value: encodeRecord(schema, k, record, leaf, 0) })
       li.push(k, leaf)
       if (sink.size >= 4096) await sink.flush()
     }
     leaves = li.finish()
   } else {
-    const items: { entry: Entry; leaf: Uint8Array; p?: number }[] = []
-    for await (const { key, record } of opts.records) items.push(encodeRecord(schema, keyBytes(key, schema.keyLength), record))
-    sortByKey(items)
-    const li = new LeafIndexBuilder(schema.keyLength, Math.max(1, items.length))
-    for (const it of items) {
-      tree.add(it.entry)
-      li.push(it.entry.key, it.leaf)
+    const t = new RecordTable(kl)
+    for await (const { key, record } of opts.records) t.add(schema, keyBytes(key, kl), record)
+    const keys = t.keys.subarray(0, t.n * kl)
+    const order = sortOrder(keys, kl)
+    for (let j = 0; j < order.length; j++) {
+      const i = order[j]!
+      tree.add({ key: keys.subarray(i * kl, i * kl + kl), value: t.values[i]! })
       if (sink.size >= 4096) await sink.flush()
     }
-    leaves = li.finish()
+    // the tree accepted the order (no duplicate keys): the leaf index is the same permutation
+    leaves = { n: t.n, keyLength: kl, keys: permute(keys, kl, order), hashes: permute(t.hashes.subarray(0, t.n * HASH), HASH, order) }
   }
   return finishSnapshot(schema, opts.meta, opts.markets, sink, tree.finish(), leaves)
 }
@@ -180,8 +207,8 @@ export async function applyChanges<R, M>(
     const key = keyBytes(ch.key, schema.keyLength)
     if (ch.record === null) edits.push({ key, value: null, leaf: null })
     else {
-      const { entry, leaf } = encodeRecord(schema, key, ch.record)
-      edits.push({ key, value: entry.value, leaf })
+      const leaf = new Uint8Array(HASH)
+      edits.push({ key, value: encodeRecord(schema, key, ch.record, leaf, 0), leaf })
     }
   }
   edits.sort((a, b) => Buffer.compare(a.key, b.key))

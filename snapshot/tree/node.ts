@@ -123,6 +123,14 @@ const LINK_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00, ...CID_PREFIX)
  * messages) exactly as before.
  */
 function decodeBranchFast(bytes: Uint8Array, at: number, level: number, keyLength: number): ChildRef[] | undefined {
+  try {
+    return parseBranch(bytes, at, level, keyLength)
+  } catch {
+    return undefined // e.g. a non-minimal head: the generic path reports it
+  }
+}
+
+function parseBranch(bytes: Uint8Array, at: number, level: number, keyLength: number): ChildRef[] | undefined {
   if (at >= bytes.length || bytes[at]! >> 5 !== 4) return undefined
   const arr = readHead(bytes, at)
   if (arr.value === 0) return undefined
