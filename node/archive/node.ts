@@ -36,6 +36,8 @@ export interface ArchiveNodeInit {
   devKey?: boolean
   logger?: Logger
   env?: NodeJS.ProcessEnv
+  /** timing hook (benchmarks, tests): called with performance.now() at each stage */
+  onEvent?: (e: { type: 'derived' | 'signed' | 'certified'; block: bigint; at: number; ms?: number }) => void
 }
 
 /** Wait, but wake at once when the node stops. */
@@ -248,6 +250,7 @@ export class ArchiveNode {
     const { checkpoint, stats } = await deriveCheckpoint({ adapter: this.adapter, config: this.adapterConfig, source: this.source, target, prev: base?.block.number !== undefined && base.block.number < block ? base : undefined, store: this.store, signal: this.signal })
     this.cache.push(checkpoint)
     this.counters.checkpoints++
+    this.init.onEvent?.({ type: 'derived', block, at: performance.now(), ms: stats.ms.total })
     await writeFile(join(this.config.dataDir, 'last-checkpoint.json'), JSON.stringify({ block: block.toString(), hash: target.hash, snapshot: checkpoint.snapshot.cid.toString() }))
     this.log.info({ block: block.toString(), root: checkpoint.snapshot.cid.toString(), accounts: checkpoint.snapshot.root.accountCount, ms: stats.ms.total }, 'checkpoint derived')
     if (block <= this.quietUntil) {
@@ -285,6 +288,7 @@ export class ArchiveNode {
     const signature = await this.signLog.sign(body, this.operator, async () => normalizeV(await this.account.sign({ hash: attestationDigest(body) })))
     const att: SignedAttestation = { body, signer: this.operator as `0x${string}`, signature }
     this.own.set(target.number, { snapshot: cp.snapshot.cid.toString(), signedAt: Date.now() })
+    this.init.onEvent?.({ type: 'signed', block: target.number, at: performance.now() })
     await this.network.publish('attestation', encodeAttestation(att)).catch((err: unknown) => this.log.warn({ err }, 'publishing the attestation failed; peers will get it from the certificate'))
     this.counters.attestationsSent++
     this.handle(this.aggregator.add(att))
@@ -327,6 +331,7 @@ export class ArchiveNode {
       const block = encodeCertificate(cert)
       await this.store.put(block)
       if (from !== 'catchup') this.counters.certificates++
+      this.init.onEvent?.({ type: 'certified', block: cert.body.blockNumber, at: performance.now() })
       const mySig = this.own.get(cert.body.blockNumber)
       if (mySig !== undefined && from !== 'catchup') this.onQuorumLatency?.((Date.now() - mySig.signedAt) / 1000)
       else this.counters.catchupCertificates++

@@ -30,3 +30,30 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 export function addressToBytes(address: string, what = 'address'): Uint8Array {
   return hexToBytes(address, what, 20)
 }
+
+/** Nibble value of each char code, -1 for non-hex. */
+const NIBBLE = new Int8Array(128).fill(-1)
+for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i
+for (let i = 0; i < 6; i++) {
+  NIBBLE[97 + i] = 10 + i
+  NIBBLE[65 + i] = 10 + i
+}
+
+/**
+ * `0x` + 40 hex digits (any case) as 20 bytes, or undefined for anything
+ * else — exactly the strings addressToBytes accepts, parsed without the
+ * Buffer round trip (it runs for every collateral entry of every record).
+ */
+export function parseAddress(s: unknown): Uint8Array | undefined {
+  if (typeof s !== 'string' || s.length !== 42 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 120) return undefined
+  const out = new Uint8Array(20)
+  for (let i = 0; i < 20; i++) {
+    const hi = s.charCodeAt(2 + 2 * i)
+    const lo = s.charCodeAt(3 + 2 * i)
+    const h = hi < 128 ? NIBBLE[hi]! : -1
+    const l = lo < 128 ? NIBBLE[lo]! : -1
+    if (h < 0 || l < 0) return undefined
+    out[i] = (h << 4) | l
+  }
+  return out
+}

@@ -1,8 +1,8 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CborReader } from '../codec/cbor-read.ts'
 import { CborWriter } from '../codec/cbor-write.ts'
-import { addressToBytes, bytesToHex, compareBytes, equalBytes } from '../codec/hex.ts'
-import { checkInt, INT256, intFromIpld, intToIpld, UINT256, UINT64, type IntKind } from '../codec/int.ts'
+import { addressToBytes, bytesToHex, compareBytes, equalBytes, parseAddress } from '../codec/hex.ts'
+import { checkInt, INT256, intFromIpld, intToIpld, rangeOf, UINT256, UINT64, type IntKind } from '../codec/int.ts'
 import { InvalidInputError, MalformedBlockError } from '../errors.ts'
 import type { EncodedRecord, RecordSchema } from './types.ts'
 
@@ -73,11 +73,11 @@ function list<T>(v: unknown, what: string): T[] {
 }
 
 /** Sort by a byte/number key and reject duplicates: order carries no meaning, repetition would. */
-function sortUnique<T>(items: T[], cmp: (a: T, b: T) => number, what: string, name: (x: T) => string): T[] {
+function sortUnique<T>(items: T[], cmp: (a: T, b: T) => number, what: string, listName: string, name: (x: T) => string): T[] {
   if (items.length < 2) return items
   const sorted = [...items].sort(cmp)
   for (let i = 1; i < sorted.length; i++) {
-    if (cmp(sorted[i - 1]!, sorted[i]!) === 0) throw new InvalidInputError(`${what} lists ${name(sorted[i]!)} twice; merge the entries`)
+    if (cmp(sorted[i - 1]!, sorted[i]!) === 0) throw new InvalidInputError(`${what}${listName === '' ? '' : `.${listName}`} lists ${name(sorted[i]!)} twice; merge the entries`)
   }
   return sorted
 }
@@ -86,6 +86,13 @@ const COLLATERAL_KEYS = new Set(['asset', 'amount'])
 const PERP_KEYS = new Set(['market', 'size', 'entryPrice', 'fundingIndex'])
 const OPTION_KEYS = new Set(['market', 'isCall', 'strike', 'expiry', 'size'])
 const ASSET_KEYS = new Set(['asset', 'haircutBps', 'decimals'])
+
+/** onlyKeys without throwing: an object whose enumerable keys are all allowed. */
+function hasOnlyKeys(o: unknown, allowed: Set<string>): boolean {
+  if (o === null || typeof o !== 'object') return false
+  for (const k in o) if (!allowed.has(k)) return false
+  return true
+}
 
 /** Unknown fields are rejected, not dropped: silently losing data is a form of coercion. */
 function onlyKeys(o: unknown, allowed: Set<string>, what: string): void {
@@ -102,38 +109,69 @@ const optionSeries = (x: OptionPosition): string => `series (market ${x.market},
 
 const writer = new CborWriter()
 
+/** A bigint already within range: the common case, checked without building the field's label. */
+const inRange = (v: unknown, r: readonly [bigint, bigint]): v is bigint => typeof v === 'bigint' && v >= r[0] && v <= r[1]
+const R_UINT256 = rangeOf(UINT256)
+const R_INT256 = rangeOf(INT256)
+const R_UINT64 = rangeOf(UINT64)
+
+/*
+ * Validation below builds error labels (`${what}.perps[0].size`) only on the
+ * failure path: the fast checks (inRange, hasOnlyKeys, parseAddress) accept
+ * exactly what checkInt, onlyKeys and addressToBytes accept, and anything
+ * else goes through those functions for their error.
+ */
 export function encodeAccount(record: AccountRecord, what: string): EncodedRecord {
   if (record === null || typeof record !== 'object') throw new InvalidInputError(`${what} must be an object with collateral, perps and options`)
-  for (const k of Object.keys(record)) {
-    if (k !== 'collateral' && k !== 'perps' && k !== 'options') throw new InvalidInputError(`${what} has unknown field ${JSON.stringify(k)}; records hold only collateral, perps and options`)
+  for (const k in record) {
+    if (Object.hasOwn(record, k) && k !== 'collateral' && k !== 'perps' && k !== 'options') throw new InvalidInputError(`${what} has unknown field ${JSON.stringify(k)}; records hold only collateral, perps and options`)
   }
-  const coll = list<Collateral>(record.collateral, `${what}.collateral`).map((c, i) => {
-    const w = `${what}.collateral[${i}]`
-    onlyKeys(c, COLLATERAL_KEYS, w)
-    const asset = addressToBytes(c?.asset, `${w}.asset`)
-    const amount = checkInt(c?.amount, UINT256, `${w}.amount`)
-    if (amount === 0n) throw new InvalidInputError(`${w}.amount is zero; omit empty balances`)
-    return { asset, amount }
-  })
-  const perps = list<PerpPosition>(record.perps, `${what}.perps`).map((p, i) => {
-    const w = `${what}.perps[${i}]`
-    onlyKeys(p, PERP_KEYS, w)
-    const size = checkInt(p?.size, INT256, `${w}.size`)
-    if (size === 0n) throw new InvalidInputError(`${w}.size is zero; omit closed positions`)
-    return { market: checkInt(p?.market, UINT64, `${w}.market`), size, entryPrice: checkInt(p?.entryPrice, UINT256, `${w}.entryPrice`), fundingIndex: checkInt(p?.fundingIndex, INT256, `${w}.fundingIndex`) }
-  })
-  const opts = list<OptionPosition>(record.options, `${what}.options`).map((o, i) => {
-    const w = `${what}.options[${i}]`
-    onlyKeys(o, OPTION_KEYS, w)
-    if (typeof o?.isCall !== 'boolean') throw new InvalidInputError(`${w}.isCall must be true or false`)
-    const size = checkInt(o.size, INT256, `${w}.size`)
-    if (size === 0n) throw new InvalidInputError(`${w}.size is zero; omit closed positions`)
-    return { market: checkInt(o.market, UINT64, `${w}.market`), isCall: o.isCall, strike: checkInt(o.strike, UINT256, `${w}.strike`), expiry: checkInt(o.expiry, UINT64, `${w}.expiry`), size }
-  })
+  const cin = Array.isArray(record.collateral) ? (record.collateral as Collateral[]) : list<Collateral>(record.collateral, `${what}.collateral`)
+  const coll: { asset: Uint8Array; amount: bigint }[] = new Array(cin.length)
+  for (let i = 0; i < cin.length; i++) {
+    const c = cin[i]!
+    if (!hasOnlyKeys(c, COLLATERAL_KEYS)) onlyKeys(c, COLLATERAL_KEYS, `${what}.collateral[${i}]`)
+    const asset = parseAddress(c.asset) ?? addressToBytes(c?.asset, `${what}.collateral[${i}].asset`)
+    const amount = inRange(c.amount, R_UINT256) ? c.amount : checkInt(c?.amount, UINT256, `${what}.collateral[${i}].amount`)
+    if (amount === 0n) throw new InvalidInputError(`${what}.collateral[${i}].amount is zero; omit empty balances`)
+    coll[i] = { asset, amount }
+  }
+  const pin = Array.isArray(record.perps) ? (record.perps as PerpPosition[]) : list<PerpPosition>(record.perps, `${what}.perps`)
+  const perps: PerpPosition[] = new Array(pin.length)
+  for (let i = 0; i < pin.length; i++) {
+    const p = pin[i]!
+    const w = (): string => `${what}.perps[${i}]`
+    if (!hasOnlyKeys(p, PERP_KEYS)) onlyKeys(p, PERP_KEYS, w())
+    const size = inRange(p.size, R_INT256) ? p.size : checkInt(p?.size, INT256, `${w()}.size`)
+    if (size === 0n) throw new InvalidInputError(`${w()}.size is zero; omit closed positions`)
+    perps[i] = {
+      market: inRange(p.market, R_UINT64) ? p.market : checkInt(p?.market, UINT64, `${w()}.market`),
+      size,
+      entryPrice: inRange(p.entryPrice, R_UINT256) ? p.entryPrice : checkInt(p?.entryPrice, UINT256, `${w()}.entryPrice`),
+      fundingIndex: inRange(p.fundingIndex, R_INT256) ? p.fundingIndex : checkInt(p?.fundingIndex, INT256, `${w()}.fundingIndex`),
+    }
+  }
+  const oin = Array.isArray(record.options) ? (record.options as OptionPosition[]) : list<OptionPosition>(record.options, `${what}.options`)
+  const opts: OptionPosition[] = new Array(oin.length)
+  for (let i = 0; i < oin.length; i++) {
+    const o = oin[i]!
+    const w = (): string => `${what}.options[${i}]`
+    if (!hasOnlyKeys(o, OPTION_KEYS)) onlyKeys(o, OPTION_KEYS, w())
+    if (typeof o?.isCall !== 'boolean') throw new InvalidInputError(`${w()}.isCall must be true or false`)
+    const size = inRange(o.size, R_INT256) ? o.size : checkInt(o.size, INT256, `${w()}.size`)
+    if (size === 0n) throw new InvalidInputError(`${w()}.size is zero; omit closed positions`)
+    opts[i] = {
+      market: inRange(o.market, R_UINT64) ? o.market : checkInt(o.market, UINT64, `${w()}.market`),
+      isCall: o.isCall,
+      strike: inRange(o.strike, R_UINT256) ? o.strike : checkInt(o.strike, UINT256, `${w()}.strike`),
+      expiry: inRange(o.expiry, R_UINT64) ? o.expiry : checkInt(o.expiry, UINT64, `${w()}.expiry`),
+      size,
+    }
+  }
   if (coll.length + perps.length + opts.length === 0) throw new InvalidInputError(`${what} has no collateral, positions or options; omit empty accounts (no account and an empty account must be one state)`)
-  const c2 = sortUnique(coll, (a, b) => compareBytes(a.asset, b.asset), `${what}.collateral`, (x) => `asset ${bytesToHex(x.asset)}`)
-  const p2 = sortUnique(perps, (a, b) => cmpBig(a.market, b.market), `${what}.perps`, (x) => `market ${x.market}`)
-  const o2 = sortUnique(opts, compareOptions, `${what}.options`, optionSeries)
+  const c2 = sortUnique(coll, (a, b) => compareBytes(a.asset, b.asset), what, 'collateral', (x) => `asset ${bytesToHex(x.asset)}`)
+  const p2 = sortUnique(perps, (a, b) => cmpBig(a.market, b.market), what, 'perps', (x) => `market ${x.market}`)
+  const o2 = sortUnique(opts, compareOptions, what, 'options', optionSeries)
   // Written directly (same bytes as dag-cbor of the IPLD arrays; see encoder-equivalence.test.ts).
   const w = writer
   w.begin()
@@ -302,6 +340,7 @@ function encodeMarkets(m: DerivativesMarkets): unknown {
     }),
     (a, b) => compareBytes(a.asset, b.asset),
     'assets',
+    '',
     (x) => bytesToHex(x.asset),
   )
   const markets = sortUnique(
@@ -313,6 +352,7 @@ function encodeMarkets(m: DerivativesMarkets): unknown {
     }),
     (a, b) => cmpBig(BigInt(a.id), BigInt(b.id)),
     'markets',
+    '',
     (x) => `market ${x.id}`,
   )
   return {

@@ -1,7 +1,7 @@
 import { encodeBlock, type Block } from '../codec/block.ts'
 import { bytesToHex, hexToBytes } from '../codec/hex.ts'
 import { InvalidInputError } from '../errors.ts'
-import type { RecordSchema } from '../schema/types.ts'
+import type { EncodedRecord, RecordSchema } from '../schema/types.ts'
 import type { BlockStore } from '../store.ts'
 import { TreeBuilder } from '../tree/build.ts'
 import { rootOf, type TreeIndex } from '../tree/index.ts'
@@ -71,27 +71,40 @@ function keyBytes(key: string | Uint8Array, length: number): Uint8Array {
   return hexToBytes(key, 'account key', length)
 }
 
-/** Canonical bytes of a record (size-checked) with its proof-leaf hash written to hashes[at..at+32). */
+/**
+ * Canonical bytes of a record (size-checked) with its proof-leaf hash written
+ * to hashes[at..at+32). The label `record of 0x…` only appears in errors, so
+ * the schema first gets a placeholder; on failure the (pure) encode runs again
+ * with the real label for its message.
+ */
 function encodeRecord<R, M>(schema: RecordSchema<R, M>, key: Uint8Array, record: R, hashes: Uint8Array, at: number): Uint8Array {
-  const what = `record of ${bytesToHex(key)}`
-  const encoded = schema.encode(record, what)
+  let encoded: EncodedRecord
+  try {
+    encoded = schema.encode(record, 'record')
+  } catch (first) {
+    schema.encode(record, `record of ${bytesToHex(key)}`)
+    throw first // not reached for a pure schema
+  }
   const value = encoded.bytes
   if (value.length > TREE_PARAMS_V1.maxRecordBytes) {
-    throw new InvalidInputError(`${what} encodes to ${value.length} bytes, over the ${TREE_PARAMS_V1.maxRecordBytes}-byte record limit; split the account's state or raise the limit in a new spec version`)
+    throw new InvalidInputError(`record of ${bytesToHex(key)} encodes to ${value.length} bytes, over the ${TREE_PARAMS_V1.maxRecordBytes}-byte record limit; split the account's state or raise the limit in a new spec version`)
   }
   doubleKeccak256Into(abiEncodeScratch(schema.leafEncoding, encoded.leaf(key, keccak256(value))), hashes, at)
   return value
 }
 
 /**
- * Encoded records in input order, keys and leaf hashes packed in flat
- * buffers (a million accounts are then three allocations, not three million).
+ * Encoded records in input order: keys, leaf hashes and record bytes packed in
+ * flat buffers (a million accounts are then a few allocations rather than a
+ * few million long-lived objects for the garbage collector to move).
  */
 class RecordTable {
   n = 0
   keys: Uint8Array
   hashes: Uint8Array
-  readonly values: Uint8Array[] = []
+  /** record i is bytes[ends[i-1], ends[i]) */
+  bytes: Uint8Array = new Uint8Array(1 << 20)
+  ends = new Float64Array(1024)
   private readonly keyLength: number
 
   constructor(keyLength: number) {
@@ -101,18 +114,32 @@ class RecordTable {
   }
 
   add<R, M>(schema: RecordSchema<R, M>, key: Uint8Array, record: R): void {
-    if ((this.n + 1) * HASH > this.hashes.length) {
-      const k = new Uint8Array(this.keys.length * 2)
-      k.set(this.keys)
-      this.keys = k
-      const h = new Uint8Array(this.hashes.length * 2)
-      h.set(this.hashes)
-      this.hashes = h
+    const n = this.n
+    if (n === this.ends.length) {
+      this.keys = grow(this.keys, this.keys.length * 2)
+      this.hashes = grow(this.hashes, this.hashes.length * 2)
+      const e = new Float64Array(n * 2)
+      e.set(this.ends)
+      this.ends = e
     }
-    this.values.push(encodeRecord(schema, key, record, this.hashes, this.n * HASH))
-    this.keys.set(key, this.n * this.keyLength)
-    this.n++
+    const value = encodeRecord(schema, key, record, this.hashes, n * HASH)
+    const start = n === 0 ? 0 : this.ends[n - 1]!
+    if (start + value.length > this.bytes.length) this.bytes = grow(this.bytes, Math.max(2 * this.bytes.length, start + value.length))
+    this.bytes.set(value, start)
+    this.ends[n] = start + value.length
+    this.keys.set(key, n * this.keyLength)
+    this.n = n + 1
   }
+
+  value(i: number): Uint8Array {
+    return this.bytes.subarray(i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!)
+  }
+}
+
+function grow(a: Uint8Array, size: number): Uint8Array {
+  const b = new Uint8Array(size)
+  b.set(a)
+  return b
 }
 
 export interface BuildStats {
@@ -175,7 +202,7 @@ export async function buildSnapshot<R, M>(opts: BuildOptions<R, M>): Promise<{ s
     const order = sortOrder(keys, kl)
     for (let j = 0; j < order.length; j++) {
       const i = order[j]!
-      tree.add({ key: keys.subarray(i * kl, i * kl + kl), value: t.values[i]! })
+      tree.add({ key: keys.subarray(i * kl, i * kl + kl), value: t.value(i) })
       if (sink.size >= 4096) await sink.flush()
     }
     // the tree accepted the order (no duplicate keys): the leaf index is the same permutation

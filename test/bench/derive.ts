@@ -16,7 +16,7 @@ import { MemoryBlockStore } from '../../snapshot/store.ts'
 
 const { values } = parseArgs({ options: { traders: { type: 'string' }, steps: { type: 'string' } } })
 const traders = Number(values.traders ?? 20000)
-const steps = Number(values.steps ?? 200000)
+const steps = Number(values.steps ?? 70000)
 
 const anvil = await startAnvil({ disableBlockGasLimit: true })
 try {

@@ -19,9 +19,13 @@ const benches: Record<string, Bench> = {
     file: 'snapshot.ts',
     cases: ({ accounts }) => (accounts ?? '100000,1000000').split(',').map((n) => ['--accounts', n]),
   },
+  network: {
+    file: 'network.ts',
+    cases: () => [['--nodes', '7']],
+  },
   derive: {
     file: 'derive.ts',
-    cases: ({ traders, steps }) => [['--traders', traders ?? '20000', '--steps', steps ?? '200000']],
+    cases: ({ traders, steps }) => [['--traders', traders ?? '20000', '--steps', steps ?? '70000']],
   },
 }
 
