@@ -49,6 +49,12 @@ function int(v: unknown, key: string, min = 0): number {
   return v
 }
 
+function port(v: unknown, key: string): number {
+  const p = int(v, key)
+  if (p > 65535) throw new InvalidInputError(`config "${key}" must be a TCP port (0-65535; 0 picks a free one), got ${p}`)
+  return p
+}
+
 export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.ProcessEnv = {}): NodeConfig {
   const root = obj(json, '(root)')
   only(root, '(root)', ['dataDir', 'chain', 'adapter', 'checkpoint', 'operators', 'key', 'p2p', 'http', 'retention'])
@@ -64,11 +70,13 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
   const cp = obj(root.checkpoint ?? {}, 'checkpoint')
   only(cp, 'checkpoint', ['interval', 'quorumTimeoutMs', 'pollMs', 'firstBlock'])
   const ops = obj(root.operators, 'operators')
+  only(ops, 'operators', ['file', 'registry'])
   let operators: NodeConfig['operators']
   if (typeof ops.file === 'string') operators = { file: path(ops.file) }
   else if (typeof ops.registry === 'string' && /^0x[0-9a-fA-F]{40}$/.test(ops.registry)) operators = { registry: ops.registry.toLowerCase() as `0x${string}` }
   else throw new InvalidInputError('config "operators" must be {"file": "operators.json"} or {"registry": "0x…"}')
   const key = obj(root.key, 'key')
+  only(key, 'key', ['keystore', 'passwordFile', 'devPrivateKeyFile'])
   let keyCfg: NodeConfig['key']
   if (typeof key.keystore === 'string') keyCfg = { keystore: path(key.keystore), ...(typeof key.passwordFile === 'string' ? { passwordFile: path(key.passwordFile) } : {}) }
   else if (typeof key.devPrivateKeyFile === 'string') keyCfg = { devPrivateKeyFile: path(key.devPrivateKeyFile) }
@@ -100,7 +108,7 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
     p2p: { listen: list(p2p.listen, 'p2p.listen', [...NODE_DEFAULTS.listen]), bootstrap: list(p2p.bootstrap, 'p2p.bootstrap', []) },
     http: {
       host: http.host === undefined ? NODE_DEFAULTS.http.host : str(http.host, 'http.host'),
-      port: env.ARK_HTTP_PORT !== undefined ? int(Number(env.ARK_HTTP_PORT), 'ARK_HTTP_PORT') : http.port === undefined ? NODE_DEFAULTS.http.port : int(http.port, 'http.port'),
+      port: port(env.ARK_HTTP_PORT !== undefined && env.ARK_HTTP_PORT !== '' ? Number(env.ARK_HTTP_PORT) : http.port === undefined ? NODE_DEFAULTS.http.port : http.port, env.ARK_HTTP_PORT ? 'ARK_HTTP_PORT' : 'http.port'),
       admin: http.admin === true,
     },
     retention: { keepLast: ret.keepLast === undefined ? NODE_DEFAULTS.retention.keepLast : int(ret.keepLast, 'retention.keepLast', 1), keepEvery: ret.keepEvery === undefined ? NODE_DEFAULTS.retention.keepEvery : int(ret.keepEvery, 'retention.keepEvery', 1) },

@@ -1,10 +1,12 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { attestationDigest, checkpointKey, encodeAttestation, normalizeV, type AttestationBody, type SignedAttestation } from '../../protocol/attestation.ts'
 import { decodeCertificate, encodeCertificate, verifyCertificate, type Certificate } from '../../protocol/certificate.ts'
-import { encodeEvidence, type Evidence } from '../../protocol/evidence.ts'
+import { decodeEvidence, encodeEvidence, type Evidence } from '../../protocol/evidence.ts'
+import { bytesToHex } from '../../snapshot/codec/hex.ts'
+import { keccak256 } from '../../snapshot/codec/keccak.ts'
 import { parseOperatorSet, type OperatorSet } from '../../protocol/operator-set.ts'
 import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
 import { adapterById } from '../../snapshot/adapters/registry.ts'
@@ -36,6 +38,8 @@ export interface ArchiveNodeInit {
   devKey?: boolean
   logger?: Logger
   env?: NodeJS.ProcessEnv
+  /** an adapter given programmatically (third-party protocols) instead of one from the registry by config id */
+  adapter?: Adapter
   /** timing hook (benchmarks, tests): called with performance.now() at each stage */
   onEvent?: (e: { type: 'derived' | 'signed' | 'certified'; block: bigint; at: number; ms?: number }) => void
 }
@@ -128,7 +132,8 @@ export class ArchiveNode {
     this.signLog.open()
     this.source = new ChainSource({ rpcUrls: c.chain.rpc, chainId: c.chain.chainId, finality: c.chain.finality })
     await this.source.checkChainId(this.signal)
-    this.adapter = adapterById(c.adapter.id)
+    this.adapter = this.init.adapter ?? adapterById(c.adapter.id)
+    if (this.adapter.id !== c.adapter.id) throw new ArkError('INVALID_INPUT', `config adapter.id is ${c.adapter.id} but the node was given adapter ${this.adapter.id}`)
     this.adapterConfig = this.adapter.parseConfig(c.adapter.config)
     this.cfgHash = configHash(this.adapter, this.adapterConfig)
     this.operators = 'file' in c.operators ? parseOperatorSet(JSON.parse(await readFile(c.operators.file, 'utf8'))) : await readOperatorSet(this.source, c.operators.registry, (await this.source.finalizedHead(this.signal)).hash, this.signal)
@@ -149,9 +154,8 @@ export class ArchiveNode {
     this.store = this.network.blockStore()
     this.network.onMessage('attestation', (m) => this.onAttestation(m.value))
     this.network.onMessage('certificate', (m) => this.onCertificate(m.value, 'gossip'))
-    this.network.onMessage('evidence', (m) => {
-      this.evidence.push(m.value)
-    })
+    await this.loadEvidence()
+    this.network.onMessage('evidence', (m) => void this.keepEvidence(m.value))
     await serveCatchup(this.network.libp2p, (from, limit) => this.certificates.list().filter((s) => s.certificate.body.blockNumber >= from).slice(0, limit).map((s) => s.bytes))
     const head = await this.source.finalizedHead(this.signal)
     this.finalized = head.number
@@ -193,6 +197,29 @@ export class ArchiveNode {
     }
   }
 
+  /** Equivocation evidence is kept on disk (one file per pair) and survives restarts. */
+  private async keepEvidence(e: Evidence): Promise<void> {
+    const bytes = encodeEvidence(e)
+    const name = `${bytesToHex(keccak256(bytes)).slice(2, 18)}.evidence`
+    if (this.evidence.some((x) => Buffer.compare(encodeEvidence(x), bytes) === 0)) return
+    this.evidence.push(e)
+    const dir = join(this.config.dataDir, 'evidence')
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await writeFile(join(dir, name), bytes, { mode: 0o600 })
+  }
+
+  private async loadEvidence(): Promise<void> {
+    const dir = join(this.config.dataDir, 'evidence')
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!name.endsWith('.evidence')) continue
+      try {
+        this.evidence.push(decodeEvidence(await readFile(join(dir, name))))
+      } catch (err) {
+        this.log.warn({ err, file: name }, 'unreadable evidence file skipped')
+      }
+    }
+  }
+
   /** Continue incrementally from our last snapshot if it is still on the chain. */
   private async resume(): Promise<void> {
     let last: { block: string; hash: `0x${string}`; snapshot: string } | undefined
@@ -229,10 +256,14 @@ export class ArchiveNode {
     while (!this.signal.aborted) {
       const head = await this.source.finalizedHead(this.signal)
       this.finalized = head.number
-      if (this.nextCheckpoint + c.interval * 2n < head.number && this.cache.size === 0) {
-        // A fresh node far behind derives once, from scratch, at the newest checkpoint; certificates
-        // for the older ones come from peers (catch-up), not from re-deriving history block by block.
+      if (this.nextCheckpoint + c.interval * 2n < head.number) {
+        // Behind (fresh start, restart, slow RPC): derive once at the newest checkpoint, incrementally
+        // from whatever base we have (one fold over the whole range), instead of every checkpoint in
+        // between; certificates for the skipped ones come from peers (catch-up).
+        const skipped = (head.number / c.interval) * c.interval - this.nextCheckpoint
+        this.log.info({ from: this.nextCheckpoint.toString(), blocks: skipped.toString() }, 'behind the chain: skipping to the newest checkpoint')
         this.nextCheckpoint = (head.number / c.interval) * c.interval
+        await this.catchUp()
       }
       while (this.nextCheckpoint <= head.number && !this.signal.aborted) {
         await this.checkpoint(this.nextCheckpoint)
@@ -318,7 +349,7 @@ export class ArchiveNode {
     for (const e of events) {
       if (e.type === 'certificate' || e.type === 'extended') void this.onCertificate(e.certificate, 'aggregated')
       else if (e.type === 'evidence') {
-        this.evidence.push(e.evidence)
+        void this.keepEvidence(e.evidence)
         this.log.warn({ signer: e.signer, checkpoint: e.checkpoint }, 'equivocation: operator signed two different snapshots for one checkpoint')
         void this.network.publish('evidence', encodeEvidence(e.evidence)).catch(() => {})
       }

@@ -5,6 +5,7 @@ import { helpText, parse, UsageError, type Command, type Io } from './command.ts
 import { devnetCommands } from './devnet/index.ts'
 import { keysNewCommand } from './node/keys.ts'
 import { nodeStartCommand } from './node/start.ts'
+import { signlogExportCommand, signlogImportCommand } from './node/signlog.ts'
 import { snapshotCommands } from './snapshot/index.ts'
 
 /** Command groups: `ark <group> <command> ...`. */
@@ -12,6 +13,7 @@ const groups: Record<string, { summary: string; commands: Command[] }> = {
   snapshot: { summary: 'build, inspect, export, diff and prove deterministic snapshots', commands: snapshotCommands },
   node: { summary: 'run an archive node', commands: [nodeStartCommand] },
   keys: { summary: 'operator keys', commands: [keysNewCommand] },
+  signlog: { summary: 'export or import a node\'s signing history (slashing protection)', commands: [signlogExportCommand, signlogImportCommand] },
   devnet: { summary: 'a local chain with the reference protocol, a workload and checkpoints', commands: devnetCommands },
 }
 

@@ -70,7 +70,8 @@ export async function startCluster(o: ClusterOptions): Promise<{ nodes: ClusterN
       }
       const configPath = join(nd, 'config.json')
       await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`)
-      const child = spawn(process.execPath, [BIN, 'node', 'start', '--config', configPath, '--dev-key'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      // stdin is the lifeline: if this process dies, the pipe closes and the node stops itself
+      const child = spawn(process.execPath, [BIN, 'node', 'start', '--config', configPath, '--dev-key', '--stdin-lifeline'], { stdio: ['pipe', 'pipe', 'pipe'] })
       const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig === null ? 1 : 128))))
       const started = new Promise<Record<string, unknown>>((resolve, reject) => {
         const lines = createInterface({ input: child.stdout! })

@@ -20,8 +20,12 @@ export interface KeystoreV3 {
 
 export const KEYSTORE_DEFAULTS = Object.freeze({ n: 1 << 18, r: 8, p: 1, dklen: 32 })
 
+/** OpenSSL's scrypt refuses some valid parameter sets (e.g. r=1 with large N, as in the spec's own test vector): fall back to a JS scrypt then. */
 function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => scryptCb(password, salt, keylen, { ...opts, maxmem: 512 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))))
+  return new Promise<Buffer>((resolve, reject) => scryptCb(password, salt, keylen, { ...opts, maxmem: 1100 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)))).catch(async () => {
+    const { scryptAsync } = await import('@noble/hashes/scrypt.js')
+    return Buffer.from(await scryptAsync(password, salt, { N: opts.N!, r: opts.r!, p: opts.p!, dkLen: keylen, maxmem: 1100 * 1024 * 1024 }))
+  })
 }
 
 export class KeystoreError extends ArkError {
@@ -52,7 +56,9 @@ export async function decryptKeystore(json: unknown, password: string): Promise<
   const k = json as KeystoreV3
   if (k?.version !== 3 || k.crypto?.kdf !== 'scrypt' || k.crypto.cipher !== 'aes-128-ctr') throw new KeystoreError('keystore must be Web3 Secret Storage v3 with scrypt and aes-128-ctr (create one with "ark keys new")')
   const { n, r, p, dklen, salt } = k.crypto.kdfparams
-  if (dklen !== 32 || !Number.isInteger(n) || n > 1 << 20) throw new KeystoreError('keystore scrypt parameters are unsupported (dklen must be 32, n at most 2^20)')
+  if (dklen !== 32 || !Number.isInteger(n) || n < 2 || (n & (n - 1)) !== 0 || n > 1 << 20 || !Number.isInteger(r) || r < 1 || r > 32 || !Number.isInteger(p) || p < 1 || p > 16 || 128 * n * r > 1024 * 1024 * 1024) {
+    throw new KeystoreError('keystore scrypt parameters are unsupported (dklen must be 32, n at most 2^20 and a power of two, r 1-32, p 1-16, at most 1 GiB of memory)')
+  }
   const dk = await scrypt(password, Buffer.from(salt, 'hex'), dklen, { N: n, r, p })
   const ciphertext = Buffer.from(k.crypto.ciphertext, 'hex')
   const mac = Buffer.from(keccak256(Buffer.concat([dk.subarray(16, 32), ciphertext])))

@@ -43,9 +43,13 @@ export class SignLog {
         let e: SignLogEntry
         try {
           e = JSON.parse(line) as SignLogEntry
-        } catch {
-          break
+          if (e === null || typeof e.checkpoint !== 'string' || typeof e.content !== 'string' || typeof e.signature !== 'string') throw new Error('not an entry')
+        } catch (cause) {
+          // A complete line that does not parse is damage, not a torn append: fail closed, never drop history.
+          throw new ArkError('INVALID_INPUT', `sign log ${this.path} is damaged at byte ${end}; refusing to start (signing without the full history could equivocate). Restore it from a backup or an "ark signlog export"`, { cause })
         }
+        const had = this.entries.get(e.checkpoint)
+        if (had !== undefined && had.content !== e.content) throw new SignConflictError(e.checkpoint, had.content, e.content)
         this.entries.set(e.checkpoint, e)
         end = i + 1
       }
@@ -72,7 +76,10 @@ export class SignLog {
    * Sign through the log: the same content again returns the logged signature
    * (safe to re-publish); different content for a logged checkpoint throws.
    */
+  private readonly pending = new Map<string, { content: string; signature: Promise<Hex> }>()
+
   async sign(body: AttestationBody, signer: string, sign: () => Promise<Hex>): Promise<Hex> {
+    if (this.fd === undefined) throw new ArkError('INVALID_INPUT', 'sign log is not open')
     const checkpoint = checkpointKey(body)
     const content = contentKey(body)
     const had = this.entries.get(checkpoint)
@@ -80,9 +87,23 @@ export class SignLog {
       if (had.content !== content) throw new SignConflictError(checkpoint, had.content, content)
       return had.signature
     }
-    const signature = await sign()
-    this.append({ checkpoint, content, signer: signer.toLowerCase(), signature })
-    return signature
+    // A sign already in flight for this checkpoint reserves it: overlapping calls cannot both sign.
+    const inFlight = this.pending.get(checkpoint)
+    if (inFlight !== undefined) {
+      if (inFlight.content !== content) throw new SignConflictError(checkpoint, inFlight.content, content)
+      return inFlight.signature
+    }
+    const signature = (async () => {
+      const sig = await sign()
+      this.append({ checkpoint, content, signer: signer.toLowerCase(), signature: sig })
+      return sig
+    })()
+    this.pending.set(checkpoint, { content, signature })
+    try {
+      return await signature
+    } finally {
+      this.pending.delete(checkpoint)
+    }
   }
 
   private append(e: SignLogEntry): void {
@@ -100,6 +121,13 @@ export class SignLog {
   /** Merge an exported history; a conflicting entry aborts the import before anything is written. */
   import(data: { version: number; entries: SignLogEntry[] }): number {
     if (data?.version !== 1 || !Array.isArray(data.entries)) throw new ArkError('INVALID_INPUT', 'sign-log import must be {"version": 1, "entries": [...]} as written by export')
+    const seen = new Map<string, string>()
+    for (const e of data.entries) {
+      if (e === null || typeof e.checkpoint !== 'string' || typeof e.content !== 'string' || typeof e.signature !== 'string' || typeof e.signer !== 'string') throw new ArkError('INVALID_INPUT', 'sign-log import has a malformed entry; use a file written by "ark signlog export"')
+      const other = seen.get(e.checkpoint)
+      if (other !== undefined && other !== e.content) throw new SignConflictError(e.checkpoint, other, e.content)
+      seen.set(e.checkpoint, e.content)
+    }
     for (const e of data.entries) {
       const had = this.entries.get(e.checkpoint)
       if (had !== undefined && had.content !== e.content) throw new SignConflictError(e.checkpoint, had.content, e.content)

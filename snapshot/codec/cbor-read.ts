@@ -1,5 +1,5 @@
 import { MalformedBlockError } from '../errors.ts'
-import { CBOR_INT_MAX, CBOR_INT_MIN, checkInt, type IntKind } from './int.ts'
+import { CBOR_INT_MAX, CBOR_INT_MIN, checkInt, rangeOf, type IntKind } from './int.ts'
 
 /**
  * Strict reader for hand-written decoders of hot record types. It accepts only
@@ -11,16 +11,27 @@ import { CBOR_INT_MAX, CBOR_INT_MIN, checkInt, type IntKind } from './int.ts'
 const MIN_ARG = [0, 24, 0x100, 0, 0x10000]
 
 export class CborReader {
-  readonly bytes: Uint8Array
-  private readonly view: DataView
+  bytes: Uint8Array = new Uint8Array(0)
   pos = 0
   /** used in messages: "record of 0x…" */
-  readonly what: string
+  what = ''
+  /** a view of the whole underlying buffer, kept while records come from the same block */
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0))
+  private base = 0
 
-  constructor(bytes: Uint8Array, what: string) {
+  /** Start reading `bytes` (one reader is reused: records of a leaf share one buffer and view). */
+  reset(bytes: Uint8Array, what: string): this {
+    if (this.view.buffer !== bytes.buffer) this.view = new DataView(bytes.buffer)
     this.bytes = bytes
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.base = bytes.byteOffset
+    this.pos = 0
     this.what = what
+    return this
+  }
+
+  /** `${what}.${list}[${i}].${field}`, built only for an error message. */
+  label(list: string, i: number, field: string): string {
+    return `${this.what}.${list}[${i}].${field}`
   }
 
   /** Not valid dag-cbor at all (truncated, indefinite, non-minimal, trailing bytes). */
@@ -56,7 +67,7 @@ export class CborReader {
     if (this.pos + 1 + size > this.bytes.length) this.invalid('truncated')
     const b = this.bytes
     const p = this.pos + 1
-    const n = size === 1 ? b[p]! : size === 2 ? (b[p]! << 8) | b[p + 1]! : this.view.getUint32(p)
+    const n = size === 1 ? b[p]! : size === 2 ? (b[p]! << 8) | b[p + 1]! : this.view.getUint32(this.base + p)
     if (n < MIN_ARG[size]!) this.invalid('non-minimal integer or length')
     this.pos = p + size
     return n
@@ -90,9 +101,10 @@ export class CborReader {
 
   /**
    * An integer under the integer rule, range-checked against `kind`. Errors
-   * read like intFromIpld's: `${name} is not an integer` and so on.
+   * read like intFromIpld's: `${label} is not an integer` and so on, where
+   * label is `${what}.${list}[${i}].${field}`.
    */
-  int(kind: IntKind, name: string): bigint {
+  int(kind: IntKind, list: string, i: number, field: string): bigint {
     const ib = this.peek()
     const major = ib >> 5
     let v: bigint
@@ -100,7 +112,7 @@ export class CborReader {
       let n: bigint
       if ((ib & 31) === 27) {
         if (this.pos + 9 > this.bytes.length) this.invalid('truncated')
-        n = this.view.getBigUint64(this.pos + 1)
+        n = this.view.getBigUint64(this.base + this.pos + 1)
         if (n < 0x100000000n) this.invalid('non-minimal integer')
         this.pos += 9
       } else n = BigInt(this.head(major))
@@ -111,22 +123,25 @@ export class CborReader {
       const b = this.bytes
       const p = this.pos
       if (len < 2 || (b[p] !== 0 && b[p] !== 1) || b[p + 1] === 0) {
-        throw new MalformedBlockError(`${name} is a malformed big-integer byte string; the block is not canonical Ark data`)
+        throw new MalformedBlockError(`${this.label(list, i, field)} is a malformed big-integer byte string; the block is not canonical Ark data`)
       }
       let mag = 0n
-      let i = p + 1
-      for (; i + 8 <= p + len; i += 8) mag = (mag << 64n) | this.view.getBigUint64(i)
-      for (; i < p + len; i++) mag = (mag << 8n) | BigInt(b[i]!)
+      let q = p + 1
+      for (; q + 8 <= p + len; q += 8) mag = (mag << 64n) | this.view.getBigUint64(this.base + q)
+      for (; q < p + len; q++) mag = (mag << 8n) | BigInt(b[q]!)
       v = b[p] === 1 ? -mag : mag
       this.pos = p + len
       if (v >= CBOR_INT_MIN && v <= CBOR_INT_MAX) {
-        throw new MalformedBlockError(`${name} is encoded as a byte string but fits a CBOR integer; the block is not canonical Ark data`)
+        throw new MalformedBlockError(`${this.label(list, i, field)} is encoded as a byte string but fits a CBOR integer; the block is not canonical Ark data`)
       }
     } else if (major === 7 && (ib & 31) >= 25 && (ib & 31) <= 27) {
-      throw new MalformedBlockError(`${name} is not an integer (a float); the block is not canonical Ark data`)
+      throw new MalformedBlockError(`${this.label(list, i, field)} is not an integer (a float); the block is not canonical Ark data`)
     } else {
-      throw new MalformedBlockError(`${name} must be an integer; the block is not canonical Ark data`)
+      throw new MalformedBlockError(`${this.label(list, i, field)} must be an integer; the block is not canonical Ark data`)
     }
+    const r = rangeOf(kind)
+    if (v >= r[0] && v <= r[1]) return v
+    const name = this.label(list, i, field)
     try {
       return checkInt(v, kind, name)
     } catch (cause) {

@@ -14,8 +14,20 @@ export function hexToBytes(hex: string, what = 'value', length?: number): Uint8A
   return bytes
 }
 
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
+const hexOut = Buffer.alloc(2 + 2 * 64)
+
 export function bytesToHex(bytes: Uint8Array): `0x${string}` {
-  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`
+  if (bytes.length > 64) return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`
+  // Short values (keys, addresses, hashes) are the common case: one string allocation, no Buffer wrapper.
+  hexOut[0] = 0x30
+  hexOut[1] = 0x78
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!
+    hexOut[2 + 2 * i] = HEX_DIGITS[b >> 4]!
+    hexOut[3 + 2 * i] = HEX_DIGITS[b & 15]!
+  }
+  return hexOut.toString('latin1', 0, 2 + 2 * bytes.length) as `0x${string}`
 }
 
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {

@@ -70,16 +70,3 @@ export function hashPairsInto(src: Uint8Array, srcOff: number, count: number, ds
   wasm.pairs(IN, IN + 64 * count, count)
   dst.set(mem.subarray(IN + 64 * count, IN + 96 * count), dstOff)
 }
-
-/**
- * The top of an array Merkle tree in place: nodes [0, 2hi+1) of `tree` (32
- * bytes each) are given for indices >= hi; computes node i =
- * hashPair(node 2i+1, node 2i+2) for i = hi-1 down to 0.
- */
-export function hashTreeTop(tree: Uint8Array, hi: number): void {
-  const bytes = 32 * (2 * hi + 1)
-  room(bytes)
-  mem.set(tree.subarray(0, bytes), IN)
-  wasm.tree(IN, 0, hi)
-  tree.set(mem.subarray(IN, IN + 32 * hi), 0)
-}

@@ -1,4 +1,4 @@
-import { doubleKeccak256Into, hashPairsInto, hashTreeTop, keccak256Pair, PAIR_BATCH } from '../codec/keccak.ts'
+import { doubleKeccak256Into, hashPairsInto, keccak256Pair, PAIR_BATCH } from '../codec/keccak.ts'
 import { permute, sortOrder } from '../codec/sort.ts'
 import { InvalidInputError } from '../errors.ts'
 
@@ -24,10 +24,10 @@ export function sortHashes(hashes: Uint8Array): Uint8Array {
 
 /**
  * Build the array tree from leaf hashes already sorted ascending. Internal
- * nodes are hashed in batches by the keccak module: the parents [lo, hi) of a
- * batch have their children in the contiguous range [2lo+1, 2hi+1), all
- * already computed as long as 2lo+1 >= hi; the last (top) batch, where that
- * fails, is hashed in place.
+ * nodes are hashed in batches by the keccak module: parents [lo, hi) have
+ * their children in the contiguous range [2lo+1, 2hi+1), all of them already
+ * computed when 2lo+1 >= hi. Going down from the last parent, each batch is
+ * capped by that and by PAIR_BATCH (near the top batches halve in size).
  */
 export function buildStandardTree(sortedLeaves: Uint8Array): Uint8Array {
   const n = sortedLeaves.length / HASH
@@ -38,13 +38,8 @@ export function buildStandardTree(sortedLeaves: Uint8Array): Uint8Array {
   const reversed = new Uint32Array(n)
   for (let j = 0; j < n; j++) reversed[j] = n - 1 - j
   permute(sortedLeaves, HASH, reversed, tree.subarray((n - 1) * HASH))
-  let hi = n - 1
-  while (hi > 0) {
-    const lo = Math.max(0, hi - PAIR_BATCH)
-    if (2 * lo + 1 < hi) {
-      hashTreeTop(tree, hi)
-      break
-    }
+  for (let hi = n - 1; hi > 0; ) {
+    const lo = Math.max(Math.ceil((hi - 1) / 2), hi - PAIR_BATCH)
     hashPairsInto(tree, (2 * lo + 1) * HASH, hi - lo, tree, lo * HASH)
     hi = lo
   }

@@ -214,7 +214,7 @@ export function encodeAccount(record: AccountRecord, what: string): EncodedRecor
  * result reproduces it.
  */
 export function decodeAccount(bytes: Uint8Array, what: string): AccountRecord {
-  const r = new CborReader(bytes, what)
+  const r = reader.reset(bytes, what)
   const bad = (why: string): never => {
     throw new MalformedBlockError(`${what} is not a canonical account record: ${why}`)
   }
@@ -229,9 +229,8 @@ export function decodeAccount(bytes: Uint8Array, what: string): AccountRecord {
     const at = r.array() === 2 ? r.fixedBytes(20) : -1
     if (at < 0) bad(`collateral[${i}] is not [asset, amount]`)
     const asset = bytes.subarray(at, at + 20)
-    const w = `${what}.collateral[${i}]`
-    const amount = r.int(UINT256, `${w}.amount`)
-    if (amount === 0n) bad(`${w}.amount is zero; omit empty balances`)
+    const amount = r.int(UINT256, 'collateral', i, 'amount')
+    if (amount === 0n) bad(`${what}.collateral[${i}].amount is zero; omit empty balances`)
     if (i > 0) {
       const c = compareBytes(assets[i - 1]!, asset)
       if (c >= 0) unsorted('collateral', c === 0 ? `asset ${bytesToHex(asset)}` : null)
@@ -244,9 +243,8 @@ export function decodeAccount(bytes: Uint8Array, what: string): AccountRecord {
   const perps: PerpPosition[] = new Array(np)
   for (let i = 0; i < np; i++) {
     if (r.array() !== 4) bad(`perps[${i}] is not [market, size, entryPrice, fundingIndex]`)
-    const w = `${what}.perps[${i}]`
-    const p: PerpPosition = { market: r.int(UINT64, `${w}.market`), size: r.int(INT256, `${w}.size`), entryPrice: r.int(UINT256, `${w}.entryPrice`), fundingIndex: r.int(INT256, `${w}.fundingIndex`) }
-    if (p.size === 0n) bad(`${w}.size is zero; omit closed positions`)
+    const p: PerpPosition = { market: r.int(UINT64, 'perps', i, 'market'), size: r.int(INT256, 'perps', i, 'size'), entryPrice: r.int(UINT256, 'perps', i, 'entryPrice'), fundingIndex: r.int(INT256, 'perps', i, 'fundingIndex') }
+    if (p.size === 0n) bad(`${what}.perps[${i}].size is zero; omit closed positions`)
     if (i > 0 && perps[i - 1]!.market >= p.market) unsorted('perps', perps[i - 1]!.market === p.market ? `market ${p.market}` : null)
     perps[i] = p
   }
@@ -254,13 +252,12 @@ export function decodeAccount(bytes: Uint8Array, what: string): AccountRecord {
   if (no < 0) bad('expected [collateral, perps, options]')
   const options: OptionPosition[] = new Array(no)
   for (let i = 0; i < no; i++) {
-    const w = `${what}.options[${i}]`
     if (r.array() !== 5) bad(`options[${i}] is not [market, isCall, strike, expiry, size]`)
-    const market = r.int(UINT64, `${w}.market`)
+    const market = r.int(UINT64, 'options', i, 'market')
     const isCall = r.bool()
     if (isCall === undefined) bad(`options[${i}] is not [market, isCall, strike, expiry, size]`)
-    const o: OptionPosition = { market, isCall: isCall!, strike: r.int(UINT256, `${w}.strike`), expiry: r.int(UINT64, `${w}.expiry`), size: r.int(INT256, `${w}.size`) }
-    if (o.size === 0n) bad(`${w}.size is zero; omit closed positions`)
+    const o: OptionPosition = { market, isCall: isCall!, strike: r.int(UINT256, 'options', i, 'strike'), expiry: r.int(UINT64, 'options', i, 'expiry'), size: r.int(INT256, 'options', i, 'size') }
+    if (o.size === 0n) bad(`${what}.options[${i}].size is zero; omit closed positions`)
     if (i > 0) {
       const c = compareOptions(options[i - 1]!, o)
       if (c >= 0) unsorted('options', c === 0 ? optionSeries(o) : null)
@@ -276,6 +273,8 @@ export function decodeAccount(bytes: Uint8Array, what: string): AccountRecord {
   lastHex = collateral.map((c) => c.asset)
   return rec
 }
+
+const reader = new CborReader()
 
 /**
  * The most recently decoded record, its raw asset addresses and their hex

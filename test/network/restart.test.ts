@@ -56,7 +56,7 @@ afterAll(async () => {
 })
 
 describe('SIGKILL and restart', () => {
-  it('loses nothing and never signs twice', { timeout: 240_000 }, async () => {
+  it('loses nothing and never signs twice', { timeout: 400_000 }, async () => {
     const cluster = await startCluster({ dir, rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, nodes: 4, interval: 3, firstBlock: (await blockNumber(f)) + 12n, onLog: (i, l) => { if (process.env.ARK_TEST_LOG !== undefined && (l.level as number) >= 30) console.log(i, l.msg, l.block ?? '', l.err ?? '') }, signal: stopMining.signal })
     let restarted: ReturnType<typeof spawn> | undefined
     try {
@@ -66,7 +66,7 @@ describe('SIGKILL and restart', () => {
       await victim.exited
       const before = await signLog(1)
       const certsBefore = await certs(1)
-      restarted = spawn(process.execPath, [BIN, 'node', 'start', '--config', victim.configPath, '--dev-key'], { stdio: 'ignore' })
+      restarted = spawn(process.execPath, [BIN, 'node', 'start', '--config', victim.configPath, '--dev-key', '--stdin-lifeline'], { stdio: ['pipe', 'ignore', 'ignore'] })
       // after the restart: new certificates that carry node 1's signature again
       await until('a certificate signed by the restarted node', async () => {
         const log = await signLog(1)
@@ -74,7 +74,7 @@ describe('SIGKILL and restart', () => {
         if (newer.length === 0) return false
         const c0 = await certs(0)
         return newer.some((e) => [...c0.entries()].some(([b, c]) => e.checkpoint.includes(`/${b}/`) && c.signers.includes(victim.operator.toLowerCase())))
-      }, 90_000)
+      }, 150_000)
       // the sign log never holds two contents for one checkpoint
       const log = await signLog(1)
       const byCheckpoint = new Map<string, Set<string>>()

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { InvalidInputError } from '../../../snapshot/errors.ts'
-import { writeFileAtomic } from '../../fs/atomic.ts'
 import { encryptKeystore } from '../../keys/keystore.ts'
 import { checkPrivateFile } from '../../archive/operator-key.ts'
 import { required, type Command } from '../command.ts'
@@ -17,6 +17,7 @@ export const keysNewCommand: Command = {
   },
   async run({ values, json, io }) {
     const out = resolve(required(values, 'out', this))
+    if (existsSync(out)) throw new InvalidInputError(`${out} already exists; refusing to overwrite a keystore (a lost key cannot be recovered). Choose another --out`)
     let password = process.env.ARK_KEYSTORE_PASSWORD
     const pwFile = values['password-file'] as string | undefined
     if (pwFile !== undefined) {
@@ -26,9 +27,8 @@ export const keysNewCommand: Command = {
     if (password === undefined || password.length < 8) throw new InvalidInputError('a password of at least 8 characters is required: --password-file FILE or ARK_KEYSTORE_PASSWORD')
     const key = generatePrivateKey()
     const ks = await encryptKeystore(key, password)
-    await writeFileAtomic(out, [`${JSON.stringify(ks)}\n`])
-    const { chmod } = await import('node:fs/promises')
-    await chmod(out, 0o600)
+    // created 0600 from the first byte, and 'wx' never replaces a file that appeared meanwhile
+    await writeFile(out, `${JSON.stringify(ks)}\n`, { mode: 0o600, flag: 'wx' })
     const address = privateKeyToAccount(key).address
     io.stdout(json ? `${JSON.stringify({ address, keystore: out })}\n` : `operator address ${address}\nkeystore ${out} (mode 0600)\n`)
   },

@@ -11,6 +11,7 @@ export const nodeStartCommand: Command = {
     config: { type: 'string', description: 'node config file (see deploy/node.example.json)' },
     'dev-key': { type: 'boolean', description: 'accept a plain (unencrypted) development key file' },
     'log-level': { type: 'string', description: 'trace|debug|info|warn|error (default info)' },
+    'stdin-lifeline': { type: 'boolean', description: 'stop when stdin closes (for supervisors such as the devnet: a dead parent never leaves an orphan node)' },
   },
   async run({ values, signal, io }) {
     const config = await loadNodeConfig(required(values, 'config', this))
@@ -19,6 +20,11 @@ export const nodeStartCommand: Command = {
     await node.start()
     io.stdout(`${JSON.stringify({ event: 'started', ...node.status(), addrs: node.network.multiaddrs().map(String) }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`)
     await new Promise<void>((resolve) => {
+      if (values['stdin-lifeline'] === true) {
+        process.stdin.on('end', () => resolve())
+        process.stdin.on('close', () => resolve())
+        process.stdin.resume()
+      }
       if (signal.aborted) resolve()
       signal.addEventListener('abort', () => resolve(), { once: true })
       node.signal.addEventListener('abort', () => resolve(), { once: true })
