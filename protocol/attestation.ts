@@ -61,7 +61,7 @@ export function checkpointKey(b: AttestationBody): string {
 
 /** Identity of what is attested at that checkpoint. */
 export function contentKey(b: AttestationBody): string {
-  return `${b.blockHash.toLowerCase()}/${b.snapshotCid.toString()}/${b.stateRoot.toLowerCase()}`
+  return `${b.blockHash.toLowerCase()}/${b.snapshotCid.toString()}/${b.stateRoot.toLowerCase()}/v${b.specVersion}`
 }
 
 export async function signAttestation(body: AttestationBody, signer: Address, sign: (digest: Hex) => Promise<Hex>): Promise<SignedAttestation> {

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import type { PrivateKeyAccount } from 'viem/accounts'
-import { attestationDigest, checkpointKey, encodeAttestation, normalizeV, type AttestationBody, type SignedAttestation } from '../../protocol/attestation.ts'
+import { attestationDigest, checkpointKey, contentKey, encodeAttestation, normalizeV, type AttestationBody, type SignedAttestation } from '../../protocol/attestation.ts'
 import { decodeCertificate, encodeCertificate, verifyCertificate, type Certificate } from '../../protocol/certificate.ts'
 import { decodeEvidence, encodeEvidence, type Evidence } from '../../protocol/evidence.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
@@ -153,7 +153,11 @@ export class ArchiveNode {
     await this.network.start()
     this.store = this.network.blockStore()
     this.network.onMessage('attestation', (m) => this.onAttestation(m.value))
-    this.network.onMessage('certificate', (m) => this.onCertificate(m.value, 'gossip'))
+    this.network.onMessage('certificate', (m) => {
+      // merge its signatures with what we hold, so nodes converge on one certificate CID
+      this.handle(this.aggregator.addCertificate(m.value))
+      void this.onCertificate(m.value, 'gossip')
+    })
     await this.loadEvidence()
     this.network.onMessage('evidence', (m) => void this.keepEvidence(m.value))
     await serveCatchup(this.network.libp2p, (from, limit) => this.certificates.list().filter((s) => s.certificate.body.blockNumber >= from).slice(0, limit).map((s) => s.bytes))
@@ -175,12 +179,21 @@ export class ArchiveNode {
     this.log.info({ operator: this.operator, peerId: this.network.peerId.toString(), addrs: this.network.multiaddrs().map(String), http: this.httpUrl }, 'archive node started')
   }
 
-  async stop(): Promise<void> {
+  /** Stops parts in reverse order; a part that hangs is abandoned after a deadline so shutdown always ends. */
+  async stop(deadlineMs = 10_000): Promise<void> {
     this.controller.abort(new Error('node stopping'))
     for (const t of this.timers) clearTimeout(t)
-    await this.loop
-    await this.http?.stop()
-    await this.network?.stop()
+    const bounded = async (what: string, p: Promise<unknown> | undefined): Promise<void> => {
+      if (p === undefined) return
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)))
+      const r = await Promise.race([p.then(() => 'ok' as const, () => 'ok' as const), late])
+      clearTimeout(timer)
+      if (r === 'late') this.log.warn({ part: what, deadlineMs }, 'stop: part did not stop in time; abandoned')
+    }
+    await bounded('scheduler', this.loop)
+    await bounded('http', this.http?.stop())
+    await bounded('network', this.network?.stop())
     this.signLog?.close()
   }
 
@@ -253,10 +266,12 @@ export class ArchiveNode {
     const c = this.config.checkpoint
     this.nextCheckpoint ??= this.firstCheckpoint()
     await this.catchUp()
+    let first = true
     while (!this.signal.aborted) {
       const head = await this.source.finalizedHead(this.signal)
       this.finalized = head.number
-      if (this.nextCheckpoint + c.interval * 2n < head.number) {
+      const gap = head.number - this.nextCheckpoint
+      if ((first && gap > c.interval * 2n) || gap > c.interval * 32n) {
         // Behind (fresh start, restart, slow RPC): derive once at the newest checkpoint, incrementally
         // from whatever base we have (one fold over the whole range), instead of every checkpoint in
         // between; certificates for the skipped ones come from peers (catch-up).
@@ -265,6 +280,7 @@ export class ArchiveNode {
         this.nextCheckpoint = (head.number / c.interval) * c.interval
         await this.catchUp()
       }
+      first = false
       while (this.nextCheckpoint <= head.number && !this.signal.aborted) {
         await this.checkpoint(this.nextCheckpoint)
         this.nextCheckpoint += c.interval
@@ -336,7 +352,8 @@ export class ArchiveNode {
   }
 
   private onAttestation(a: SignedAttestation): void {
-    if (a.signer.toLowerCase() === this.operator && this.signLog.get(a.body) === undefined) {
+    const logged = a.signer.toLowerCase() === this.operator ? this.signLog.get(a.body) : undefined
+    if (a.signer.toLowerCase() === this.operator && (logged === undefined || logged.content !== contentKey(a.body))) {
       this.fatal = new DoppelgangerError(this.operator, a.body.blockNumber)
       this.log.error({ block: a.body.blockNumber.toString() }, this.fatal.message)
       this.controller.abort(this.fatal)

@@ -6,12 +6,14 @@ import { devnetCommands } from './devnet/index.ts'
 import { keysNewCommand } from './node/keys.ts'
 import { nodeStartCommand } from './node/start.ts'
 import { signlogExportCommand, signlogImportCommand } from './node/signlog.ts'
+import { fetchCommand } from './recovery.ts'
 import { snapshotCommands } from './snapshot/index.ts'
 
 /** Command groups: `ark <group> <command> ...`. */
 const groups: Record<string, { summary: string; commands: Command[] }> = {
   snapshot: { summary: 'build, inspect, export, diff and prove deterministic snapshots', commands: snapshotCommands },
   node: { summary: 'run an archive node', commands: [nodeStartCommand] },
+  recovery: { summary: 'fetch and verify certified snapshots from untrusted sources', commands: [fetchCommand] },
   keys: { summary: 'operator keys', commands: [keysNewCommand] },
   signlog: { summary: 'export or import a node\'s signing history (slashing protection)', commands: [signlogExportCommand, signlogImportCommand] },
   devnet: { summary: 'a local chain with the reference protocol, a workload and checkpoints', commands: devnetCommands },
@@ -41,7 +43,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    const [group, name, ...rest] = argv
+    // `ark fetch …` is the recovery desk's command: keep it one word
+    const [group, name, ...rest] = argv[0] === 'fetch' ? ['recovery', ...argv] : argv
     if (group === undefined || group === '--help' || group === '-h' || group === 'help') {
       io.stdout(topHelp())
       return group === undefined ? 2 : 0

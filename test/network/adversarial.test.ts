@@ -34,7 +34,7 @@ beforeAll(async () => {
   f = await startChain()
   await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 5, traders: 10, steps: 40 })
   dir = await mkdtemp(join(tmpdir(), 'ark-adv-'))
-}, 120_000)
+}, 180_000)
 
 afterAll(async () => {
   stopMining.abort()

@@ -49,7 +49,7 @@ beforeAll(async () => {
   const w = await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 21, traders: 10, steps: 60 })
   victim = w.traders[0]!.toLowerCase()
   dir = await mkdtemp(join(tmpdir(), 'ark-div-'))
-}, 120_000)
+}, 180_000)
 
 afterAll(async () => {
   stopMining.abort()

@@ -46,7 +46,7 @@ beforeAll(async () => {
       await new Promise((r) => setTimeout(r, 700))
     }
   })()
-}, 120_000)
+}, 180_000)
 
 afterAll(async () => {
   stopMining.abort()
