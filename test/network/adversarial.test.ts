@@ -26,7 +26,7 @@ let mining: Promise<void> | undefined
 async function keepMining(): Promise<void> {
   for (let round = 0; !stopMining.signal.aborted; round++) {
     await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 700 + round, traders: 10, steps: 20, signal: stopMining.signal }).catch(() => {})
-    await new Promise((r) => setTimeout(r, 150))
+    await new Promise((r) => setTimeout(r, 1000))
   }
 }
 
@@ -45,7 +45,7 @@ afterAll(async () => {
 })
 
 describe('archive nodes under misbehaviour', () => {
-  it('below quorum: no certificate and the tally is reported; a returning operator completes the quorum; byzantine and equivocating signatures are contained', async () => {
+  it('below quorum: no certificate and the tally is reported; a returning operator completes the quorum; byzantine and equivocating signatures are contained', { timeout: 400_000 }, async () => {
     const configs = await writeClusterConfigs(dir, f, 4, { firstBlock: await blockNumber(f), interval: 4, quorumTimeoutMs: 2500 })
     const n0 = await startNode(configs[0]!)
     nodes.push(n0)

@@ -26,7 +26,7 @@ const stopMining = new AbortController()
 async function keepMining(): Promise<void> {
   for (let round = 0; !stopMining.signal.aborted; round++) {
     await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 900 + round, traders: 12, steps: 30, signal: stopMining.signal }).catch(() => {})
-    await new Promise((r) => setTimeout(r, 150))
+    await new Promise((r) => setTimeout(r, 1000))
   }
 }
 

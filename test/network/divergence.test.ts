@@ -60,7 +60,7 @@ afterAll(async () => {
 })
 
 describe('divergence', () => {
-  it('the honest quorum certifies; the faulty node reports the divergence naming the account', async () => {
+  it('the honest quorum certifies; the faulty node reports the divergence naming the account', { timeout: 400_000 }, async () => {
     const configs = await writeClusterConfigs(dir, f, 4, { firstBlock: await blockNumber(f), interval: 4 })
     const n0 = await startNode(configs[0]!)
     nodes.push(n0)
@@ -75,7 +75,7 @@ describe('divergence', () => {
     mining = (async () => {
       for (let r = 0; !stopMining.signal.aborted; r++) {
         await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 40 + r, traders: 10, steps: 20, signal: stopMining.signal }).catch(() => {})
-        await new Promise((res) => setTimeout(res, 150))
+        await new Promise((res) => setTimeout(res, 1000))
       }
     })()
     await until('a divergence report on the faulty node', () => faulty.divergences.length > 0, 90_000)

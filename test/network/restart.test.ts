@@ -43,7 +43,7 @@ beforeAll(async () => {
   mining = (async () => {
     for (let round = 0; !stopMining.signal.aborted; round++) {
       await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 300 + round, traders: 10, steps: 20, signal: stopMining.signal }).catch(() => {})
-      await new Promise((r) => setTimeout(r, 700))
+      await new Promise((r) => setTimeout(r, 1000))
     }
   })()
 }, 180_000)
