@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { varint } from 'multiformats'
-import { checkBlock } from '../codec/block.ts'
+import { checkBlock, CID_BYTES, CID_PREFIX, cidFromBinary } from '../codec/block.ts'
 import { ArkError, type ArkErrorOptions } from '../errors.ts'
 import { MemoryBlockStore, type BlockStore } from '../store.ts'
 
@@ -63,6 +63,11 @@ function readVarint(bytes: Uint8Array, offset: number, what: string): [number, n
   throw new MalformedCarError(`CAR file is truncated or corrupt: bad varint in ${what} at byte ${offset}; re-download or re-export it`)
 }
 
+function hasArkPrefix(bytes: Uint8Array, at: number): boolean {
+  for (let i = 0; i < CID_PREFIX.length; i++) if (bytes[at + i] !== CID_PREFIX[i]) return false
+  return true
+}
+
 export interface CarContents {
   roots: CID[]
   store: MemoryBlockStore
@@ -97,10 +102,17 @@ export function readCar(bytes: Uint8Array, into: MemoryBlockStore = new MemoryBl
     if (len === 0 || start + len > bytes.length) throw new MalformedCarError(`CAR file is truncated in block ${blocks} (needs ${len} bytes at offset ${start}, file has ${bytes.length}); re-download or re-export it`)
     let cid: CID
     let rest: Uint8Array
-    try {
-      ;[cid, rest] = CID.decodeFirst(bytes.subarray(start, start + len))
-    } catch (cause) {
-      throw new MalformedCarError(`CAR block ${blocks} at offset ${start} has an unreadable CID`, { cause })
+    if (len >= CID_BYTES && hasArkPrefix(bytes, start)) {
+      // The only CID form an Ark block may have: build it around views of the
+      // file, as CID.decodeFirst would return for these bytes, without its varint walk.
+      cid = cidFromBinary(bytes.subarray(start, start + CID_BYTES))
+      rest = bytes.subarray(start + CID_BYTES, start + len)
+    } else {
+      try {
+        ;[cid, rest] = CID.decodeFirst(bytes.subarray(start, start + len))
+      } catch (cause) {
+        throw new MalformedCarError(`CAR block ${blocks} at offset ${start} has an unreadable CID`, { cause })
+      }
     }
     checkBlock(cid, rest)
     into.put({ cid, bytes: rest })

@@ -14,9 +14,20 @@ export interface Block {
   bytes: Uint8Array
 }
 
+/**
+ * sha256 as a 32-character latin1 string (char code i = digest byte i): the
+ * one-shot hash with string output allocates no Hash object and no Buffer
+ * backing store, which is most of the cost for a ~500-byte block.
+ */
+function sha256Chars(bytes: Uint8Array): string {
+  return hash('sha256', bytes, 'binary') // 'binary' is latin1
+}
+
 export function sha256(bytes: Uint8Array): Uint8Array {
-  // One-shot hash: no Hash object per call (a snapshot hashes one block per ~4 accounts).
-  return hash('sha256', bytes, 'buffer')
+  const s = sha256Chars(bytes)
+  const out = new Uint8Array(32)
+  for (let i = 0; i < 32; i++) out[i] = s.charCodeAt(i)
+  return out
 }
 
 /** Binary prefix of every Ark CID: version 1, dag-cbor, sha2-256, 32-byte digest. */
@@ -33,11 +44,26 @@ export function cidFromBinary(bytes: Uint8Array): CID {
   return new CID(1, DAG_CBOR, new Digest(SHA2_256, 32, bytes.subarray(4, CID_BYTES), bytes.subarray(2, CID_BYTES)), bytes)
 }
 
+/**
+ * Binary CIDs are carved from shared slabs. A CID takes two views of its
+ * bytes (digest, multihash), and a view of a small standalone array makes V8
+ * move that array off the JS heap first, which cost more than the hash.
+ */
+const CID_SLAB = CID_BYTES * 2048
+let cidSlab = new Uint8Array(CID_SLAB)
+let cidUsed = 0
+
 /** CIDv1(dag-cbor, sha2-256) of already-encoded bytes. */
 export function cidOf(bytes: Uint8Array): CID {
-  const b = new Uint8Array(CID_BYTES)
+  if (cidUsed + CID_BYTES > CID_SLAB) {
+    cidSlab = new Uint8Array(CID_SLAB)
+    cidUsed = 0
+  }
+  const b = cidSlab.subarray(cidUsed, cidUsed + CID_BYTES)
+  cidUsed += CID_BYTES
   b.set(CID_PREFIX)
-  b.set(sha256(bytes), 4)
+  const s = sha256Chars(bytes)
+  for (let i = 0; i < 32; i++) b[4 + i] = s.charCodeAt(i)
   return cidFromBinary(b)
 }
 
@@ -61,9 +87,11 @@ export function checkBlock(cid: CID, bytes: Uint8Array): void {
   if (bytes.length > MAX_BLOCK_BYTES) {
     throw new MalformedBlockError(`block ${cid.toString()} is ${bytes.length} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
   }
-  const digest = sha256(bytes)
+  const got = sha256Chars(bytes)
   const want = cid.multihash.digest
-  if (Buffer.compare(digest, want) !== 0) throw new BlockHashMismatchError(cid.toString())
+  let same = want.length === 32
+  for (let i = 0; i < 32 && same; i++) same = want[i] === got.charCodeAt(i)
+  if (!same) throw new BlockHashMismatchError(cid.toString())
 }
 
 /**

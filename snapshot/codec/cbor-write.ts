@@ -100,21 +100,22 @@ export class CborWriter {
 
   /** Big form for a magnitude >= 2^64 (and < 2^256 + a margin: any width works). */
   private big(sign: number, mag: bigint): void {
-    const words = magnitudeWords(mag)
-    const len = 1 + words.length
-    this.head(2, len)
-    this.ensure(len)
-    this.buf[this.pos++] = sign
-    this.buf.set(words, this.pos)
-    this.pos += words.length
+    const from = magnitudeInto(mag)
+    const n = scratch.length - from
+    this.head(2, 1 + n)
+    this.ensure(1 + n)
+    const b = this.buf
+    b[this.pos++] = sign
+    for (let i = 0; i < n; i++) b[this.pos + i] = scratch[from + i]!
+    this.pos += n
   }
 }
 
 const scratch = new Uint8Array(64)
 const scratchView = new DataView(scratch.buffer)
 
-/** Big-endian bytes of mag > 0 without leading zeros (a view of a scratch buffer, valid until the next call). */
-export function magnitudeWords(mag: bigint): Uint8Array {
+/** Big-endian bytes of mag > 0 without leading zeros, written to the end of `scratch`; returns where they start. */
+function magnitudeInto(mag: bigint): number {
   let o = scratch.length
   while (mag > 0n) {
     if (o === 0) throw new RangeError('integer wider than 512 bits')
@@ -123,7 +124,7 @@ export function magnitudeWords(mag: bigint): Uint8Array {
     mag >>= 64n
   }
   while (scratch[o] === 0) o++
-  return scratch.subarray(o)
+  return o
 }
 
 /**

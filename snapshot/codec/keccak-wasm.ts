@@ -89,7 +89,8 @@ const mem = (op: number, offset: number, align = 0): number[] => [op, align, ...
 
 /**
  * Locals of the permutation-bearing functions: params first, then the state
- * a0..a24, b0..b24, c0..c4, d0..d4 and a few i32 temporaries.
+ * a0..a24, a second state e0..e24 (rounds alternate a -> e -> a), theta's
+ * c0..c4 and d0..d4, one row b0..b4 of rho+pi output, then i32 temporaries.
  */
 class Fn {
   readonly code: number[] = []
@@ -98,11 +99,12 @@ class Fn {
     this.params = params
   }
   a = (i: number): number => this.params + i
-  b = (i: number): number => this.params + 25 + i
+  e = (i: number): number => this.params + 25 + i
   c = (i: number): number => this.params + 50 + i
   d = (i: number): number => this.params + 55 + i
-  /** i32 temporaries after the 60 i64 locals */
-  t = (i: number): number => this.params + 60 + i
+  b = (i: number): number => this.params + 60 + i
+  /** i32 temporaries after the 65 i64 locals */
+  t = (i: number): number => this.params + 65 + i
   emit(...bytes: number[]): this {
     for (const b of bytes) this.code.push(b)
     return this
@@ -133,9 +135,9 @@ class Fn {
   }
 
   /**
-   * The 24 rounds as a loop (theta, rho+pi, chi, iota); round constants are
-   * read from the RC table in memory. Unrolling all 24 made the module 24x
-   * larger and slow to compile for a gain lost in the noise.
+   * The 24 rounds as a loop of round pairs (a -> e, e -> a); round constants
+   * are read from the RC table in memory. Unrolling all 24 made the module
+   * 24x larger and slow to compile for a gain lost in the noise.
    */
   permute(): this {
     // Every function has three params, so the locals (and these bytes) are the same everywhere.
@@ -148,37 +150,48 @@ class Fn {
     const r = this.t(0)
     this.i32(0).set(r)
     this.emit(OP.loop, VOID)
+    this.round(this.a, this.e, 0)
+    this.round(this.e, this.a, 8)
+    // r += 16 (two constants); continue while r < 24 * 8
+    this.get(r).i32(16).emit(OP.i32add).set(r)
+    this.get(r).i32(8 * 24).emit(OP.i32ltu, OP.brIf, 0, OP.end)
+    return this
+  }
+
+  /**
+   * One round from state S into state T. Theta's column parities C and D
+   * first; then, one output row at a time, the five rho+pi lanes of that row
+   * and chi over them (so only five of them are live at once, which is what
+   * the register allocator needs), with iota folded into lane 0.
+   * rho+pi sends lane (x, y) to (y, 2x+3y); output lane (col, row) therefore
+   * comes from x = 3(row - 3col) mod 5, y = col.
+   */
+  private round(S: (i: number) => number, T: (i: number) => number, rcOffset: number): void {
     for (let x = 0; x < 5; x++) {
-      this.get(this.a(x))
-      for (let y = 1; y < 5; y++) this.get(this.a(x + 5 * y)).emit(OP.i64xor)
+      this.get(S(x))
+      for (let y = 1; y < 5; y++) this.get(S(x + 5 * y)).emit(OP.i64xor)
       this.set(this.c(x))
     }
     for (let x = 0; x < 5; x++) {
       this.get(this.c((x + 4) % 5)).get(this.c((x + 1) % 5)).emit(OP.i64const, 1, OP.i64rotl, OP.i64xor).set(this.d(x))
     }
-    for (let y = 0; y < 5; y++) {
-      for (let x = 0; x < 5; x++) {
-        const i = x + 5 * y
-        // B[y, 2x+3y] = rotl(A[x,y] ^ D[x], rho)
-        const j = y + 5 * ((2 * x + 3 * y) % 5)
-        this.get(this.a(i)).get(this.d(x)).emit(OP.i64xor)
+    for (let row = 0; row < 5; row++) {
+      for (let col = 0; col < 5; col++) {
+        const x = (((3 * (row - 3 * col)) % 5) + 5) % 5
+        const i = x + 5 * col
+        this.get(S(i)).get(this.d(x)).emit(OP.i64xor)
         if (RHO[i] !== 0) this.emit(OP.i64const, ...sleb32(RHO[i]!), OP.i64rotl)
-        this.set(this.b(j))
+        this.set(this.b(col))
+      }
+      for (let col = 0; col < 5; col++) {
+        // T = B ^ (~B[col+1] & B[col+2])
+        this.get(this.b(col))
+        this.get(this.b((col + 1) % 5)).emit(OP.i64const, 0x7f, OP.i64xor)
+        this.get(this.b((col + 2) % 5)).emit(OP.i64and, OP.i64xor)
+        if (row === 0 && col === 0) this.get(this.t(0)).emit(...mem(OP.i64load, RC_TABLE + rcOffset, 3), OP.i64xor)
+        this.set(T(col + 5 * row))
       }
     }
-    for (let y = 0; y < 5; y++) {
-      for (let x = 0; x < 5; x++) {
-        // A = B ^ (~B[x+1] & B[x+2])
-        this.get(this.b(x + 5 * y))
-        this.get(this.b(((x + 1) % 5) + 5 * y)).emit(OP.i64const, 0x7f, OP.i64xor)
-        this.get(this.b(((x + 2) % 5) + 5 * y)).emit(OP.i64and, OP.i64xor).set(this.a(x + 5 * y))
-      }
-    }
-    // a0 ^= RC[r]; r += 8; continue while r < 192
-    this.get(this.a(0)).get(r).emit(...mem(OP.i64load, RC_TABLE, 3), OP.i64xor).set(this.a(0))
-    this.get(r).i32(8).emit(OP.i32add).set(r)
-    this.get(r).i32(8 * 24).emit(OP.i32ltu, OP.brIf, 0, OP.end)
-    return this
   }
 
   /** mem[outLocal..+32] = first four lanes. */
@@ -188,7 +201,7 @@ class Fn {
   }
 
   body(i32Temps: number): number[] {
-    const locals = [...uleb(2), ...uleb(60), I64, ...uleb(i32Temps), I32]
+    const locals = [...uleb(2), ...uleb(65), I64, ...uleb(i32Temps), I32]
     const body = [...locals, ...this.code, OP.end]
     return [...uleb(body.length), ...body]
   }

@@ -8,19 +8,23 @@ import { instantiateKeccak, SCRATCH } from './keccak-wasm.ts'
  * a caller's buffer so bulk paths allocate nothing per hash.
  */
 const wasm = instantiateKeccak()
-let mem = new Uint8Array(wasm.memory.buffer)
 
 /** Result slot, then a second 32-byte slot (inner hash of a double hash), then input. */
 const OUT = SCRATCH
 const OUT2 = SCRATCH + 32
 const IN = SCRATCH + 64
 
-/** Make mem[IN, IN + n) addressable; growing memory detaches the old view, so re-take it. */
+let mem = new Uint8Array(wasm.memory.buffer)
+/** the result slot, as a view kept rather than made per call */
+let result = mem.subarray(OUT, OUT + 32)
+
+/** Make mem[IN, IN + n) addressable; growing memory detaches the old views, so re-take them. */
 function room(n: number): void {
   const need = IN + n
   if (need <= mem.length) return
   wasm.memory.grow(Math.ceil((need - mem.length) / 65536))
   mem = new Uint8Array(wasm.memory.buffer)
+  result = mem.subarray(OUT, OUT + 32)
 }
 
 export function keccak256(data: Uint8Array): Uint8Array {
@@ -35,7 +39,7 @@ export function keccak256Into(data: Uint8Array, out: Uint8Array, offset: number)
   room(data.length)
   mem.set(data, IN)
   wasm.hash(IN, data.length, OUT)
-  out.set(mem.subarray(OUT, OUT + 32), offset)
+  out.set(result, offset)
 }
 
 /** keccak256(keccak256(data)) (OpenZeppelin's standard leaf) written to out[offset .. offset + 32). */
@@ -44,7 +48,7 @@ export function doubleKeccak256Into(data: Uint8Array, out: Uint8Array, offset: n
   mem.set(data, IN)
   wasm.hash(IN, data.length, OUT2)
   wasm.hash(OUT2, 32, OUT)
-  out.set(mem.subarray(OUT, OUT + 32), offset)
+  out.set(result, offset)
 }
 
 /** keccak256(a || b) without concatenating in JS. */

@@ -11,6 +11,29 @@ import { InvalidInputError } from '../errors.ts'
  */
 export const HASH = 32
 
+/**
+ * Optional fast path a RecordSchema may carry: the standard leaf hash straight
+ * from a record's canonical bytes (no decoded values, no bigints), equal to
+ * standardLeafHash(abiEncode(leafEncoding, leaf(key, decode(bytes), keccak256(bytes)))).
+ * It names the `leaf` and `leafEncoding` it reproduces and is used only while
+ * the schema still has exactly those (a copy of the schema with another leaf
+ * falls back to the generic path). `into` returns false when it cannot handle
+ * the input, which then also takes the generic path.
+ */
+export interface LeafHashFromBytes {
+  readonly leafHash: {
+    readonly leaf: unknown
+    readonly leafEncoding: readonly string[]
+    into(key: Uint8Array, bytes: Uint8Array, out: Uint8Array, offset: number): boolean
+  }
+}
+
+/** The schema's bytes-to-leaf-hash fast path, if it has one that matches its leaf. */
+export function leafHashFast(schema: { leaf: unknown; leafEncoding: readonly string[] }): LeafHashFromBytes['leafHash'] | undefined {
+  const f = (schema as Partial<LeafHashFromBytes>).leafHash
+  return f !== undefined && f.leaf === schema.leaf && f.leafEncoding === schema.leafEncoding ? f : undefined
+}
+
 export function standardLeafHash(encoded: Uint8Array): Uint8Array {
   const out = new Uint8Array(HASH)
   doubleKeccak256Into(encoded, out, 0)

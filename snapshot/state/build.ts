@@ -10,8 +10,8 @@ import { readLeaf } from '../tree/read.ts'
 import { updateTree, type Edit } from '../tree/update.ts'
 import { abiEncodeScratch } from '../abi/encode.ts'
 import { doubleKeccak256Into, keccak256 } from '../codec/keccak.ts'
-import { permute, sortOrder } from '../codec/sort.ts'
-import { HASH } from '../merkle/standard-tree.ts'
+import { sortOrder } from '../codec/sort.ts'
+import { HASH, leafHashFast } from '../merkle/standard-tree.ts'
 import { findKey, LeafIndexBuilder, merkleOf, patchLeafIndex, ZERO_ROOT, type LeafIndex } from './leaves.ts'
 import { checkMeta, encodeRoot, SPEC_VERSION, type SnapshotMeta } from './root.ts'
 import { Snapshot } from './snapshot.ts'
@@ -34,6 +34,23 @@ export interface BuildOptions<R, M> {
    * Otherwise records are encoded, held compactly and sorted first.
    */
   sorted?: boolean
+}
+
+/**
+ * `for await` over the input, except that a plain (sync) iterable such as an
+ * array is walked synchronously: for-await would wrap every item in a promise
+ * and a microtask, which costs more than encoding a small record. Like
+ * for-await, an async iterator is preferred when both are present.
+ */
+async function each<T>(items: Iterable<T> | AsyncIterable<T>, fn: (item: T) => Promise<void> | void): Promise<void> {
+  if (Symbol.asyncIterator in items) {
+    for await (const item of items) await fn(item)
+    return
+  }
+  for (const item of items) {
+    const pending = fn(item)
+    if (pending !== undefined) await pending
+  }
 }
 
 /** Blocks waiting to be written, flushed in batches so a build never holds the whole DAG. */
@@ -89,7 +106,9 @@ function encodeRecord<R, M>(schema: RecordSchema<R, M>, key: Uint8Array, record:
   if (value.length > TREE_PARAMS_V1.maxRecordBytes) {
     throw new InvalidInputError(`record of ${bytesToHex(key)} encodes to ${value.length} bytes, over the ${TREE_PARAMS_V1.maxRecordBytes}-byte record limit; split the account's state or raise the limit in a new spec version`)
   }
-  doubleKeccak256Into(abiEncodeScratch(schema.leafEncoding, encoded.leaf(key, keccak256(value))), hashes, at)
+  if (leafHashFast(schema)?.into(key, value, hashes, at) !== true) {
+    doubleKeccak256Into(abiEncodeScratch(schema.leafEncoding, encoded.leaf(key, keccak256(value))), hashes, at)
+  }
   return value
 }
 
@@ -103,14 +122,18 @@ class RecordTable {
   keys: Uint8Array
   hashes: Uint8Array
   /** record i is bytes[ends[i-1], ends[i]) */
-  bytes: Uint8Array = new Uint8Array(1 << 20)
-  ends = new Float64Array(1024)
+  bytes: Uint8Array
+  ends: Float64Array
   private readonly keyLength: number
 
-  constructor(keyLength: number) {
+  /** `expected`: number of records if known (an array input), to size the buffers once */
+  constructor(keyLength: number, expected = 0) {
+    const n = Math.max(1024, expected)
     this.keyLength = keyLength
-    this.keys = new Uint8Array(1024 * keyLength)
-    this.hashes = new Uint8Array(1024 * HASH)
+    this.keys = new Uint8Array(n * keyLength)
+    this.hashes = new Uint8Array(n * HASH)
+    this.ends = new Float64Array(n)
+    this.bytes = new Uint8Array(Math.max(1 << 20, n * 128))
   }
 
   add<R, M>(schema: RecordSchema<R, M>, key: Uint8Array, record: R): void {
@@ -134,6 +157,19 @@ class RecordTable {
   value(i: number): Uint8Array {
     return this.bytes.subarray(i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!)
   }
+}
+
+/** Copy item `from` of src to slot `to` of dst (items of `width` bytes), by 32-bit words when aligned. */
+function wordCopier(src: Uint8Array, dst: Uint8Array, width: number): (from: number, to: number) => void {
+  if (width % 4 === 0 && src.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0) {
+    const s = new Int32Array(src.buffer, src.byteOffset, src.length >> 2)
+    const d = new Int32Array(dst.buffer, dst.byteOffset, dst.length >> 2)
+    const w = width >> 2
+    return (from, to) => {
+      for (let k = 0; k < w; k++) d[to * w + k] = s[from * w + k]!
+    }
+  }
+  return (from, to) => dst.set(src.subarray(from * width, from * width + width), to * width)
 }
 
 function grow(a: Uint8Array, size: number): Uint8Array {
@@ -188,25 +224,30 @@ export async function buildSnapshot<R, M>(opts: BuildOptions<R, M>): Promise<{ s
   if (opts.sorted === true) {
     const li = new LeafIndexBuilder(kl)
     const leaf = new Uint8Array(HASH)
-    for await (const { key, record } of opts.records) {
+    await each(opts.records, ({ key, record }) => {
       const k = keyBytes(key, kl)
       tree.add({ key: k, value: encodeRecord(schema, k, record, leaf, 0) })
       li.push(k, leaf)
-      if (sink.size >= 4096) await sink.flush()
-    }
+      return sink.size >= 4096 ? sink.flush() : undefined
+    })
     leaves = li.finish()
   } else {
-    const t = new RecordTable(kl)
-    for await (const { key, record } of opts.records) t.add(schema, keyBytes(key, kl), record)
+    const t = new RecordTable(kl, Array.isArray(opts.records) ? opts.records.length : 0)
+    await each(opts.records, ({ key, record }) => t.add(schema, keyBytes(key, kl), record))
     const keys = t.keys.subarray(0, t.n * kl)
     const order = sortOrder(keys, kl)
+    // The leaf index is the same permutation, gathered in the same pass (the key's cache line is hot).
+    const li: LeafIndex = { n: t.n, keyLength: kl, keys: new Uint8Array(t.n * kl), hashes: new Uint8Array(t.n * HASH) }
+    const copyKey = wordCopier(keys, li.keys, kl)
+    const copyHash = wordCopier(t.hashes, li.hashes, HASH)
     for (let j = 0; j < order.length; j++) {
       const i = order[j]!
       tree.add({ key: keys.subarray(i * kl, i * kl + kl), value: t.value(i) })
+      copyKey(i, j)
+      copyHash(i, j)
       if (sink.size >= 4096) await sink.flush()
     }
-    // the tree accepted the order (no duplicate keys): the leaf index is the same permutation
-    leaves = { n: t.n, keyLength: kl, keys: permute(keys, kl, order), hashes: permute(t.hashes.subarray(0, t.n * HASH), HASH, order) }
+    leaves = li
   }
   return finishSnapshot(schema, opts.meta, opts.markets, sink, tree.finish(), leaves)
 }
@@ -230,14 +271,14 @@ export async function applyChanges<R, M>(
   checkMeta(opts.meta)
   const schema = prev.schema
   const edits: (Edit & { leaf: Uint8Array | null })[] = []
-  for await (const ch of changes) {
+  await each(changes, (ch) => {
     const key = keyBytes(ch.key, schema.keyLength)
     if (ch.record === null) edits.push({ key, value: null, leaf: null })
     else {
       const leaf = new Uint8Array(HASH)
       edits.push({ key, value: encodeRecord(schema, key, ch.record, leaf, 0), leaf })
     }
-  }
+  })
   edits.sort((a, b) => Buffer.compare(a.key, b.key))
   for (let i = 1; i < edits.length; i++) {
     if (Buffer.compare(edits[i - 1]!.key, edits[i]!.key) === 0) throw new InvalidInputError(`change set lists ${bytesToHex(edits[i]!.key)} twice; give one final state per account`)

@@ -1,7 +1,7 @@
 import { abiEncodeScratch } from '../abi/encode.ts'
 import { doubleKeccak256Into, keccak256 } from '../codec/keccak.ts'
 import { bytesToHex } from '../codec/hex.ts'
-import { buildStandardTree, HASH, sortHashes, treeRoot } from '../merkle/standard-tree.ts'
+import { buildStandardTree, HASH, leafHashFast, sortHashes, treeRoot } from '../merkle/standard-tree.ts'
 import type { RecordSchema } from '../schema/types.ts'
 
 /**
@@ -18,9 +18,12 @@ export interface LeafIndex {
 
 export const ZERO_ROOT = `0x${'00'.repeat(32)}` as const
 
+/** Proof-leaf hash of an entry; `record` must be schema.decode(value). */
 export function leafHashOf<R>(schema: RecordSchema<R, unknown>, key: Uint8Array, record: R, value: Uint8Array): Uint8Array {
   const out = new Uint8Array(HASH)
-  doubleKeccak256Into(abiEncodeScratch(schema.leafEncoding, schema.leaf(key, record, keccak256(value))), out, 0)
+  if (leafHashFast(schema)?.into(key, value, out, 0) !== true) {
+    doubleKeccak256Into(abiEncodeScratch(schema.leafEncoding, schema.leaf(key, record, keccak256(value))), out, 0)
+  }
   return out
 }
 

@@ -28,7 +28,7 @@ export class TreeBuilder {
   private readonly held: (ChildRef | undefined)[] = []
 
   add(entry: Entry): void {
-    if (this.prev !== undefined && Buffer.compare(this.prev, entry.key) >= 0) {
+    if (this.prev !== undefined && compareKeys(this.prev, entry.key) >= 0) {
       throw new InvalidInputError(
         Buffer.compare(this.prev, entry.key) === 0
           ? `duplicate key 0x${Buffer.from(entry.key).toString('hex')}; each key may appear once per snapshot`
@@ -84,6 +84,13 @@ export class TreeBuilder {
       this.held[level] = undefined
     }
   }
+}
+
+/** memcmp order; keys are short and usually differ in their first byte, where a call into Buffer.compare costs more than the loop. */
+function compareKeys(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
+  return a.length - b.length
 }
 
 export function buildTree(entries: Iterable<Entry>, emit: (block: Block) => void, params: TreeParams = TREE_PARAMS_V1): TreeIndex {

@@ -65,19 +65,43 @@ function putHead(out: Uint8Array, o: number, major: number, n: number): number {
   throw new RangeError('CBOR head length over 2^32 is not used by Ark')
 }
 
+/**
+ * Node bytes are carved from shared 256 KiB slabs rather than allocated one
+ * by one: a build makes a node per ~4 accounts, and a separate ~500-byte
+ * ArrayBuffer each (external memory the GC must track) was the largest cost
+ * of a million-account build after hashing. A node is a view of its slab, as
+ * blocks read from a CAR are views of the file; nothing writes to them after
+ * encoding. Large nodes get their own buffer.
+ */
+const SLAB = 1 << 18
+let slab = new Uint8Array(SLAB)
+let slabUsed = 0
+
+function nodeBytes(size: number): Uint8Array {
+  if (size > SLAB >> 4) return new Uint8Array(size)
+  if (slabUsed + size > SLAB) {
+    slab = new Uint8Array(SLAB)
+    slabUsed = 0
+  }
+  const out = slab.subarray(slabUsed, slabUsed + size)
+  slabUsed += size
+  return out
+}
+
 /** [0, [[key, record], ...]]: heads written straight into one exactly sized buffer. */
 export function encodeLeaf(entries: readonly Entry[]): Block {
   let total = 2 + headSize(entries.length)
   for (const e of entries) total += 1 + headSize(e.key.length) + e.key.length + e.value.length
-  const out = new Uint8Array(total)
+  const out = nodeBytes(total)
   out[0] = 0x82
   out[1] = 0x00
   let o = putHead(out, 2, 4, entries.length)
   for (const e of entries) {
     out[o++] = 0x82
     o = putHead(out, o, 2, e.key.length)
-    out.set(e.key, o)
-    o += e.key.length
+    const key = e.key
+    for (let i = 0; i < key.length; i++) out[o + i] = key[i]! // short: a loop beats set()
+    o += key.length
     out.set(e.value, o)
     o += e.value.length
   }
@@ -88,7 +112,7 @@ export function encodeLeaf(entries: readonly Entry[]): Block {
 export function encodeBranch(level: number, children: readonly ChildRef[]): Block {
   let total = 1 + headSize(level) + headSize(children.length)
   for (const c of children) total += childSize(c)
-  const out = new Uint8Array(total)
+  const out = nodeBytes(total)
   out[0] = 0x82
   let o = putHead(out, 1, 0, level)
   o = putHead(out, o, 4, children.length)
