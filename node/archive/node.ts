@@ -457,6 +457,21 @@ export class ArchiveNode {
     return got
   }
 
+  /**
+   * Admin: derive and store the snapshot of a final block now (default: the finalized head), off the
+   * schedule. It is stored and served like any snapshot but not attested: off-schedule checkpoints
+   * cannot reach quorum (emergency checkpoints are a separate, quorum-triggered mechanism).
+   */
+  async snapshotNow(block?: bigint): Promise<Record<string, unknown>> {
+    const target = await this.source.checkpointHeader(block ?? 'finalized', this.signal)
+    const { base } = await this.cache.canonicalBase(this.source, this.signal)
+    const prev = base !== undefined && base.block.number < target.number ? base : undefined
+    const { checkpoint, stats } = await deriveCheckpoint({ adapter: this.adapter, config: this.adapterConfig, source: this.source, target, prev, store: this.store, signal: this.signal })
+    const s = checkpoint.snapshot
+    this.log.info({ block: target.number.toString(), root: s.cid.toString() }, 'admin snapshot stored')
+    return { block: target.number.toString(), blockHash: target.hash, snapshot: s.cid.toString(), stateRoot: s.root.stateRoot, accounts: s.root.accountCount, ms: stats.ms.total }
+  }
+
   get operatorSet(): OperatorSet {
     return this.operators
   }

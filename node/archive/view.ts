@@ -69,6 +69,7 @@ export function nodeView(node: ArchiveNode, metrics: PromRegistry): NodeView {
     evidence: () => node.evidence.map((e) => ({ signer: e.a.signer, block: e.a.body.blockNumber.toString(), a: e.a.body.snapshotCid.toString(), b: e.b.body.snapshotCid.toString(), bytes: bytesToHex(encodeEvidence(e)) })),
     blocks: node.network.blocks,
     metrics: () => metrics.text(),
+    admin: { snapshotNow: (block) => node.snapshotNow(block) },
     health: () => {
       const reasons: string[] = []
       if (node.fatal !== undefined) reasons.push(`fatal: ${node.fatal.message}`)

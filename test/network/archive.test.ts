@@ -64,6 +64,7 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     await until('two certified checkpoints on the first three nodes', () => nodes.every((n) => n.certificates.list().length >= 2), 90_000)
     const before = certified(n0)
     configs[3]!.p2p.bootstrap = boot
+    configs[3]!.http.admin = true
     const late = await startNode(configs[3]!)
     nodes.push(late)
     await until('catch-up on the late node', () => [...before.keys()].every((b) => certified(late).has(b)), 60_000)
@@ -99,6 +100,13 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     expect(metrics).toMatch(/ark_gossip_messages_total\{kind="attestation",action="accept",code="OK"\} [1-9]/)
     expect(metrics).toMatch(/ark_node_events_total\{event="catchupCertificates"\} [1-9]/)
     expect(res.headers.get('access-control-allow-origin')).toBeNull()
+    // admin: snapshot a block now, only with the bearer token (generated 0600 on first run)
+    const token = (await readFile(join(configs[3]!.dataDir, 'admin.token'), 'utf8')).trim()
+    expect((await fetch(`${api}/v1/admin/snapshot`, { method: 'POST' })).status).toBe(401)
+    const adminRes = await fetch(`${api}/v1/admin/snapshot`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ block: latest.block }) })
+    expect(adminRes.status).toBe(200)
+    const adminBody = JSON.stringify(await adminRes.json())
+    expect(adminBody).toContain(latest.snapshotCid)
     // `ark fetch` from untrusted gateways: a tampering gateway first (dropped), then the honest node
     const tamper = createServer(async (req, res) => {
       const up = await fetch(`${api}${req.url}`, { headers: { accept: String(req.headers.accept ?? '') } })

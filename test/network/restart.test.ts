@@ -56,11 +56,11 @@ afterAll(async () => {
 })
 
 describe('SIGKILL and restart', () => {
-  it('loses nothing and never signs twice', { timeout: 400_000 }, async () => {
+  it('loses nothing and never signs twice', { timeout: 600_000 }, async () => {
     const cluster = await startCluster({ dir, rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, nodes: 4, interval: 3, firstBlock: (await blockNumber(f)) + 12n, onLog: (i, l) => { if (process.env.ARK_TEST_LOG !== undefined && (l.level as number) >= 30) console.log(i, l.msg, l.block ?? '', l.err ?? '') }, signal: stopMining.signal })
     let restarted: ReturnType<typeof spawn> | undefined
     try {
-      await until('two certificates signed by node 1', async () => [...(await certs(0)).values()].filter((c) => c.signers.length >= 3).length >= 2 && (await signLog(1)).length >= 1, 90_000)
+      await until('two certificates signed by node 1', async () => [...(await certs(0)).values()].filter((c) => c.signers.length >= 3).length >= 2 && (await signLog(1)).length >= 1, 240_000)
       const victim = cluster.nodes[1]!
       victim.process.kill('SIGKILL')
       await victim.exited
@@ -74,7 +74,7 @@ describe('SIGKILL and restart', () => {
         if (newer.length === 0) return false
         const c0 = await certs(0)
         return newer.some((e) => [...c0.entries()].some(([b, c]) => e.checkpoint.includes(`/${b}/`) && c.signers.includes(victim.operator.toLowerCase())))
-      }, 150_000)
+      }, 240_000)
       // the sign log never holds two contents for one checkpoint
       const log = await signLog(1)
       const byCheckpoint = new Map<string, Set<string>>()

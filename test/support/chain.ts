@@ -19,7 +19,16 @@ export async function startChain(): Promise<ChainFixture> {
     const deployment = await deployReferenceProtocol({ rpcUrl: anvil.rpcUrl })
     const config = perpReferenceAdapter.parseConfig({ exchange: deployment.exchange, options: deployment.options, startBlock: Number(deployment.deployBlock) })
     const rpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
-      const res = await fetch(anvil.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
+      // anvil may close an idle keep-alive socket just as it is reused ("other side closed"): retry that
+      let res: Response | undefined
+      for (let attempt = 0; res === undefined; attempt++) {
+        try {
+          res = await fetch(anvil.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
+        } catch (err) {
+          if (attempt >= 3) throw err
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      }
       const j = (await res.json()) as { result?: T; error?: { message: string } }
       if (j.error !== undefined) throw new Error(`${method}: ${j.error.message}`)
       return j.result as T
