@@ -21,7 +21,8 @@ export interface ClusterRunOptions {
 
 /** Start the node processes, keep the workload running, report each checkpoint as the nodes log it. */
 export async function runCluster(o: ClusterRunOptions): Promise<void> {
-  let cluster: Awaited<ReturnType<typeof startCluster>> | undefined
+  // filled once the nodes are up; the log handler (which runs earlier) reads it when it can
+  const started: { cluster?: Awaited<ReturnType<typeof startCluster>> } = {}
   const derived = new Map<string, Set<number>>()
   const certified = new Map<string, { certificate: string; snapshot: string; signers: number; nodes: Set<number> }>()
   let done = 0
@@ -36,7 +37,7 @@ export async function runCluster(o: ClusterRunOptions): Promise<void> {
       if (c === undefined) {
         certified.set(l.block, { certificate: String(l.certificate), snapshot: String(l.snapshot), signers: Number(l.signers), nodes: new Set([node]) })
         done++
-        const api = cluster?.nodes[Math.min(1, cluster.nodes.length - 1)]?.httpUrl
+        const api = started.cluster?.nodes[Math.min(1, started.cluster.nodes.length - 1)]?.httpUrl
         const fetchLine = api === null || api === undefined ? '' : `\n  recover it: npx ark fetch --chain 31337 --adapter perp-reference --block ${l.block} --trust ${join(o.dir, 'operators.json')} --gateway ${api} --out ${join(o.dir, `recovered-${l.block}`)}`
         o.say(`checkpoint block ${l.block}: built by ${derived.get(l.block)?.size ?? 0}/${o.nodes} nodes, attestations ${String(l.signers)}/${o.nodes}, certified ${String(l.certificate)}\n  snapshot ${String(l.snapshot)}${fetchLine}`, { event: 'certified', block: l.block, certificate: l.certificate, snapshot: l.snapshot, signers: l.signers, builtBy: derived.get(l.block)?.size ?? 0 })
         if (done >= o.limit) finished.abort()
@@ -55,7 +56,8 @@ export async function runCluster(o: ClusterRunOptions): Promise<void> {
   // nodes read the registry at the finalized head (2 confirmations here): let its deployment become final first
   for (let i = 0; i < 3; i++) await fetch(o.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'evm_mine', params: [] }) })
   const firstBlock = o.firstBlock > registry.deployBlock ? o.firstBlock : registry.deployBlock + BigInt(o.interval)
-  cluster = await startCluster({ dir: o.dir, rpcUrl: o.rpcUrl, deployment: o.deployment, nodes: o.nodes, interval: o.interval, firstBlock, registry: registry.address, onLog, signal })
+  const cluster = await startCluster({ dir: o.dir, rpcUrl: o.rpcUrl, deployment: o.deployment, nodes: o.nodes, interval: o.interval, firstBlock, registry: registry.address, onLog, signal })
+  started.cluster = cluster
   try {
     for (const n of cluster.nodes) {
       o.say(`node ${n.index}  operator ${n.operator}  ${n.multiaddrs[0] ?? ''}${n.httpUrl === null ? '' : `  api ${n.httpUrl}`}\n  config ${n.configPath}`, { event: 'node', index: n.index, operator: n.operator, multiaddrs: n.multiaddrs, http: n.httpUrl, config: n.configPath })
