@@ -61,13 +61,13 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     }
     mining = keepMining()
     // 3 of 4 operators are enough for the threshold (3)
-    await until('two certified checkpoints on the first three nodes', () => nodes.every((n) => n.certificates.list().length >= 2), 90_000)
+    await until('two certified checkpoints on the first three nodes', () => nodes.every((n) => n.certificates.list().length >= 2), 240_000)
     const before = certified(n0)
     configs[3]!.p2p.bootstrap = boot
     configs[3]!.http.admin = true
     const late = await startNode(configs[3]!)
     nodes.push(late)
-    await until('catch-up on the late node', () => [...before.keys()].every((b) => certified(late).has(b)), 60_000)
+    await until('catch-up on the late node', () => [...before.keys()].every((b) => certified(late).has(b)), 180_000)
     for (const [b, cid] of before) expect(certified(late).get(b)).toBe(cid)
     expect(late.counters.catchupCertificates).toBeGreaterThan(0)
     // the late node holds the certified snapshots it caught up on, and they verify
