@@ -43,8 +43,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    // `ark fetch …` is the recovery desk's command: keep it one word
-    const [group, name, ...rest] = argv[0] === 'fetch' ? ['recovery', ...argv] : argv
+    // the recovery desk's commands (`ark fetch`, `ark verify`, …) are one word
+    const recoveryNames = new Set(groups.recovery!.commands.map((c) => c.name))
+    const [group, name, ...rest] = argv[0] !== undefined && recoveryNames.has(argv[0]) ? ['recovery', ...argv] : argv
     if (group === undefined || group === '--help' || group === '-h' || group === 'help') {
       io.stdout(topHelp())
       return group === undefined ? 2 : 0

@@ -1,6 +1,6 @@
 import { addressToBytes, hexToBytes } from '../codec/hex.ts'
 import { writeWord256 } from '../codec/cbor-write.ts'
-import { checkInt, type IntKind } from '../codec/int.ts'
+import { checkInt, rangeOf, type IntKind } from '../codec/int.ts'
 import { InvalidInputError } from '../errors.ts'
 
 /**
@@ -42,26 +42,30 @@ export function parseAbiType(t: string): ParamType {
   return p
 }
 
-function writeBase(out: Uint8Array, view: DataView, o: number, t: BaseType, v: unknown, what: string): void {
+/** The value's name in errors, built only when one is thrown (j < 0: not an array element). */
+const label = (types: readonly string[], i: number, j: number): string => (j < 0 ? `ABI value ${i} (${types[i]})` : `ABI value ${i}[${j}] (${types[i]})`)
+
+function writeBase(out: Uint8Array, view: DataView, o: number, t: BaseType, v: unknown, types: readonly string[], i: number, j: number): void {
   switch (t.kind) {
     case 'address': {
-      const a = v instanceof Uint8Array ? v : addressToBytes(String(v), what)
-      if (a.length !== 20) throw new InvalidInputError(`${what} must be a 20-byte address`)
+      const a = v instanceof Uint8Array ? v : addressToBytes(String(v), label(types, i, j))
+      if (a.length !== 20) throw new InvalidInputError(`${label(types, i, j)} must be a 20-byte address`)
       out.set(a, o + 12)
       return
     }
     case 'bool':
-      if (typeof v !== 'boolean') throw new InvalidInputError(`${what} must be a boolean`)
+      if (typeof v !== 'boolean') throw new InvalidInputError(`${label(types, i, j)} must be a boolean`)
       out[o + 31] = v ? 1 : 0
       return
     case 'bytesN': {
-      const a = v instanceof Uint8Array ? v : hexToBytes(String(v), what)
-      if (a.length !== t.size) throw new InvalidInputError(`${what} must be ${t.size} bytes`)
+      const a = v instanceof Uint8Array ? v : hexToBytes(String(v), label(types, i, j))
+      if (a.length !== t.size) throw new InvalidInputError(`${label(types, i, j)} must be ${t.size} bytes`)
       out.set(a, o)
       return
     }
     case 'int': {
-      const x = checkInt(v, t.intKind!, what)
+      const r = rangeOf(t.intKind!)
+      const x = typeof v === 'bigint' && v >= r[0] && v <= r[1] ? v : checkInt(v, t.intKind!, label(types, i, j))
       // two's complement in 256 bits
       writeWord256(x < 0n ? x + TWO_256 : x, out, o, view)
       return
@@ -108,13 +112,13 @@ function encodeInto(out: Uint8Array, view: DataView, types: readonly string[], p
     const p = parsed[i]!
     const head = 32 * i
     if (!p.array) {
-      writeBase(out, view, head, p.base, values[i], `ABI value ${i} (${types[i]})`)
+      writeBase(out, view, head, p.base, values[i], types, i, -1)
       continue
     }
     const arr = values[i] as unknown[]
     view.setUint32(head + 28, tail) // offset word (< 2^32: a leaf is far smaller)
     view.setUint32(tail + 28, arr.length) // length word
-    for (let j = 0; j < arr.length; j++) writeBase(out, view, tail + 32 + 32 * j, p.base, arr[j], `ABI value ${i}[${j}] (${types[i]})`)
+    for (let j = 0; j < arr.length; j++) writeBase(out, view, tail + 32 + 32 * j, p.base, arr[j], types, i, j)
     tail += 32 + 32 * arr.length
   }
 }

@@ -94,6 +94,8 @@ export function readCar(bytes: Uint8Array, into: MemoryBlockStore = new MemoryBl
   const roots = header.roots.map((r) => CID.asCID(r) ?? (() => {
     throw new MalformedCarError('CAR header root is not a CID')
   })())
+  // CID bytes are plain Uint8Array views (as CID.decodeFirst makes them) even when the file is a Buffer
+  const plain = bytes instanceof Buffer ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes
   let o = hstart + hlen
   let blocks = 0
   let total = 0
@@ -105,7 +107,7 @@ export function readCar(bytes: Uint8Array, into: MemoryBlockStore = new MemoryBl
     if (len >= CID_BYTES && hasArkPrefix(bytes, start)) {
       // The only CID form an Ark block may have: build it around views of the
       // file, as CID.decodeFirst would return for these bytes, without its varint walk.
-      cid = cidFromBinary(bytes.subarray(start, start + CID_BYTES))
+      cid = cidFromBinary(plain.subarray(start, start + CID_BYTES))
       rest = bytes.subarray(start + CID_BYTES, start + len)
     } else {
       try {

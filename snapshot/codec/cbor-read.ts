@@ -15,7 +15,10 @@ export class CborReader {
   pos = 0
   /** used in messages: "record of 0x…" */
   what = ''
-  /** a view of the whole underlying buffer, kept while records come from the same block */
+  /**
+   * A view of the whole underlying buffer, kept while records come from the
+   * same block (it holds on to the last buffer read until the next reset).
+   */
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0))
   private base = 0
 

@@ -1,73 +1,107 @@
 /**
- * Sorting n fixed-width byte strings packed in one buffer (keys, hashes)
- * without slicing them: the result is the permutation `order` such that item
- * order[0] <= order[1] <= ... bytewise (memcmp order, ties in input order).
+ * Sorting n fixed-width byte strings (keys) packed in one buffer, without
+ * slicing them: returns the keys in ascending bytewise (memcmp) order and the
+ * permutation `order` (sorted[j] = item order[j]; equal items keep input order).
  *
- * Items are bucketed by their first two bytes (a counting sort), then each
- * bucket is ordered by the next six bytes read as a number, with a full
- * compare of the rest only on a tie. For random keys or hashes a bucket holds
- * n/65536 items and nearly every comparison is one subtraction. Adversarial
- * inputs (ground keys sharing a prefix) fall back to an O(k log k) sort per
- * bucket, never O(k^2).
+ * Items are scattered into buckets by their first two bytes (a counting sort;
+ * random writes, which the CPU buffers, rather than a random read per item),
+ * then each bucket is sorted in place, comparing the next six bytes as a
+ * number and the rest only on a tie. For random keys a bucket holds
+ * n/65536 items. A crowded bucket (ground keys sharing a prefix) falls back
+ * to an O(k log k) sort, never O(k^2).
  */
-export function sortOrder(buf: Uint8Array, width: number): Uint32Array {
+export function sortKeys(buf: Uint8Array, width: number): { order: Uint32Array; sorted: Uint8Array } {
   const n = Math.floor(buf.length / width)
-  const order = new Uint32Array(n)
-  if (width < 8) {
-    // Too short for the bucket/prefix scheme: plain comparison sort.
-    const idx = Array.from({ length: n }, (_, i) => i)
-    idx.sort((x, y) => Buffer.compare(buf.subarray(x * width, x * width + width), buf.subarray(y * width, y * width + width)) || x - y)
-    order.set(idx)
-    return order
-  }
+  if (width < 8) return sortShort(buf, width, n)
   const counts = new Uint32Array(65537)
-  const prefix = new Float64Array(n)
-  for (let i = 0, o = 0; i < n; i++, o += width) {
-    counts[((buf[o]! << 8) | buf[o + 1]!) + 1]!++
-    prefix[i] = buf[o + 2]! * 2 ** 40 + buf[o + 3]! * 2 ** 32 + buf[o + 4]! * 2 ** 24 + buf[o + 5]! * 2 ** 16 + buf[o + 6]! * 2 ** 8 + buf[o + 7]!
-  }
+  for (let i = 0, o = 0; i < n; i++, o += width) counts[((buf[o]! << 8) | buf[o + 1]!) + 1]!++
   for (let b = 1; b <= 65536; b++) counts[b]! += counts[b - 1]!
   const starts = counts.slice()
-  for (let i = 0, o = 0; i < n; i++, o += width) order[counts[(buf[o]! << 8) | buf[o + 1]!]!++] = i
-  const cmp = (x: number, y: number): number =>
-    prefix[x]! - prefix[y]! || Buffer.compare(buf.subarray(x * width + 8, x * width + width), buf.subarray(y * width + 8, y * width + width)) || x - y
+  const order = new Uint32Array(n)
+  const sorted = new Uint8Array(n * width)
+  const copy = copier(buf, sorted, width)
+  for (let i = 0, o = 0; i < n; i++, o += width) {
+    const p = counts[(buf[o]! << 8) | buf[o + 1]!]!++
+    copy(i, p)
+    order[p] = i
+  }
+  const prefix = (j: number): number => {
+    const o = j * width
+    return sorted[o + 2]! * 2 ** 40 + sorted[o + 3]! * 2 ** 32 + sorted[o + 4]! * 2 ** 24 + sorted[o + 5]! * 2 ** 16 + sorted[o + 6]! * 2 ** 8 + sorted[o + 7]!
+  }
+  const tail = (i: number, j: number): number => {
+    for (let a = i * width + 8, b = j * width + 8, end = i * width + width; a < end; a++, b++) if (sorted[a] !== sorted[b]) return sorted[a]! - sorted[b]!
+    return order[i]! - order[j]!
+  }
+  const tmp = new Uint8Array(width)
   for (let b = 0; b < 65536; b++) {
     const lo = starts[b]!
     const hi = starts[b + 1]!
+    if (hi - lo < 2) continue
     if (hi - lo > 32) {
-      order.subarray(lo, hi).set(Array.from(order.subarray(lo, hi)).sort(cmp))
+      sortRange(sorted, order, width, lo, hi)
       continue
     }
     for (let i = lo + 1; i < hi; i++) {
-      const x = order[i]!
+      const k = prefix(i)
       let j = i
-      while (j > lo && cmp(order[j - 1]!, x) > 0) {
-        order[j] = order[j - 1]!
+      while (j > lo) {
+        const kj = prefix(j - 1)
+        if (kj < k || (kj === k && tail(j - 1, i) < 0)) break
         j--
       }
+      if (j === i) continue
+      // move item i down to j, shifting [j, i) up by one
+      tmp.set(sorted.subarray(i * width, i * width + width))
+      sorted.copyWithin((j + 1) * width, j * width, i * width)
+      sorted.set(tmp, j * width)
+      const x = order[i]!
+      order.copyWithin(j + 1, j, i)
       order[j] = x
     }
   }
-  return order
+  return { order, sorted }
+}
+
+/** Sort positions [lo, hi) of (sorted, order) by key, then input order. */
+function sortRange(sorted: Uint8Array, order: Uint32Array, width: number, lo: number, hi: number): void {
+  const items = Array.from({ length: hi - lo }, (_, k) => ({ key: sorted.slice((lo + k) * width, (lo + k + 1) * width), i: order[lo + k]! }))
+  items.sort((x, y) => Buffer.compare(x.key, y.key) || x.i - y.i)
+  items.forEach((it, k) => {
+    sorted.set(it.key, (lo + k) * width)
+    order[lo + k] = it.i
+  })
+}
+
+/** Keys shorter than the bucket and prefix scheme needs: a plain comparison sort. */
+function sortShort(buf: Uint8Array, width: number, n: number): { order: Uint32Array; sorted: Uint8Array } {
+  const idx = Array.from({ length: n }, (_, i) => i)
+  idx.sort((x, y) => Buffer.compare(buf.subarray(x * width, x * width + width), buf.subarray(y * width, y * width + width)) || x - y)
+  const order = Uint32Array.from(idx)
+  return { order, sorted: permute(buf, width, order) }
+}
+
+/** Copy item `from` of src to slot `to` of dst (items of `width` bytes), by 32-bit words when widths and offsets allow. */
+function copier(src: Uint8Array, dst: Uint8Array, width: number): (from: number, to: number) => void {
+  if (width % 4 === 0 && src.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0) {
+    const s = new Int32Array(src.buffer, src.byteOffset, src.length >> 2)
+    const d = new Int32Array(dst.buffer, dst.byteOffset, dst.length >> 2)
+    const w = width >> 2
+    return (from, to) => {
+      for (let k = 0; k < w; k++) d[to * w + k] = s[from * w + k]!
+    }
+  }
+  return (from, to) => {
+    for (let k = 0; k < width; k++) dst[to * width + k] = src[from * width + k]!
+  }
 }
 
 /**
  * Copy items of `width` bytes from `src` to `dst` in the order given
- * (dst item i = src item order[i]), by 32-bit words when widths and offsets
- * allow it.
+ * (dst item i = src item order[i]).
  */
 export function permute(src: Uint8Array, width: number, order: Uint32Array, dst: Uint8Array = new Uint8Array(order.length * width)): Uint8Array {
-  if (width % 4 === 0 && src.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0) {
-    const s = new Uint32Array(src.buffer, src.byteOffset, (order.length * width) >> 2)
-    const d = new Uint32Array(dst.buffer, dst.byteOffset, (order.length * width) >> 2)
-    const w = width >> 2
-    for (let i = 0; i < order.length; i++) {
-      const a = order[i]! * w
-      const b = i * w
-      for (let k = 0; k < w; k++) d[b + k] = s[a + k]!
-    }
-    return dst
-  }
-  for (let i = 0; i < order.length; i++) dst.set(src.subarray(order[i]! * width, order[i]! * width + width), i * width)
+  const copy = copier(src, dst, width)
+  for (let i = 0; i < order.length; i++) copy(order[i]!, i)
   return dst
 }

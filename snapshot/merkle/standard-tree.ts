@@ -1,5 +1,5 @@
 import { doubleKeccak256Into, hashPairsInto, keccak256Pair, PAIR_BATCH } from '../codec/keccak.ts'
-import { permute, sortOrder } from '../codec/sort.ts'
+import { permute } from '../codec/sort.ts'
 import { InvalidInputError } from '../errors.ts'
 
 /**
@@ -40,9 +40,59 @@ export function standardLeafHash(encoded: Uint8Array): Uint8Array {
   return out
 }
 
-/** Sort n 32-byte hashes ascending (codec/sort.ts: bucket by prefix, no per-hash slices). */
+/**
+ * Sort n 32-byte hashes ascending. Hashes are uniform, so: scatter each hash
+ * into its bucket by the first two bytes (random writes, which the CPU
+ * buffers, instead of a random read per hash), then sort each small bucket in
+ * place by the next six bytes as a number, comparing the rest only on a tie.
+ * A crowded bucket (ground hashes) falls back to an O(k log k) sort.
+ */
 export function sortHashes(hashes: Uint8Array): Uint8Array {
-  return permute(hashes, HASH, sortOrder(hashes, HASH))
+  const n = hashes.length / HASH
+  const counts = new Uint32Array(65537)
+  for (let i = 0; i < n; i++) counts[((hashes[i * HASH]! << 8) | hashes[i * HASH + 1]!) + 1]!++
+  for (let b = 1; b <= 65536; b++) counts[b]! += counts[b - 1]!
+  const starts = counts.slice()
+  const out = new Uint8Array(hashes.length)
+  const src = hashes.byteOffset % 4 === 0 ? new Int32Array(hashes.buffer, hashes.byteOffset, hashes.length >> 2) : new Int32Array(hashes.slice().buffer)
+  const dst = new Int32Array(out.buffer)
+  for (let i = 0; i < n; i++) {
+    const to = counts[(hashes[i * HASH]! << 8) | hashes[i * HASH + 1]!]!++ * 8
+    for (let k = 0; k < 8; k++) dst[to + k] = src[i * 8 + k]!
+  }
+  const key = (i: number): number => {
+    const o = i * HASH
+    return out[o + 2]! * 2 ** 40 + out[o + 3]! * 2 ** 32 + out[o + 4]! * 2 ** 24 + out[o + 5]! * 2 ** 16 + out[o + 6]! * 2 ** 8 + out[o + 7]!
+  }
+  const tail = (i: number, j: number): number => Buffer.compare(out.subarray(i * HASH + 8, i * HASH + HASH), out.subarray(j * HASH + 8, j * HASH + HASH))
+  const tmp = new Int32Array(8)
+  for (let b = 0; b < 65536; b++) {
+    const lo = starts[b]!
+    const hi = starts[b + 1]!
+    if (hi - lo < 2) continue
+    if (hi - lo > 32) {
+      const items: Uint8Array[] = []
+      for (let i = lo; i < hi; i++) items.push(out.slice(i * HASH, i * HASH + HASH))
+      items.sort((x, y) => Buffer.compare(x, y))
+      items.forEach((h, i) => out.set(h, (lo + i) * HASH))
+      continue
+    }
+    for (let i = lo + 1; i < hi; i++) {
+      const k = key(i)
+      let j = i
+      while (j > lo) {
+        const kj = key(j - 1)
+        if (kj < k || (kj === k && tail(j - 1, i) <= 0)) break
+        j--
+      }
+      if (j === i) continue
+      // move hash i down to j, shifting [j, i) up by one
+      for (let w = 0; w < 8; w++) tmp[w] = dst[i * 8 + w]!
+      dst.copyWithin((j + 1) * 8, j * 8, i * 8)
+      for (let w = 0; w < 8; w++) dst[j * 8 + w] = tmp[w]!
+    }
+  }
+  return out
 }
 
 /**

@@ -238,9 +238,10 @@ export function decodeAccount(bytes: Uint8Array, what: string): AccountRecord {
 const reader = new CborReader()
 
 /**
- * The most recently decoded record, its raw asset addresses and their hex
- * strings as decoded: proofs decode a record and then take its leaf, which
- * can skip parsing the hex back while the record's assets are unchanged.
+ * The most recently decoded record, its raw asset addresses (views of the
+ * decoded bytes) and their hex strings as decoded: proofs decode a record and
+ * then take its leaf, which can skip parsing the hex back while the record's
+ * assets are unchanged.
  */
 let lastDecoded: AccountRecord | undefined
 let lastAssets: Uint8Array[] = []
@@ -313,7 +314,7 @@ export function leafHashInto(key: Uint8Array, bytes: Uint8Array, out: Uint8Array
       from = p + 3 // 0x58 L, sign byte
       len = bytes[p + 1]! - 1
     } else return false
-    if (len > 32 || from + len > bytes.length || (ib >= 0x40 && bytes[from - 1] !== 0)) return false
+    if (len > 32 || from + len > bytes.length || (ib >= 0x40 && (len < 1 || bytes[from - 1] !== 0))) return false
     const amountAt = 192 + 32 * k + 32 * j + 32 - len
     for (let i = 0; i < len; i++) abi[amountAt + i] = bytes[from + i]!
     p = from + len

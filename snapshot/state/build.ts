@@ -10,7 +10,7 @@ import { readLeaf } from '../tree/read.ts'
 import { updateTree, type Edit } from '../tree/update.ts'
 import { abiEncodeScratch } from '../abi/encode.ts'
 import { doubleKeccak256Into, keccak256 } from '../codec/keccak.ts'
-import { sortOrder } from '../codec/sort.ts'
+import { sortKeys } from '../codec/sort.ts'
 import { HASH, leafHashFast } from '../merkle/standard-tree.ts'
 import { findKey, LeafIndexBuilder, merkleOf, patchLeafIndex, ZERO_ROOT, type LeafIndex } from './leaves.ts'
 import { checkMeta, encodeRoot, SPEC_VERSION, type SnapshotMeta } from './root.ts'
@@ -133,7 +133,8 @@ class RecordTable {
     this.keys = new Uint8Array(n * keyLength)
     this.hashes = new Uint8Array(n * HASH)
     this.ends = new Float64Array(n)
-    this.bytes = new Uint8Array(Math.max(1 << 20, n * 128))
+    // typical records are ~100-130 bytes; the arena grows if that is short
+    this.bytes = new Uint8Array(Math.max(1 << 20, n * 112))
   }
 
   add<R, M>(schema: RecordSchema<R, M>, key: Uint8Array, record: R): void {
@@ -147,7 +148,7 @@ class RecordTable {
     }
     const value = encodeRecord(schema, key, record, this.hashes, n * HASH)
     const start = n === 0 ? 0 : this.ends[n - 1]!
-    if (start + value.length > this.bytes.length) this.bytes = grow(this.bytes, Math.max(2 * this.bytes.length, start + value.length))
+    if (start + value.length > this.bytes.length) this.bytes = grow(this.bytes, Math.max(Math.floor(1.5 * this.bytes.length), start + value.length))
     this.bytes.set(value, start)
     this.ends[n] = start + value.length
     this.keys.set(key, n * this.keyLength)
@@ -234,16 +235,13 @@ export async function buildSnapshot<R, M>(opts: BuildOptions<R, M>): Promise<{ s
   } else {
     const t = new RecordTable(kl, Array.isArray(opts.records) ? opts.records.length : 0)
     await each(opts.records, ({ key, record }) => t.add(schema, keyBytes(key, kl), record))
-    const keys = t.keys.subarray(0, t.n * kl)
-    const order = sortOrder(keys, kl)
-    // The leaf index is the same permutation, gathered in the same pass (the key's cache line is hot).
-    const li: LeafIndex = { n: t.n, keyLength: kl, keys: new Uint8Array(t.n * kl), hashes: new Uint8Array(t.n * HASH) }
-    const copyKey = wordCopier(keys, li.keys, kl)
+    const { order, sorted } = sortKeys(t.keys.subarray(0, t.n * kl), kl)
+    // The leaf index is the same permutation: sorted keys, and hashes gathered while feeding the tree.
+    const li: LeafIndex = { n: t.n, keyLength: kl, keys: sorted, hashes: new Uint8Array(t.n * HASH) }
     const copyHash = wordCopier(t.hashes, li.hashes, HASH)
     for (let j = 0; j < order.length; j++) {
       const i = order[j]!
-      tree.add({ key: keys.subarray(i * kl, i * kl + kl), value: t.value(i) })
-      copyKey(i, j)
+      tree.add({ key: sorted.subarray(j * kl, j * kl + kl), value: t.value(i) })
       copyHash(i, j)
       if (sink.size >= 4096) await sink.flush()
     }

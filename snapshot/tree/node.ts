@@ -68,8 +68,8 @@ function putHead(out: Uint8Array, o: number, major: number, n: number): number {
 /**
  * Node bytes are carved from shared 256 KiB slabs rather than allocated one
  * by one: a build makes a node per ~4 accounts, and a separate ~500-byte
- * ArrayBuffer each (external memory the GC must track) was the largest cost
- * of a million-account build after hashing. A node is a view of its slab, as
+ * ArrayBuffer each (external memory the GC must track) was a large share of
+ * a million-account build. A node is a view of its slab, as
  * blocks read from a CAR are views of the file; nothing writes to them after
  * encoding. Large nodes get their own buffer.
  */
@@ -136,7 +136,7 @@ export type DecodedNode =
   | { level: 0; entries: Entry[] }
   | { level: number; children: ChildRef[] }
 
-/** 0x00 (identity multibase prefix of a link) then the Ark CID prefix: `58 25 00 01 71 12 20`. */
+/** A link as encodeBranch writes it: tag 42 (d8 2a), bytes(37) (58 25), the 0x00 prefix, then the Ark CID prefix. */
 const LINK_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00, ...CID_PREFIX)
 
 /**
@@ -157,7 +157,7 @@ function decodeBranchFast(bytes: Uint8Array, at: number, level: number, keyLengt
 function parseBranch(bytes: Uint8Array, at: number, level: number, keyLength: number): ChildRef[] | undefined {
   if (at >= bytes.length || bytes[at]! >> 5 !== 4) return undefined
   const arr = readHead(bytes, at)
-  if (arr.value === 0) return undefined
+  if (arr.value === 0 || arr.value > bytes.length) return undefined
   const keyHead = cborHead(2, keyLength)
   const children: ChildRef[] = new Array(arr.value)
   let o = arr.end

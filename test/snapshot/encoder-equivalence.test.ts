@@ -20,7 +20,7 @@ import { CborWriter } from '../../snapshot/codec/cbor-write.ts'
 import { addressToBytes, bytesToHex, compareBytes, equalBytes, parseAddress } from '../../snapshot/codec/hex.ts'
 import { checkInt, INT256, intFromIpld, intToIpld, UINT256, UINT64 } from '../../snapshot/codec/int.ts'
 import { doubleKeccak256Into, keccak256, keccak256Pair } from '../../snapshot/codec/keccak.ts'
-import { sortOrder } from '../../snapshot/codec/sort.ts'
+import { sortKeys } from '../../snapshot/codec/sort.ts'
 import { MalformedBlockError } from '../../snapshot/errors.ts'
 import { buildStandardTree, sortHashes, standardLeafHash } from '../../snapshot/merkle/standard-tree.ts'
 import { decodeAccount, derivativesSchema, encodeAccount, type AccountRecord, type OptionPosition } from '../../snapshot/schema/derivatives.ts'
@@ -305,20 +305,35 @@ describe('Merkle tree, sorting, CIDs, tree nodes', () => {
     }
   })
 
-  it('sortOrder sorts fixed-width items bytewise, stable on ties, with crowded prefixes', () => {
+  it('sortHashes sorts bytewise, also when many hashes share a prefix (crowded buckets, equal hashes)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 400 }), fc.integer({ min: 0, max: 32 }), (raw, shared) => {
+        const items = raw.map((b, i) => Uint8Array.from(i % 7 === 0 && i > 0 ? raw[i - 1]! : b).fill(0x99, 0, shared))
+        const flat = new Uint8Array(32 * items.length)
+        items.forEach((b, i) => flat.set(b, 32 * i))
+        const got = sortHashes(flat)
+        const want = [...items].sort((x, y) => Buffer.compare(x, y))
+        want.forEach((h, i) => expect(bytesToHex(got.subarray(32 * i, 32 * i + 32))).toBe(bytesToHex(h)))
+      }),
+      fcOpts(300),
+    )
+  })
+
+  it('sortKeys sorts fixed-width items bytewise, stable on ties, with crowded prefixes', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 40 }),
         fc.array(fc.uint8Array({ minLength: 40, maxLength: 40 }), { maxLength: 300 }),
         fc.integer({ min: 0, max: 40 }),
         (width, raw, shared) => {
-          // many items share a prefix: buckets over 32 take the comparison-sort path
-          const items = raw.map((b) => Uint8Array.from(b.subarray(0, width)).fill(0x42, 0, Math.min(shared, width)))
+          // many items share a prefix (buckets over 32 take the comparison-sort path); every 5th repeats its predecessor
+          const items = raw.map((b, i) => Uint8Array.from((i % 5 === 4 ? raw[i - 1]! : b).subarray(0, width)).fill(0x42, 0, Math.min(shared, width)))
           const flat = new Uint8Array(width * items.length)
           items.forEach((b, i) => flat.set(b, width * i))
-          const order = [...sortOrder(flat, width)]
+          const { order, sorted } = sortKeys(flat, width)
           const want = items.map((_, i) => i).sort((x, y) => Buffer.compare(items[x]!, items[y]!) || x - y)
-          expect(order).toEqual(want)
+          expect([...order]).toEqual(want)
+          want.forEach((i, j) => expect(bytesToHex(sorted.subarray(width * j, width * j + width))).toBe(bytesToHex(items[i]!)))
         },
       ),
       fcOpts(300),
