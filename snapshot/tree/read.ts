@@ -86,17 +86,26 @@ export async function getEntry(r: TreeReader, root: ChildRef | null, key: Uint8A
   }
 }
 
-/** Every entry in key order; reads each node once, depth first. */
+/**
+ * Every entry in key order; reads each node once, depth first. One generator
+ * with an explicit stack: nested `yield*` would pass every entry through
+ * every level's async generator (height ~7 at a million accounts).
+ */
 export async function* iterateEntries(r: TreeReader, root: ChildRef | null): AsyncGenerator<Entry> {
   if (root === null) return
-  const node = await readNode(r, root.cid, root.level)
-  if (node.level === 0) {
-    const entries = (node as { entries: Entry[] }).entries
-    if (entries.length !== root.count) throw new MalformedBlockError(`leaf ${root.cid.toString()} holds ${entries.length} entries but its parent says ${root.count}`)
-    yield* entries
-    return
+  const stack: ChildRef[] = [root]
+  while (stack.length > 0) {
+    const ref = stack.pop()!
+    const node = await readNode(r, ref.cid, ref.level)
+    if (node.level === 0) {
+      const entries = (node as { entries: Entry[] }).entries
+      if (entries.length !== ref.count) throw new MalformedBlockError(`leaf ${ref.cid.toString()} holds ${entries.length} entries but its parent says ${ref.count}`)
+      for (const e of entries) yield e
+      continue
+    }
+    const children = (node as { children: ChildRef[] }).children
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!)
   }
-  for (const child of (node as { children: ChildRef[] }).children) yield* iterateEntries(r, child)
 }
 
 /** Every block CID of the tree, parents before children. */
