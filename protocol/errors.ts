@@ -17,6 +17,9 @@ export const rejectCodes = [
   'BELOW_THRESHOLD',
   'MISMATCH',
   'UNSORTED',
+  // watchdog alerts (PROTOCOL.md §12)
+  'WRONG_PARAMS',
+  'FALSE_ALERT',
 ] as const
 export type RejectCode = (typeof rejectCodes)[number]
 

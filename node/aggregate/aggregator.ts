@@ -28,6 +28,11 @@ export interface ContentTally {
 
 export interface AggregatorInit {
   operators: OperatorSet
+  /**
+   * The set that counts for a checkpoint at this block (an on-chain registry's set at that block);
+   * default `operators` for every block. Read once, when a checkpoint's first attestation arrives.
+   */
+  operatorsAt?: (blockNumber: bigint) => OperatorSet
   /** keep checkpoints whose block is at most this far below the newest block seen (default 7200) */
   windowBlocks?: bigint
   /** hard cap on checkpoints held; the oldest go first (default 256) */
@@ -36,6 +41,8 @@ export interface AggregatorInit {
 
 interface CheckpointState {
   blockNumber: bigint
+  /** the operator set this checkpoint is counted against */
+  operators: OperatorSet
   /** signer -> the attestation that counts for that signer (their first) */
   bySigner: Map<Address, SignedAttestation>
   /** content -> signers counted for it */
@@ -44,6 +51,12 @@ interface CheckpointState {
   evidence: Map<Address, Evidence>
   /** content that reached the threshold first (at most one: the threshold is more than half) */
   certified: string | undefined
+}
+
+function weightOf(operators: OperatorSet, signers: Iterable<Address>): bigint {
+  let w = 0n
+  for (const s of signers) w += operators.weights.get(s) ?? 0n
+  return w
 }
 
 /**
@@ -58,6 +71,7 @@ interface CheckpointState {
  */
 export class Aggregator {
   readonly operators: OperatorSet
+  private readonly operatorsAt: ((blockNumber: bigint) => OperatorSet) | undefined
   private readonly windowBlocks: bigint
   private readonly maxCheckpoints: number
   private readonly checkpoints = new Map<string, CheckpointState>()
@@ -66,6 +80,7 @@ export class Aggregator {
 
   constructor(init: AggregatorInit) {
     this.operators = init.operators
+    this.operatorsAt = init.operatorsAt
     this.windowBlocks = init.windowBlocks ?? 7200n
     this.maxCheckpoints = init.maxCheckpoints ?? 256
     if (this.windowBlocks < 0n) throw new InvalidInputError('aggregator windowBlocks must be >= 0')
@@ -76,14 +91,14 @@ export class Aggregator {
     const checkpoint = checkpointKey(att.body)
     const content = contentKey(att.body)
     const signer = att.signer.toLowerCase() as Address
-    const weight = this.operators.weights.get(signer)
-    if (weight === undefined) return [{ type: 'ignored', checkpoint, signer, reason: 'UNKNOWN_SIGNER' }]
     const bn = att.body.blockNumber
+    const operators = this.checkpoints.get(checkpoint)?.operators ?? this.operatorsAt?.(bn) ?? this.operators
+    if (!operators.weights.has(signer)) return [{ type: 'ignored', checkpoint, signer, reason: 'UNKNOWN_SIGNER' }]
     if (bn < this.floor || (this.newest >= 0n && bn + this.windowBlocks < this.newest)) return [{ type: 'ignored', checkpoint, signer, reason: 'TOO_OLD' }]
 
     let cp = this.checkpoints.get(checkpoint)
     if (cp === undefined) {
-      cp = { blockNumber: bn, bySigner: new Map(), contents: new Map(), evidence: new Map(), certified: undefined }
+      cp = { blockNumber: bn, operators, bySigner: new Map(), contents: new Map(), evidence: new Map(), certified: undefined }
       this.checkpoints.set(checkpoint, cp)
       if (bn > this.newest) this.newest = bn
       this.prune()
@@ -103,9 +118,9 @@ export class Aggregator {
     let signers = cp.contents.get(content)
     if (signers === undefined) cp.contents.set(content, (signers = new Set()))
     signers.add(signer)
-    const total = this.weightOf(signers)
+    const total = weightOf(cp.operators, signers)
     const events: AggregatorEvent[] = [{ type: 'counted', checkpoint, content, signer, weight: total }]
-    if (total >= this.operators.threshold) {
+    if (total >= cp.operators.threshold) {
       const certificate = this.build(cp, content)
       const cid = encodeCertificate(certificate).cid
       if (cp.certified === undefined) {
@@ -131,7 +146,7 @@ export class Aggregator {
     const cp = this.checkpoints.get(checkpoint)
     if (cp === undefined) return []
     return [...cp.contents]
-      .map(([content, signers]) => ({ content, weight: this.weightOf(signers), signers: [...signers].sort() }))
+      .map(([content, signers]) => ({ content, weight: weightOf(cp.operators, signers), signers: [...signers].sort() }))
       .sort((a, b) => (a.weight > b.weight ? -1 : a.weight < b.weight ? 1 : a.content < b.content ? -1 : 1))
   }
 
@@ -162,12 +177,6 @@ export class Aggregator {
 
   get size(): number {
     return this.checkpoints.size
-  }
-
-  private weightOf(signers: Iterable<Address>): bigint {
-    let w = 0n
-    for (const s of signers) w += this.operators.weights.get(s) ?? 0n
-    return w
   }
 
   private build(cp: CheckpointState, content: string): Certificate {

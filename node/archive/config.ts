@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { InvalidInputError } from '../../snapshot/errors.ts'
+import { parseWatchdogConfig } from '../watchdog/options.ts'
 
 /**
  * The node's one config file (JSON). Relative paths are resolved against the
@@ -18,6 +19,8 @@ export interface NodeConfig {
   p2p: { listen: string[]; bootstrap: string[] }
   http: { host: string; port: number; admin: boolean }
   retention: { keepLast: number; keepEvery: number }
+  /** optional watchdog (node/watchdog/options.ts, PROTOCOL.md §12) */
+  watchdog?: ReturnType<typeof parseWatchdogConfig>
 }
 
 export const NODE_DEFAULTS = Object.freeze({
@@ -57,7 +60,7 @@ function port(v: unknown, key: string): number {
 
 export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.ProcessEnv = {}): NodeConfig {
   const root = obj(json, '(root)')
-  only(root, '(root)', ['dataDir', 'chain', 'adapter', 'checkpoint', 'operators', 'key', 'p2p', 'http', 'retention'])
+  only(root, '(root)', ['dataDir', 'chain', 'adapter', 'checkpoint', 'operators', 'key', 'p2p', 'http', 'retention', 'watchdog'])
   const path = (p: string): string => resolve(baseDir, p)
   const chain = obj(root.chain, 'chain')
   only(chain, 'chain', ['chainId', 'rpc', 'finality'])
@@ -112,6 +115,7 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
       admin: http.admin === true,
     },
     retention: { keepLast: ret.keepLast === undefined ? NODE_DEFAULTS.retention.keepLast : int(ret.keepLast, 'retention.keepLast', 1), keepEvery: ret.keepEvery === undefined ? NODE_DEFAULTS.retention.keepEvery : int(ret.keepEvery, 'retention.keepEvery', 1) },
+    ...(root.watchdog === undefined ? {} : { watchdog: parseWatchdogConfig(root.watchdog, path, env) }),
   }
 }
 

@@ -7,7 +7,7 @@ import { decodeCertificate, encodeCertificate, verifyCertificate, type Certifica
 import { decodeEvidence, encodeEvidence, type Evidence } from '../../protocol/evidence.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import { keccak256 } from '../../snapshot/codec/keccak.ts'
-import { parseOperatorSet, type OperatorSet } from '../../protocol/operator-set.ts'
+import type { OperatorSet } from '../../protocol/operator-set.ts'
 import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
 import { adapterById } from '../../snapshot/adapters/registry.ts'
 import type { Adapter } from '../../snapshot/adapters/types.ts'
@@ -20,17 +20,21 @@ import type { BlockStore } from '../../snapshot/store.ts'
 import { Aggregator, type AggregatorEvent } from '../aggregate/aggregator.ts'
 import { fetchDag } from '../p2p/fetch.ts'
 import { createArkNetwork, type ArkNetwork } from '../p2p/network.ts'
-import { SignLog } from '../signlog/signlog.ts'
-import { readOperatorSet } from '../chain/registry.ts'
+import { SignConflictError, SignLog } from '../signlog/signlog.ts'
 import { loadOrCreateAdminToken } from '../http/admin-token.ts'
 import { createHttpApi, type HttpApi } from '../http/server.ts'
 import { nodeMetrics, nodeView } from './view.ts'
-import { requestCertificates, serveCatchup } from './catchup.ts'
-import { collectGarbage, retainedBlocks } from './retention.ts'
+import { serveCatchup } from './catchup.ts'
+import { CatchUpClient } from './catchup-client.ts'
+import { OperatorSets, sameOperatorSet } from './operator-sets.ts'
+import { collectGarbage, retainedBlocks, retentionFloor } from './retention.ts'
 import { CID } from 'multiformats/cid'
 import { CertificateStore } from './certificate-store.ts'
 import type { NodeConfig } from './config.ts'
 import { loadOperatorKey } from './operator-key.ts'
+import { createNodeWatchdog } from '../watchdog/attach.ts'
+import type { Watchdog, WatchdogComponents } from '../watchdog/service.ts'
+import type { AccountRecord } from '../../snapshot/schema/derivatives.ts'
 
 export interface ArchiveNodeInit {
   config: NodeConfig
@@ -57,6 +61,9 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, { once: true })
   })
 }
+
+/** Tries per checkpoint before it is skipped (backoff 0.5 s, 1 s, … between them). */
+export const CHECKPOINT_ATTEMPTS = 3
 
 export class DoppelgangerError extends ArkError {
   override readonly name = 'DoppelgangerError'
@@ -88,7 +95,8 @@ export class ArchiveNode {
   private adapter!: Adapter
   private adapterConfig: unknown
   private cfgHash!: `0x${string}`
-  private operators!: OperatorSet
+  /** the operator set per block (file, or the on-chain registry at each block) */
+  private sets!: OperatorSets
   private signLog!: SignLog
   private aggregator!: Aggregator
   network!: ArkNetwork
@@ -102,14 +110,17 @@ export class ArchiveNode {
   private finalized = 0n
   private nextCheckpoint: bigint | undefined
   private quietUntil = 0n
+  private catchup!: CatchUpClient
+  private catchUpOnGossip = false
   private loop: Promise<void> | undefined
   private readonly timers = new Set<NodeJS.Timeout>()
   fatal: Error | undefined
+  watchdog: Watchdog | undefined
   /** observer of quorum latency (seconds), set by the metrics registry */
   onQuorumLatency: ((seconds: number) => void) | undefined
   private http: HttpApi | undefined
   httpUrl: string | undefined
-  readonly counters = { checkpoints: 0, attestationsSent: 0, certificates: 0, divergences: 0, noQuorum: 0, catchupCertificates: 0, retentionDeletedBlocks: 0 }
+  readonly counters = { checkpoints: 0, attestationsSent: 0, certificates: 0, divergences: 0, noQuorum: 0, catchupCertificates: 0, retentionDeletedBlocks: 0, checkpointFailures: 0, checkpointsSkipped: 0 }
 
   constructor(init: ArchiveNodeInit) {
     this.init = init
@@ -136,12 +147,16 @@ export class ArchiveNode {
     if (this.adapter.id !== c.adapter.id) throw new ArkError('INVALID_INPUT', `config adapter.id is ${c.adapter.id} but the node was given adapter ${this.adapter.id}`)
     this.adapterConfig = this.adapter.parseConfig(c.adapter.config)
     this.cfgHash = configHash(this.adapter, this.adapterConfig)
-    this.operators = 'file' in c.operators ? parseOperatorSet(JSON.parse(await readFile(c.operators.file, 'utf8'))) : await readOperatorSet(this.source, c.operators.registry, (await this.source.finalizedHead(this.signal)).hash, this.signal)
+    this.sets = await OperatorSets.open({ source: this.source, config: c.operators }, await this.source.finalizedHead(this.signal), this.signal)
     if (!this.operators.weights.has(this.operator as `0x${string}`)) this.log.warn({ operator: this.operator }, 'this key is not in the operator set: the node archives and verifies but its attestations do not count')
-    this.aggregator = new Aggregator({ operators: this.operators })
+    // each checkpoint counts against the set at its block (read and cached by the gossip validator before the aggregator sees it)
+    this.aggregator = new Aggregator({ operators: this.operators, operatorsAt: (b) => this.sets.cached(b) })
     this.certificates = new CertificateStore(c.dataDir)
     await this.certificates.open()
+    // watchdog (PROTOCOL.md §12): built before the network, which installs its alert validator
+    if (c.watchdog !== undefined) this.watchdog = await createNodeWatchdog({ config: c, watchdog: c.watchdog, adapterId: this.adapter.id, adapterConfig: this.adapterConfig, configHash: this.cfgHash, source: this.source, logger: this.log.child({ module: 'watchdog' }), devKey: this.init.devKey === true, ...(this.init.env === undefined ? {} : { env: this.init.env }) }, this.watchdogComponents())
     this.network = await createArkNetwork({
+      ...(this.watchdog === undefined ? {} : { validators: { alert: this.watchdog.validate } }),
       dataDir: c.dataDir,
       chainId: c.chain.chainId,
       adapterId: this.adapter.id,
@@ -157,15 +172,26 @@ export class ArchiveNode {
       // merge its signatures with what we hold, so nodes converge on one certificate CID
       this.handle(this.aggregator.addCertificate(m.value))
       void this.onCertificate(m.value, 'gossip')
+      // gossip flows now: anything certified between our first catch-up and this comes by catch-up once more
+      if (this.catchUpOnGossip) {
+        this.catchUpOnGossip = false
+        void this.catchUp()
+      }
     })
     await this.loadEvidence()
     this.network.onMessage('evidence', (m) => void this.keepEvidence(m.value))
     await serveCatchup(this.network.libp2p, (from, limit) => this.certificates.list().filter((s) => s.certificate.body.blockNumber >= from).slice(0, limit).map((s) => s.bytes))
+    this.catchup = new CatchUpClient({ libp2p: this.network.libp2p, from: () => retentionFloor(this.finalized, c.checkpoint.interval, c.retention.keepLast), accept: (b) => this.acceptCaughtUp(b), log: this.log, signal: this.signal })
     const head = await this.source.finalizedHead(this.signal)
     this.finalized = head.number
     // Doppelganger protection: watch at least one checkpoint before signing anything.
     this.quietUntil = head.number + c.checkpoint.interval
     await this.resume()
+    if (this.watchdog !== undefined) {
+      const wd = this.watchdog
+      this.network.onMessage('alert', (m) => wd.onAlert(m.value))
+      await wd.start()
+    }
     const metrics = nodeMetrics(this)
     const adminToken = c.http.admin ? await loadOrCreateAdminToken(join(c.dataDir, 'admin.token')) : undefined
     this.http = createHttpApi({ host: c.http.host, port: c.http.port, view: nodeView(this, metrics), metrics, logger: this.log.child({ module: 'http' }), ...(adminToken === undefined ? {} : { adminToken }) })
@@ -193,6 +219,7 @@ export class ArchiveNode {
     }
     await bounded('scheduler', this.loop)
     await bounded('http', this.http?.stop())
+    await bounded('watchdog', this.watchdog?.stop())
     await bounded('network', this.network?.stop())
     this.signLog?.close()
   }
@@ -203,9 +230,10 @@ export class ArchiveNode {
       adapterId: this.adapter.id,
       configHash: this.cfgHash,
       operators: this.operators,
+      operatorsAt: (b) => this.sets.forBlock(b, this.finalized, this.signal),
       finalizedHead: this.finalized,
       maxAheadBlocks: this.config.checkpoint.interval * 4n + 64n,
-      oldestBlock: 0n,
+      oldestBlock: retentionFloor(this.finalized, this.config.checkpoint.interval, this.config.retention.keepLast),
       seen: (a) => this.aggregator.seen(a),
     }
   }
@@ -248,9 +276,16 @@ export class ArchiveNode {
       return
     }
     const { CID } = await import('multiformats/cid')
-    const snapshot = await Snapshot.open(this.store, CID.parse(last.snapshot), this.adapter.schema, { verifyBlocks: false })
+    let snapshot: Snapshot<unknown, unknown>
     const state = this.adapter.createState(this.adapterConfig)
-    await state.load(snapshot.entries(), await snapshot.markets())
+    try {
+      snapshot = await Snapshot.open(this.store, CID.parse(last.snapshot), this.adapter.schema, { verifyBlocks: false })
+      await state.load(snapshot.entries(), await snapshot.markets())
+    } catch (err) {
+      // e.g. a snapshot written by an older adapter version (another record schema): start over
+      this.log.warn({ err, block: last.block }, 'last checkpoint cannot be continued by this adapter version; deriving from scratch')
+      return
+    }
     this.cache.push({ block: header, snapshot, state })
     this.nextCheckpoint = header.number + this.config.checkpoint.interval
     this.log.info({ block: last.block }, 'resumed from the last own checkpoint')
@@ -265,7 +300,10 @@ export class ArchiveNode {
   private async run(): Promise<void> {
     const c = this.config.checkpoint
     this.nextCheckpoint ??= this.firstCheckpoint()
-    await this.catchUp()
+    // catch-up runs beside the schedule: the current checkpoint matters more than history
+    this.catchup.watch()
+    this.catchUpOnGossip = true
+    void this.catchUp()
     let first = true
     while (!this.signal.aborted) {
       const head = await this.source.finalizedHead(this.signal)
@@ -278,14 +316,39 @@ export class ArchiveNode {
         const skipped = (head.number / c.interval) * c.interval - this.nextCheckpoint
         this.log.info({ from: this.nextCheckpoint.toString(), blocks: skipped.toString() }, 'behind the chain: skipping to the newest checkpoint')
         this.nextCheckpoint = (head.number / c.interval) * c.interval
-        await this.catchUp()
+        void this.catchUp()
       }
       first = false
       while (this.nextCheckpoint <= head.number && !this.signal.aborted) {
-        await this.checkpoint(this.nextCheckpoint)
+        await this.checkpointWithRetry(this.nextCheckpoint)
         this.nextCheckpoint += c.interval
       }
       await pause(c.pollMs, this.signal)
+    }
+  }
+
+  /**
+   * One failed checkpoint (an RPC outage, a spot check that disagrees, a sign-log refusal) must not
+   * stop the schedule for good: retry with backoff, then skip it, count it and go on; peers may
+   * still certify it and catch-up brings the certificate.
+   */
+  private async checkpointWithRetry(block: bigint): Promise<void> {
+    const attempts = CHECKPOINT_ATTEMPTS
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.checkpoint(block)
+        return
+      } catch (err) {
+        if (this.signal.aborted || err instanceof DoppelgangerError) throw err
+        this.counters.checkpointFailures++
+        const last = attempt >= attempts || err instanceof SignConflictError
+        this.log.error({ err, block: block.toString(), attempt }, last ? 'checkpoint failed; skipped (peers may still certify it, catch-up will fetch their certificate)' : 'checkpoint failed; retrying')
+        if (last) {
+          this.counters.checkpointsSkipped++
+          return
+        }
+        await pause(Math.min(500 * 2 ** (attempt - 1), 10_000), this.signal)
+      }
     }
   }
 
@@ -309,17 +372,20 @@ export class ArchiveNode {
 
   /** With an on-chain registry, the set that counts for a checkpoint is the one at that block. */
   private async refreshOperators(target: BlockHeader): Promise<void> {
-    const c = this.config.operators
-    if (!('registry' in c)) return
-    const next = await readOperatorSet(this.source, c.registry, target.hash, this.signal)
-    const same = next.threshold === this.operators.threshold && next.weights.size === this.operators.weights.size && [...next.weights].every(([a, w]) => this.operators.weights.get(a) === w)
-    if (same) return
+    if (!this.sets.onChain) return
+    const before = this.operators
+    await this.sets.at(target, this.signal)
+    const next = this.operators
+    if (sameOperatorSet(before, next)) return
     this.log.info({ block: target.number.toString(), operators: next.weights.size, threshold: next.threshold.toString() }, 'operator set changed in the registry')
-    this.operators = next
-    this.aggregator = new Aggregator({ operators: next })
   }
 
-  private async attest(cp: Checkpoint, target: BlockHeader): Promise<void> {
+  /** The newest final operator set (for messages about a block: the set at that block, see OperatorSets). */
+  private get operators(): OperatorSet {
+    return this.sets.latest
+  }
+
+  private async attest(cp: Checkpoint, target: BlockHeader, kind = 0): Promise<void> {
     const body: AttestationBody = {
       chainId: this.config.chain.chainId,
       adapterId: this.adapter.id,
@@ -329,7 +395,7 @@ export class ArchiveNode {
       snapshotCid: cp.snapshot.cid,
       stateRoot: cp.snapshot.root.stateRoot as `0x${string}`,
       specVersion: SPEC_VERSION,
-      kind: 0,
+      kind,
     }
     // Durable before it leaves the node: the sign log refuses a second content for this checkpoint.
     const signature = await this.signLog.sign(body, this.operator, async () => normalizeV(await this.account.sign({ hash: attestationDigest(body) })))
@@ -339,6 +405,7 @@ export class ArchiveNode {
     await this.network.publish('attestation', encodeAttestation(att)).catch((err: unknown) => this.log.warn({ err }, 'publishing the attestation failed; peers will get it from the certificate'))
     this.counters.attestationsSent++
     this.handle(this.aggregator.add(att))
+    if (kind !== 0) return
     const t = setTimeout(() => this.checkQuorum(target.number, checkpointKey(body)), this.config.checkpoint.quorumTimeoutMs)
     this.timers.add(t)
   }
@@ -348,7 +415,7 @@ export class ArchiveNode {
     const tally = this.aggregator.tally(key).map((t) => ({ content: t.content, weight: t.weight.toString(), signers: t.signers }))
     this.counters.noQuorum++
     this.noQuorum.push({ block: block.toString(), tally })
-    this.log.warn({ block: block.toString(), tally, threshold: this.operators.threshold.toString() }, 'no quorum within the timeout')
+    this.log.warn({ block: block.toString(), tally, threshold: this.sets.cached(block).threshold.toString() }, 'no quorum within the timeout')
   }
 
   private onAttestation(a: SignedAttestation): void {
@@ -378,6 +445,7 @@ export class ArchiveNode {
       if (!(await this.certificates.put(cert))) return
       const block = encodeCertificate(cert)
       await this.store.put(block)
+      await this.watchdog?.onCertified(cert, block.cid)
       if (from !== 'catchup') this.counters.certificates++
       this.init.onEvent?.({ type: 'certified', block: cert.body.blockNumber, at: performance.now() })
       const mySig = this.own.get(cert.body.blockNumber)
@@ -386,13 +454,26 @@ export class ArchiveNode {
       const b = cert.body.blockNumber
       this.log.info({ block: b.toString(), certificate: block.cid.toString(), snapshot: cert.body.snapshotCid.toString(), signers: cert.signatures.length, from }, 'certified')
       if (from === 'aggregated') await this.network.publish('certificate', block.bytes).catch(() => {})
-      // keep the certified snapshot locally (fetch what we lack over bitswap)
+      // catch-up holds its certificates at once and fetches their snapshots one after the other behind
+      if (from === 'catchup') this.snapshotFetches = this.snapshotFetches.then(() => this.keepSnapshot(cert))
+      else await this.keepSnapshot(cert)
+    } catch (err) {
+      if (!this.signal.aborted) this.log.warn({ err }, 'handling a certificate failed')
+    }
+  }
+
+  private snapshotFetches: Promise<void> = Promise.resolve()
+
+  /** Keep a certified snapshot locally (fetch what we lack over bitswap), compare it with ours, apply retention. */
+  private async keepSnapshot(cert: Certificate): Promise<void> {
+    try {
+      const b = cert.body.blockNumber
       await fetchDag(this.network.helia, cert.body.snapshotCid, { signal: this.signal })
       const mine = this.own.get(b)
       if (mine !== undefined && mine.snapshot !== cert.body.snapshotCid.toString()) await this.reportDivergence(b, mine.snapshot, cert.body.snapshotCid)
       await this.applyRetention()
     } catch (err) {
-      if (!this.signal.aborted) this.log.warn({ err }, 'handling a certificate failed')
+      if (!this.signal.aborted) this.log.warn({ err, block: cert.body.blockNumber.toString() }, 'keeping a certified snapshot failed')
     }
   }
 
@@ -414,7 +495,7 @@ export class ArchiveNode {
       for (const s of dropped) await this.certificates.remove(s.certificate.body.blockNumber, s.certificate.body.kind)
       const local = this.network.blocks
       const { deleted } = await collectGarbage(
-        { get: async (c) => local.get(c), has: async (c) => local.has(c), delete: async (c) => this.network.helia.blockstore.delete(c) },
+        { get: async (c) => local.get(c), has: async (c) => local.has(c), delete: async (c) => this.network.deleteBlock(c) },
         [...kept, ...own],
         dropped.map((s) => s.cid),
       )
@@ -437,24 +518,57 @@ export class ArchiveNode {
     this.log.error({ block: block.toString(), ours, certified: certified.toString(), accounts: accounts.slice(0, 20), differing: accounts.length }, 'divergence: our snapshot differs from the certified one')
   }
 
-  /** Ask connected peers for certificates newer than ours; verify each before keeping it. */
+  /** Ask every connected peer for the certificates we lack (see CatchUpClient); the number that were new. */
   async catchUp(): Promise<number> {
-    const from = (this.certificates.latest()?.certificate.body.blockNumber ?? -1n) + 1n
-    let got = 0
-    for (const peer of this.network.libp2p.getPeers()) {
-      try {
-        for (const bytes of await requestCertificates(this.network.libp2p, peer, from, AbortSignal.any([this.signal, AbortSignal.timeout(10_000)]))) {
-          const cert = decodeCertificate(bytes)
-          if (cert.body.chainId !== this.config.chain.chainId || cert.body.adapterId !== this.adapter.id || cert.body.configHash !== this.cfgHash) continue
-          await verifyCertificate(cert, this.operators)
-          await this.onCertificate(cert, 'catchup')
-          got++
-        }
-      } catch (err) {
-        this.log.debug({ err, peer: peer.toString() }, 'catch-up from a peer failed')
-      }
+    return this.catchup.all()
+  }
+
+  /** A certificate from catch-up: kept if it is for this network, new (or has more signatures) and verifies against the set at its block. */
+  private async acceptCaughtUp(bytes: Uint8Array): Promise<boolean> {
+    const cert = decodeCertificate(bytes)
+    if (cert.body.chainId !== this.config.chain.chainId || cert.body.adapterId !== this.adapter.id || cert.body.configHash !== this.cfgHash) return false
+    const had = this.certificates.get(cert.body.blockNumber, cert.body.kind)
+    if (had !== undefined && had.certificate.signatures.length >= cert.signatures.length) return false
+    await verifyCertificate(cert, await this.sets.forBlock(cert.body.blockNumber, this.finalized, this.signal))
+    await this.onCertificate(cert, 'catchup')
+    return true
+  }
+
+  /**
+   * Emergency checkpoint (PROTOCOL.md §12.3), called by the watchdog once a
+   * quorum of operators raised one condition: derive the final block from
+   * the newest cached checkpoint below it, then sign (sign log, kind 1),
+   * publish and aggregate it like a scheduled one. Throws a retryable
+   * NOT_FINAL until the block is final.
+   */
+  async emergencyCheckpoint(block: bigint): Promise<void> {
+    const target = await this.source.checkpointHeader(block, this.signal)
+    const prev = await this.cache.baseBelow(block, this.source, this.signal)
+    const { checkpoint, stats } = await deriveCheckpoint({ adapter: this.adapter, config: this.adapterConfig, source: this.source, target, prev, store: this.store, signal: this.signal })
+    this.init.onEvent?.({ type: 'derived', block, at: performance.now(), ms: stats.ms.total })
+    this.log.warn({ block: block.toString(), root: checkpoint.snapshot.cid.toString(), from: stats.fromBlock, ms: stats.ms }, 'emergency checkpoint derived')
+    if (block <= this.quietUntil) {
+      this.log.info({ block: block.toString() }, 'doppelganger quiet period: not signing this emergency checkpoint')
+      return
     }
-    return got
+    await this.attest(checkpoint as Checkpoint, target, 1)
+  }
+
+  private watchdogComponents(): WatchdogComponents {
+    return {
+      operator: () => this.operator as `0x${string}`,
+      sign: async (digest) => normalizeV(await this.account.sign({ hash: digest })),
+      publish: (bytes) => this.network.publish('alert', bytes),
+      context: () => this.validatorContext(),
+      accounts: () => this.cache.latest?.state.records() as Iterable<{ key: string; record: AccountRecord }> | undefined,
+      ark: () => ({ nodeFinalized: this.finalized, noQuorumBlock: this.noQuorum.length === 0 ? undefined : BigInt(this.noQuorum.at(-1)!.block), divergenceBlock: this.divergences.length === 0 ? undefined : BigInt(this.divergences.at(-1)!.block), latestCertified: this.latestScheduled() }),
+      emergencyCheckpoint: (block) => this.emergencyCheckpoint(block),
+      putBlock: (b) => this.store.put(b),
+    }
+  }
+
+  private latestScheduled(): bigint | undefined {
+    return this.certificates.list().filter((s) => s.certificate.body.kind === 0).at(-1)?.certificate.body.blockNumber
   }
 
   /**
@@ -496,6 +610,7 @@ export class ArchiveNode {
       evidence: this.evidence.length,
       fatal: this.fatal?.message ?? null,
       http: this.httpUrl ?? null,
+      watchdog: this.watchdog === undefined ? null : { active: this.watchdog.tracker.active.size, emergencies: this.watchdog.book.entries.size },
     }
   }
 }

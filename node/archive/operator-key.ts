@@ -1,19 +1,12 @@
-import { readFile, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
-import { ArkError, InvalidInputError } from '../../snapshot/errors.ts'
+import { InvalidInputError } from '../../snapshot/errors.ts'
+import { checkPrivateFile } from '../fs/private-file.ts'
 import { decryptKeystore } from '../keys/keystore.ts'
 import type { NodeConfig } from './config.ts'
 
-/** Secrets must not be readable by anyone else: refuse to start otherwise. */
-export async function checkPrivateFile(path: string, what: string): Promise<void> {
-  let mode: number
-  try {
-    mode = (await stat(path)).mode
-  } catch (cause) {
-    throw new ArkError('IO', `${what} ${path} cannot be read: ${(cause as NodeJS.ErrnoException).code}; check the path in the config`, { cause })
-  }
-  if ((mode & 0o077) !== 0) throw new ArkError('INVALID_INPUT', `${what} ${path} is accessible by other users (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`)
-}
+// the one secret-file check lives in node/fs/private-file.ts; re-exported for existing importers
+export { checkPrivateFile } from '../fs/private-file.ts'
 
 /**
  * The operator key: an encrypted keystore unlocked by ARK_KEYSTORE_PASSWORD,

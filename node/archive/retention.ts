@@ -12,6 +12,19 @@ export function retainedBlocks(blocks: readonly bigint[], keepLast: number, keep
   return keep
 }
 
+/**
+ * The oldest checkpoint block the keep-last part of the policy still covers once `finalizedHead` is
+ * final: the newest checkpoint at or below the head, minus `keepLast - 1` intervals (0 at the least).
+ * Gossip about older checkpoints is of no use to the node (ignored as TOO_OLD), and catch-up asks for
+ * certificates from here on. (Every `keepEvery`-th checkpoint is kept longer, but only what catch-up
+ * or the node's own aggregation brought in while it was recent.)
+ */
+export function retentionFloor(finalizedHead: bigint, interval: bigint, keepLast: number): bigint {
+  const newest = (finalizedHead / interval) * interval
+  const floor = newest - interval * BigInt(Math.max(keepLast, 1) - 1)
+  return floor > 0n ? floor : 0n
+}
+
 export interface GcStore {
   get(cid: CID): Promise<Uint8Array>
   has(cid: CID): Promise<boolean>

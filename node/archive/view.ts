@@ -5,6 +5,7 @@ import type { CheckpointView, NodeView } from '../http/server.ts'
 import { PromRegistry } from '../http/metrics.ts'
 import type { StoredCertificate } from './certificate-store.ts'
 import type { ArchiveNode } from './node.ts'
+import { registerWatchdogMetrics } from '../watchdog/metrics.ts'
 
 function checkpointView(node: ArchiveNode, s: StoredCertificate): CheckpointView {
   const ops = node.operatorSet
@@ -40,6 +41,7 @@ export function nodeMetrics(node: ArchiveNode): PromRegistry {
   const certs = reg.gauge({ name: 'ark_certificates', help: 'certificates held' })
   const quorum = reg.histogram({ name: 'ark_quorum_latency_seconds', help: 'from signing our attestation to holding the certificate', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60] })
   node.onQuorumLatency = (s) => quorum.observe(s)
+  if (node.watchdog !== undefined) registerWatchdogMetrics(reg, node.watchdog)
   reg.addCollector(() => {
     for (const [k, v] of Object.entries(node.counters)) counters.set({ event: k }, v)
     counters.set({ event: 'evidence' }, node.evidence.length)
@@ -66,6 +68,7 @@ export function nodeView(node: ArchiveNode, metrics: PromRegistry): NodeView {
       const s = block === 'latest' ? node.certificates.latest() : node.certificates.get(block)
       return s === undefined ? undefined : checkpointView(node, s)
     },
+    ...(node.watchdog === undefined ? {} : { alerts: () => node.watchdog!.view() }),
     evidence: () => node.evidence.map((e) => ({ signer: e.a.signer, block: e.a.body.blockNumber.toString(), a: e.a.body.snapshotCid.toString(), b: e.b.body.snapshotCid.toString(), bytes: bytesToHex(encodeEvidence(e)) })),
     blocks: node.network.blocks,
     metrics: () => metrics.text(),

@@ -173,7 +173,7 @@ export async function deployRegistry(options: DeployRegistryOptions): Promise<{ 
 }
 
 /** Revert data carried by a viem RPC error (JSON-RPC error.data), if any. */
-function revertData(err: unknown): Hex | undefined {
+export function revertData(err: unknown): Hex | undefined {
   for (let e = err as { data?: unknown; cause?: unknown } | undefined, i = 0; e !== undefined && e !== null && i < 8; e = e.cause as typeof e, i++) {
     const d = e.data
     if (typeof d === 'string' && d.startsWith('0x')) return d as Hex

@@ -13,5 +13,9 @@ process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(0)
   throw err
 })
+// Keep V8's compiled code between runs (in Node's compile-cache directory): most of a start-up is
+// compiling the libp2p and Helia modules, and every archive node and devnet process pays it.
+const { enableCompileCache } = await import('node:module')
+enableCompileCache?.()
 const { main } = await import('./main.ts')
 process.exitCode = await main(process.argv.slice(2))

@@ -20,5 +20,5 @@ export async function openCar(path: string): Promise<Snapshot<unknown, unknown>>
   const rootCid = car.roots[0]!
   const root = decodeRoot(rootCid, car.store.get(rootCid))
   // blocks were checked on import; no need to hash them again on every read
-  return Snapshot.open(car.store, rootCid, schemaById(root.schema.id), { verifyBlocks: false })
+  return Snapshot.open(car.store, rootCid, schemaById(root.schema.id, root.schema.version), { verifyBlocks: false })
 }

@@ -1,60 +1,146 @@
-import { existsSync } from 'node:fs'
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { certificateJSON } from '../../protocol/certificate.ts'
 import { parseOperatorSet } from '../../protocol/operator-set.ts'
+import { writeCar } from '../../snapshot/car/car.ts'
 import { exportJsonl } from '../../snapshot/export/records.ts'
-import { InvalidInputError } from '../../snapshot/errors.ts'
-import { fetchCertified, parseBlockQuery } from '../recovery/fetch.ts'
-import { required, UsageError, type Command } from './command.ts'
+import { ArkError, InvalidInputError } from '../../snapshot/errors.ts'
+import { closeSources, FETCH_DEFAULTS, fetchLocated, locateCertified, parseBlockQuery, type FetchOptions } from '../recovery/fetch.ts'
+import { gatewaySource } from '../recovery/gateway-source.ts'
+import { peerSource } from '../recovery/peer-source.ts'
+import { progressLine } from '../recovery/progress.ts'
+import type { FetchSource } from '../recovery/source.ts'
+import { stagingPathFor } from '../recovery/staging.ts'
+import { fixedTrust, registryTrust, type TrustRoot } from '../recovery/trust.ts'
+import { positiveInt, required, UsageError, type Command } from './command.ts'
 
 const bigintJSON = (_: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v)
 
+async function trustFrom(values: Record<string, unknown>, chainId: bigint, usage: string): Promise<TrustRoot> {
+  const file = values.trust as string | undefined
+  const registry = values.registry as string | undefined
+  const rpc = (values.rpc as string[] | undefined) ?? []
+  if (file !== undefined && registry !== undefined) throw new UsageError(`give one trust root: --trust FILE or --registry ADDRESS --rpc URL, not both\n\nusage: ${usage}`)
+  if (registry !== undefined) {
+    if (rpc.length === 0) throw new UsageError(`--registry needs --rpc URL (an RPC endpoint of chain ${chainId} you trust)\n\nusage: ${usage}`)
+    return registryTrust({ registry, rpc, chainId })
+  }
+  if (rpc.length > 0) throw new UsageError('--rpc is only used with --registry')
+  if (file === undefined) throw new UsageError(`a trust root is required: --trust operators.json or --registry ADDRESS --rpc URL\n\nusage: ${usage}`)
+  let json: unknown
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'))
+  } catch (cause) {
+    throw new InvalidInputError(`cannot read the trust file: ${(cause as Error).message}; pass an operator-set JSON ({"operators": [...], "threshold": N})`, { cause })
+  }
+  return fixedTrust(parseOperatorSet(json), file)
+}
+
+/** What an existing --out holds: nothing, an earlier fetch's output (its summary), or something else. */
+async function existingOut(out: string): Promise<'absent' | { snapshot: string; block: string }> {
+  try {
+    await stat(out)
+  } catch {
+    return 'absent'
+  }
+  try {
+    const s = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { snapshot?: unknown; block?: unknown }
+    if (typeof s.snapshot === 'string') return { snapshot: s.snapshot, block: String(s.block) }
+  } catch {
+    // not a fetch output
+  }
+  throw new InvalidInputError(`${out} already exists and is not the output of an earlier "ark fetch"; choose a new --out directory (fetch never mixes two snapshots in one directory)`)
+}
+
 export const fetchCommand: Command = {
   name: 'fetch',
-  summary: 'Fetch a certified snapshot by block from untrusted gateways, verify certificate, blocks and stateRoot, and write it out.',
-  usage: 'ark fetch --chain ID --adapter ID --block N|latest|before:N --trust operators.json --gateway URL [--gateway URL ...] --out DIR [--json]',
+  summary: 'Fetch a certified snapshot by block from untrusted peers or gateways, verify certificate, blocks and stateRoot, and write it out.',
+  usage: 'ark fetch --chain ID --adapter ID --block N|latest|before:N (--trust operators.json | --registry ADDRESS --rpc URL) (--peer MULTIADDR ... | --gateway URL ...) --out DIR [--stall-timeout SECONDS] [--json]',
   options: {
     chain: { type: 'string', description: 'chain id' },
     adapter: { type: 'string', description: 'adapter id, e.g. perp-reference' },
     block: { type: 'string', description: 'N, latest, or before:N (the last certified checkpoint strictly before N)' },
     trust: { type: 'string', description: 'trusted operator-set file' },
-    gateway: { type: 'string', multiple: true, description: 'archive node HTTP API / trustless gateway URL (tried in order)' },
-    out: { type: 'string', description: 'output directory (must not exist; written atomically)' },
+    registry: { type: 'string', description: 'ArkRegistry address: the trust root is its operator set at the checkpoint block (needs --rpc)' },
+    rpc: { type: 'string', multiple: true, description: 'JSON-RPC endpoint of the chain, trusted for reading the registry' },
+    peer: { type: 'string', multiple: true, description: 'archive node libp2p multiaddr (catch-up protocol + bitswap); peers are tried first, in order' },
+    gateway: { type: 'string', multiple: true, description: 'archive node HTTP API / trustless gateway URL; tried after the peers, in order' },
+    out: { type: 'string', description: 'output directory, written by rename when complete; an interrupted fetch resumes from .<name>.partial beside it' },
+    'stall-timeout': { type: 'string', description: `drop a source that sends nothing for this many seconds (default ${FETCH_DEFAULTS.stallMs / 1000})` },
   },
   async run({ values, json, io, signal }) {
+    const peers = (values.peer as string[] | undefined) ?? []
     const gateways = (values.gateway as string[] | undefined) ?? []
-    if (gateways.length === 0) throw new UsageError(`--gateway is required\n\nusage: ${this.usage}`)
+    if (peers.length + gateways.length === 0) throw new UsageError(`give at least one source: --peer MULTIADDR or --gateway URL\n\nusage: ${this.usage}`)
     const chain = required(values, 'chain', this)
     if (!/^[0-9]+$/.test(chain)) throw new UsageError('--chain must be a chain id (integer)')
-    let trustJson: unknown
+    const chainId = BigInt(chain)
+    const adapterId = required(values, 'adapter', this)
+    let query
     try {
-      trustJson = JSON.parse(await readFile(required(values, 'trust', this), 'utf8'))
-    } catch (cause) {
-      throw new InvalidInputError(`cannot read the trust file: ${(cause as Error).message}; pass an operator-set JSON ({"operators": [...], "threshold": N})`, { cause })
-    }
-    const out = resolve(required(values, 'out', this))
-    if (existsSync(out)) throw new InvalidInputError(`${out} already exists; choose a new --out directory (fetch never mixes two snapshots in one directory)`)
-    const r = await fetchCertified({ gateways, chainId: BigInt(chain), adapterId: required(values, 'adapter', this), query: parseBlockQuery(required(values, 'block', this)), trust: parseOperatorSet(trustJson), signal })
-    // everything goes to a sibling temp dir renamed at the end: DIR is complete or absent
-    const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`)
-    await rm(tmp, { recursive: true, force: true })
-    await mkdir(tmp, { recursive: true })
-    try {
-      const s = r.snapshot
-      await writeFile(join(tmp, 'certificate.json'), `${JSON.stringify(certificateJSON(r.certificate), bigintJSON, 2)}\n`)
-      await writeFile(join(tmp, 'snapshot.car'), r.car)
-      let lines = ''
-      for await (const l of exportJsonl(s)) lines += l
-      await writeFile(join(tmp, 'accounts.jsonl'), lines)
-      await writeFile(join(tmp, 'markets.json'), `${JSON.stringify(s.schema.markets.toJSON(await s.markets()), null, 2)}\n`)
-      const summary = { block: s.root.block.number.toString(), blockHash: s.root.block.hash, chainId: s.root.block.chainId.toString(), adapter: s.root.adapter, snapshot: s.cid.toString(), certificate: r.certificateCid.toString(), stateRoot: s.root.stateRoot, accounts: s.root.accountCount, signers: r.certificate.signatures.map((x) => x.signer), weight: r.weight.toString(), source: r.source }
-      await writeFile(join(tmp, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
-      await rename(tmp, out)
-      io.stdout(json ? `${JSON.stringify({ out, ...summary })}\n` : `verified snapshot of block ${summary.block} (${summary.accounts} accounts, weight ${summary.weight}) from ${summary.source}\n  certificate ${summary.certificate}\n  snapshot    ${summary.snapshot}\n  stateRoot   ${summary.stateRoot}\nwrote ${out}\n`)
+      query = parseBlockQuery(required(values, 'block', this))
     } catch (err) {
+      throw err instanceof UsageError ? err : new UsageError((err as Error).message)
+    }
+    const stallMs = positiveInt(values['stall-timeout'] as string | undefined, 'stall-timeout', FETCH_DEFAULTS.stallMs / 1000) * 1000
+    const trust = await trustFrom(values, chainId, this.usage)
+    const out = resolve(required(values, 'out', this))
+    const previous = await existingOut(out)
+    const staging = stagingPathFor(out)
+    const sources: FetchSource[] = [...peers.map((p) => peerSource(p)), ...gateways.map((g) => gatewaySource(g))]
+    const progress = !json && process.stderr.isTTY === true ? progressLine((s) => io.stderr(s), process.stderr.columns ?? 120) : undefined
+    const notice = (m: string): void => {
+      if (json) return
+      progress?.done()
+      io.stderr(`${m}\n`)
+    }
+    const o: FetchOptions = { sources, chainId, adapterId, query, trust, staging, stallMs, signal, onNotice: notice, ...(progress === undefined ? {} : { onProgress: (p) => progress.update(p) }) }
+    const interrupted = (err: unknown): unknown => (signal.aborted ? new ArkError('IO', `interrupted; verified blocks so far are kept in ${staging}: rerun the same command to resume`, { cause: err, retryable: true }) : err)
+    try {
+      const at = await locateCertified(o)
+      const b = at.certificate.body
+      if (previous !== 'absent') {
+        await rm(staging, { recursive: true, force: true })
+        if (previous.snapshot !== b.snapshotCid.toString()) throw new InvalidInputError(`${out} already holds snapshot ${previous.snapshot} (block ${previous.block}), but the certificate found is for ${b.snapshotCid.toString()} (block ${b.blockNumber}); choose a new --out directory (fetch never mixes two snapshots in one directory)`)
+        progress?.done()
+        io.stdout(json ? `${JSON.stringify({ out, upToDate: true, block: b.blockNumber.toString(), snapshot: b.snapshotCid.toString(), certificate: at.certificateCid.toString() })}\n` : `${out} already holds snapshot ${b.snapshotCid.toString()} of block ${b.blockNumber}; nothing to fetch (check it with "ark verify ${out}")\n`)
+        return
+      }
+      const r = await fetchLocated(o, at)
+      progress?.done()
+      // everything goes to a sibling temp dir renamed at the end: DIR is complete or absent
+      const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`)
       await rm(tmp, { recursive: true, force: true })
-      throw err
+      await mkdir(tmp, { recursive: true })
+      try {
+        const s = r.snapshot
+        await writeFile(join(tmp, 'certificate.json'), `${JSON.stringify(certificateJSON(r.certificate), bigintJSON, 2)}\n`)
+        await pipeline(Readable.from(writeCar([s.cid], s.blockCids(), r.store)), createWriteStream(join(tmp, 'snapshot.car')))
+        await pipeline(Readable.from(exportJsonl(s)), createWriteStream(join(tmp, 'accounts.jsonl')))
+        await writeFile(join(tmp, 'markets.json'), `${JSON.stringify(s.schema.markets.toJSON(await s.markets()), null, 2)}\n`)
+        const summary = { block: s.root.block.number.toString(), blockHash: s.root.block.hash, chainId: s.root.block.chainId.toString(), adapter: s.root.adapter, snapshot: s.cid.toString(), certificate: r.certificateCid.toString(), stateRoot: s.root.stateRoot, accounts: s.root.accountCount, signers: r.certificate.signatures.map((x) => x.signer), weight: r.weight.toString(), trust: trust.describe(r.certificate), source: r.source, certificateSource: r.certificateSource }
+        await writeFile(join(tmp, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
+        await rename(tmp, out)
+        await r.staging.remove()
+        const st = r.stats
+        io.stdout(
+          json
+            ? `${JSON.stringify({ out, ...summary, fetched: { blocks: st.fetchedBlocks, bytes: st.fetchedBytes }, resumed: { blocks: st.resumedBlocks, bytes: st.resumedBytes }, ms: st.ms })}\n`
+            : `verified snapshot of block ${summary.block} (${summary.accounts} accounts, weight ${summary.weight}) from ${summary.source}\n  certificate ${summary.certificate}\n  snapshot    ${summary.snapshot}\n  stateRoot   ${summary.stateRoot}\n  blocks      ${st.blocks} (${st.fetchedBlocks} fetched, ${st.resumedBlocks} resumed)\nwrote ${out}\n`,
+        )
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true })
+        await r.staging.close().catch(() => {})
+        throw err
+      }
+    } catch (err) {
+      progress?.done()
+      throw interrupted(err)
+    } finally {
+      await closeSources(sources)
     }
   },
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as dagCbor from '@ipld/dag-cbor'
 import { bases } from 'multiformats/basics'
@@ -6,7 +6,8 @@ import { CID } from 'multiformats/cid'
 import { varint } from 'multiformats'
 import type { MultibaseDecoder } from 'multiformats/bases/interface'
 import type { Logger } from 'pino'
-import type { BlockStore } from '../../snapshot/store.ts'
+import { blockLinks } from '../../snapshot/codec/links.ts'
+import { cidKey, type BlockStore } from '../../snapshot/store.ts'
 import { HttpError, sendText } from './respond.ts'
 
 /**
@@ -193,20 +194,13 @@ export function negotiate(query: URLSearchParams, accept: string | undefined): N
 }
 
 function sha256(bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bytes).digest()
+  return hash('sha256', bytes, 'buffer')
 }
 
 /** The block's bytes are what its CID names (sha2-256; identity CIDs carry their bytes). */
 function hashMatches(cid: CID, bytes: Uint8Array): boolean {
   if (cid.multihash.code === HASH_IDENTITY) return Buffer.compare(Buffer.from(cid.multihash.digest), Buffer.from(bytes)) === 0
   return cid.multihash.code === HASH_SHA2_256 && Buffer.compare(sha256(bytes), cid.multihash.digest) === 0
-}
-
-/** dag-cbor map key order: shorter first, then bytewise. */
-function cborKeyOrder(a: string, b: string): number {
-  const ba = Buffer.from(a)
-  const bb = Buffer.from(b)
-  return ba.length - bb.length || Buffer.compare(ba, bb)
 }
 
 class UnsupportedCodecError extends Error {}
@@ -217,29 +211,23 @@ class CorruptBlockError extends Error {}
 export function linksOf(cid: CID, bytes: Uint8Array): CID[] {
   if (cid.code === CODEC_RAW) return []
   if (cid.code !== CODEC_DAG_CBOR) throw new UnsupportedCodecError(`block ${cid.toString()} has codec 0x${cid.code.toString(16)}; this gateway walks dag-cbor and raw blocks only`)
-  const value: unknown = dagCbor.decode(bytes)
-  const links: CID[] = []
-  const stack: unknown[] = [value]
-  while (stack.length > 0) {
-    const v = stack.pop()
-    if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
-    const link = CID.asCID(v)
-    if (link !== null) {
-      links.push(link)
-      continue
-    }
-    // push children in reverse so they pop (and are listed) in order
-    const children = Array.isArray(v) ? v : Object.keys(v).sort(cborKeyOrder).map((k) => (v as Record<string, unknown>)[k])
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
-  }
-  return links
+  // walks the CBOR structure for tag-42 links without decoding values
+  return blockLinks(cid, bytes)
 }
 
+/** The block, or undefined when the store does not have it (one store read: no separate has()). */
 async function getBlock(store: BlockStore, cid: CID): Promise<Uint8Array | undefined> {
   if (cid.multihash.code === HASH_IDENTITY) return cid.multihash.digest
-  if (!(await store.has(cid))) return undefined
-  return await store.get(cid)
+  try {
+    return await store.get(cid)
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'BLOCK_NOT_FOUND') return undefined
+    throw err
+  }
 }
+
+/** Blocks read ahead while a CAR is streamed: the children of each block, so slow (disk) stores are read in parallel. */
+const READ_AHEAD = 64
 
 /**
  * Depth-first walk from `root`: each block once, hash-checked. Throws
@@ -249,30 +237,45 @@ async function getBlock(store: BlockStore, cid: CID): Promise<Uint8Array | undef
 async function* walk(store: BlockStore, root: CID, scope: Scope, signal: AbortSignal): AsyncGenerator<{ cid: CID; bytes: Uint8Array }> {
   const seen = new Set<string>()
   const stack: CID[] = [root]
-  while (stack.length > 0) {
-    signal.throwIfAborted()
-    const cid = stack.pop()!
-    const key = cid.toString()
-    if (seen.has(key)) continue
-    seen.add(key)
-    let bytes: Uint8Array | undefined
-    try {
-      bytes = await getBlock(store, cid)
-    } catch (cause) {
-      throw new MissingBlockError(`block ${key} could not be read`, { cause })
+  const ahead = new Map<string, Promise<Uint8Array | undefined>>()
+  try {
+    while (stack.length > 0) {
+      signal.throwIfAborted()
+      const cid = stack.pop()!
+      const key = cidKey(cid)
+      if (seen.has(key)) continue
+      seen.add(key)
+      let bytes: Uint8Array | undefined
+      try {
+        const pending = ahead.get(key)
+        ahead.delete(key)
+        bytes = await (pending ?? getBlock(store, cid))
+      } catch (cause) {
+        throw new MissingBlockError(`block ${cid.toString()} could not be read`, { cause })
+      }
+      if (bytes === undefined) throw new MissingBlockError(`block ${cid.toString()} is not in the local store`)
+      if (!hashMatches(cid, bytes)) throw new CorruptBlockError(`block ${cid.toString()} in the local store does not match its CID`)
+      if (cid.multihash.code !== HASH_IDENTITY) yield { cid, bytes }
+      if (scope !== 'all') return
+      let links: CID[]
+      try {
+        links = linksOf(cid, bytes)
+      } catch (err) {
+        if (err instanceof UnsupportedCodecError) throw err
+        throw new CorruptBlockError(`block ${cid.toString()} is not valid dag-cbor`, { cause: err })
+      }
+      for (let i = links.length - 1; i >= 0; i--) stack.push(links[i]!)
+      for (const link of links) {
+        if (ahead.size >= READ_AHEAD) break
+        const k = cidKey(link)
+        if (seen.has(k) || ahead.has(k)) continue
+        const p = getBlock(store, link)
+        p.catch(() => {}) // awaited (and its error reported) when the walk reaches it
+        ahead.set(k, p)
+      }
     }
-    if (bytes === undefined) throw new MissingBlockError(`block ${key} is not in the local store`)
-    if (!hashMatches(cid, bytes)) throw new CorruptBlockError(`block ${key} in the local store does not match its CID`)
-    if (cid.multihash.code !== HASH_IDENTITY) yield { cid, bytes }
-    if (scope !== 'all') return
-    let links: CID[]
-    try {
-      links = linksOf(cid, bytes)
-    } catch (err) {
-      if (err instanceof UnsupportedCodecError) throw err
-      throw new CorruptBlockError(`block ${key} is not valid dag-cbor`, { cause: err })
-    }
-    for (let i = links.length - 1; i >= 0; i--) stack.push(links[i]!)
+  } finally {
+    ahead.clear()
   }
 }
 

@@ -16,6 +16,7 @@ import { HttpError, sendJSON, sendJSONError, sendText } from './respond.ts'
  *   GET  /v1/checkpoints?from=&to=&limit= certified checkpoints in a block range
  *   GET  /v1/checkpoints/{block|latest}   one checkpoint
  *   GET  /v1/evidence                     equivocation evidence seen
+ *   GET  /v1/alerts                       watchdog conditions, alert quorums, emergencies (404 without a watchdog)
  *   GET  /metrics                         Prometheus text format 0.0.4
  *   GET  /healthz                         200 "ok" or 503 with the reasons
  *   GET  /ipfs/{cid}                      trustless gateway: raw block or CAR
@@ -75,6 +76,8 @@ export interface NodeView {
   checkpoints(range: CheckpointRange): CheckpointView[]
   checkpoint(block: bigint | 'latest'): CheckpointView | undefined
   evidence(): Record<string, unknown>[]
+  /** watchdog view (GET /v1/alerts); absent when the node runs no watchdog */
+  alerts?: () => Record<string, unknown>
   /** local blocks only: the gateway never fetches from the network */
   blocks: BlockStore
   /** Prometheus text exposition, already formatted */
@@ -134,7 +137,7 @@ export function httpService(api: HttpApi): Service {
 const UINT64_MAX = (1n << 64n) - 1n
 const DECIMAL = /^[0-9]{1,20}$/
 
-type Route = 'status' | 'checkpoints' | 'checkpoint' | 'evidence' | 'metrics' | 'healthz' | 'ipfs' | 'admin_snapshot' | 'unknown'
+type Route = 'status' | 'checkpoints' | 'checkpoint' | 'evidence' | 'alerts' | 'metrics' | 'healthz' | 'ipfs' | 'admin_snapshot' | 'unknown'
 
 interface HttpMetrics {
   requests: Counter<'route' | 'method' | 'code'>
@@ -223,6 +226,7 @@ function route(pathname: string): Route {
   if (pathname === '/v1/checkpoints') return 'checkpoints'
   if (/^\/v1\/checkpoints\/[^/]+$/.test(pathname)) return 'checkpoint'
   if (pathname === '/v1/evidence') return 'evidence'
+  if (pathname === '/v1/alerts') return 'alerts'
   if (pathname === '/metrics') return 'metrics'
   if (pathname === '/healthz') return 'healthz'
   if (pathname.startsWith('/ipfs/')) return 'ipfs'
@@ -292,6 +296,10 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
       case 'evidence':
         if (!read) throw methodNotAllowed('GET, HEAD')
         return sendJSON(res, 200, { evidence: view.evidence() })
+      case 'alerts':
+        if (!read) throw methodNotAllowed('GET, HEAD')
+        if (view.alerts === undefined) throw new HttpError(404, 'NOT_FOUND', 'this node runs no watchdog (config "watchdog")')
+        return sendJSON(res, 200, view.alerts())
       case 'metrics':
         if (!read) throw methodNotAllowed('GET, HEAD')
         return sendText(res, 200, view.metrics(), {}, PROM_CONTENT_TYPE)

@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto'
-import { constants } from 'node:fs'
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { ArkError } from '../../snapshot/errors.ts'
+import { checkPrivateFile, createPrivateFile } from '../fs/private-file.ts'
 
 /** The libp2p identity key, protobuf-encoded, inside the node's data dir. */
 export const PEER_KEY_FILE = 'peer.key'
@@ -27,39 +26,14 @@ export async function loadOrCreatePeerKey(dataDir: string): Promise<PrivateKey> 
   const path = join(dataDir, PEER_KEY_FILE)
   const existing = await readPeerKey(path)
   if (existing !== undefined) return existing
-  const key = await generateKeyPair('Ed25519')
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
-  try {
-    await fh.writeFile(privateKeyToProtobuf(key))
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  try {
-    // link() fails if the target exists: two processes racing on first start end with one key
-    await link(tmp, path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-  } finally {
-    await unlink(tmp)
-  }
+  await createPrivateFile(path, privateKeyToProtobuf(await generateKeyPair('Ed25519')))
   const stored = await readPeerKey(path)
   if (stored === undefined) throw new PeerKeyError(`peer key ${path} vanished while it was being created`)
   return stored
 }
 
 async function readPeerKey(path: string): Promise<PrivateKey | undefined> {
-  let mode: number
-  try {
-    mode = (await stat(path)).mode
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw new PeerKeyError(`peer key ${path} has mode ${(mode & 0o777).toString(8).padStart(3, '0')}: group or others can access it, so anyone on this host could impersonate this node. Restrict it with "chmod 600 ${path}" and start again`)
-  }
+  if (!(await checkPrivateFile(path, 'peer key', { optional: true, risk: 'anyone on this host could impersonate this node', refuse: (m) => new PeerKeyError(m) }))) return undefined
   try {
     return privateKeyFromProtobuf(await readFile(path))
   } catch (cause) {

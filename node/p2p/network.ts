@@ -17,7 +17,9 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight } from 'helia'
+import type { CID } from 'multiformats/cid'
 import { pino, type Logger } from 'pino'
+import type { SignedAlert } from '../../protocol/alert.ts'
 import type { SignedAttestation } from '../../protocol/attestation.ts'
 import type { Certificate } from '../../protocol/certificate.ts'
 import type { Evidence } from '../../protocol/evidence.ts'
@@ -37,7 +39,7 @@ export interface KindValues {
   attestation: SignedAttestation
   certificate: Certificate
   evidence: Evidence
-  alert: unknown
+  alert: SignedAlert
 }
 
 export const TOPIC_KINDS: readonly TopicKind[] = ['attestation', 'certificate', 'evidence', 'alert']
@@ -106,6 +108,12 @@ export interface ArkNetwork {
   readonly metrics: GossipMetrics
   /** local blocks only (no network fetch): the node's own snapshots */
   readonly blocks: BlockStore
+  /**
+   * Remove a block from the on-disk blockstore (retention's garbage collection). Not through Helia's
+   * blockstore: its delete asks the content routers to stop providing the block first, and this node
+   * has none (it throws NoContentRoutersError).
+   */
+  deleteBlock(cid: CID): Promise<void>
   start(): Promise<void>
   /** stops every part in reverse start order; a stopped network cannot be restarted (create a new one on the same data dir) */
   stop(): Promise<void>
@@ -224,7 +232,7 @@ export async function createArkNetwork(init: ArkNetworkInit): Promise<ArkNetwork
     const { msg, propagationSource, msgId } = evt.detail
     const kind = kindOf.get(msg.topic)
     if (kind === undefined || !accepted.has(msg)) return
-    const delivery: GossipDelivery = { kind, value: accepted.get(msg), bytes: msg.data, from: propagationSource, origin: msg.type === 'signed' ? msg.from : undefined, msgId }
+    const delivery: GossipDelivery = { kind, value: accepted.get(msg) as KindValues[TopicKind], bytes: msg.data, from: propagationSource, origin: msg.type === 'signed' ? msg.from : undefined, msgId }
     accepted.delete(msg)
     for (const h of handlers.get(kind) ?? []) {
       void (async () => {
@@ -254,6 +262,9 @@ export async function createArkNetwork(init: ArkNetworkInit): Promise<ArkNetwork
     peerId,
     metrics,
     blocks: heliaBlockStore(helia),
+    async deleteBlock(cid) {
+      await blockstore.delete(cid)
+    },
     get helia() {
       return helia
     },

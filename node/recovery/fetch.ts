@@ -1,15 +1,18 @@
 import type { CID } from 'multiformats/cid'
-import { CID as CIDClass } from 'multiformats/cid'
-import { decodeCertificate, verifyCertificate, type Certificate } from '../../protocol/certificate.ts'
+import { decodeCertificate, type Certificate } from '../../protocol/certificate.ts'
 import type { OperatorSet } from '../../protocol/operator-set.ts'
-import { readCar } from '../../snapshot/car/car.ts'
 import { checkBlock } from '../../snapshot/codec/block.ts'
 import { ArkError } from '../../snapshot/errors.ts'
-import { schemaById } from '../../snapshot/schema/registry.ts'
-import { Snapshot } from '../../snapshot/state/snapshot.ts'
+import { decodeRoot } from '../../snapshot/state/root.ts'
+import type { Snapshot } from '../../snapshot/state/snapshot.ts'
 import type { MemoryBlockStore } from '../../snapshot/store.ts'
+import { SourceStalledError, Watchdog, type BlockQuery, type FetchSource } from './source.ts'
+import { Staging } from './staging.ts'
+import { fixedTrust, verifyAgainst, type TrustRoot } from './trust.ts'
+import { openCertifiedSnapshot } from './verify.ts'
+import { WaitingStore } from './waiting-store.ts'
 
-export type BlockQuery = { kind: 'number'; block: bigint } | { kind: 'latest' } | { kind: 'before'; block: bigint }
+export type { BlockQuery } from './source.ts'
 
 export function parseBlockQuery(s: string): BlockQuery {
   if (s === 'latest') return { kind: 'latest' }
@@ -18,84 +21,256 @@ export function parseBlockQuery(s: string): BlockQuery {
   throw new ArkError('USAGE', `--block must be N, latest or before:N, got ${JSON.stringify(s)}`)
 }
 
+export const FETCH_DEFAULTS = Object.freeze({
+  /** a source that sends nothing for this long is dropped */
+  stallMs: 30_000,
+  /** progress callbacks at most this often */
+  progressMs: 200,
+})
+
+export interface FetchProgress {
+  phase: 'locate' | 'blocks' | 'verify'
+  source: string
+  /** blocks and bytes held (resumed + fetched in this run) */
+  blocks: number
+  bytes: number
+  /** of which fetched in this run */
+  fetchedBlocks: number
+  fetchedBytes: number
+  /** accounts in the snapshot (known once its root block is held) */
+  accounts?: number
+}
+
+export interface FetchOptions {
+  /** untrusted sources, tried in order; a source that fails any check is dropped */
+  sources: FetchSource[]
+  chainId: bigint
+  adapterId: string
+  query: BlockQuery
+  /** an operator set, or a trust root that gives one per certificate (e.g. the registry at its block) */
+  trust: OperatorSet | TrustRoot
+  /** staging directory: verified blocks are kept there, so a rerun resumes (see stagingPathFor) */
+  staging: string
+  signal?: AbortSignal
+  /** drop a source that sends nothing for this long (default FETCH_DEFAULTS.stallMs) */
+  stallMs?: number
+  /** drop a source after this long in total, progress or not (default: no limit) */
+  sourceTimeoutMs?: number
+  onProgress?: (p: FetchProgress) => void
+  /** human-readable notes: resuming, discarding an old staging dir, a source dropped */
+  onNotice?: (message: string) => void
+}
+
+/** A certificate located and verified against the trust root. */
+export interface CertifiedLocation {
+  certificate: Certificate
+  certificateCid: CID
+  certificateBytes: Uint8Array
+  weight: bigint
+  /** which source located it */
+  source: string
+  /** sources[index] located it; later phases start there */
+  index: number
+  /** sources dropped so far, and why */
+  reasons: string[]
+}
+
 export interface Fetched {
   certificate: Certificate
   certificateCid: CID
   certificateBytes: Uint8Array
   snapshot: Snapshot<unknown, unknown>
-  car: Uint8Array
+  /** every block of the snapshot, verified */
   store: MemoryBlockStore
   weight: bigint
+  /** the source that delivered the last missing blocks (or located the certificate, if none were missing) */
   source: string
+  /** the source the certificate came from */
+  certificateSource: string
+  /** holds the blocks until the caller has written its output; remove() it then */
+  staging: Staging
+  stats: { blocks: number; bytes: number; fetchedBlocks: number; fetchedBytes: number; resumedBlocks: number; resumedBytes: number; ms: { locate: number; blocks: number; verify: number } }
 }
 
-export interface FetchOptions {
-  gateways: string[]
-  chainId: bigint
-  adapterId: string
-  query: BlockQuery
-  trust: OperatorSet
-  signal?: AbortSignal
-  timeoutMs?: number
+function trustRoot(t: OperatorSet | TrustRoot): TrustRoot {
+  return 'operatorsFor' in t ? t : fixedTrust(t, 'the trusted operator set')
 }
 
-async function getJson(url: string, signal: AbortSignal): Promise<unknown> {
-  const res = await fetch(url, { signal, headers: { accept: 'application/json' } })
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`)
-  return res.json()
+function why(err: unknown, watch: Watchdog): string {
+  // a source's own stall report says more (what it was waiting for) than the watchdog's
+  if (err instanceof SourceStalledError) return err.message
+  if (watch.signal.aborted && watch.signal.reason instanceof Error) return watch.signal.reason.message
+  return (err as Error)?.message ?? String(err)
 }
 
-async function getBytes(url: string, accept: string, signal: AbortSignal): Promise<Uint8Array> {
-  const res = await fetch(url, { signal, headers: { accept } })
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`)
-  return new Uint8Array(await res.arrayBuffer())
+function label(s: FetchSource): string {
+  return `${s.kind} ${s.name}`
 }
 
-/** Which certificate the source says answers the query (an untrusted hint: everything is verified after). */
-async function locate(base: string, o: FetchOptions, signal: AbortSignal): Promise<string> {
-  if (o.query.kind === 'latest') return ((await getJson(`${base}/v1/checkpoints/latest`, signal)) as { certificateCid: string }).certificateCid
-  if (o.query.kind === 'number') return ((await getJson(`${base}/v1/checkpoints/${o.query.block}`, signal)) as { certificateCid: string }).certificateCid
-  if (o.query.block === 0n) throw new Error('no checkpoint before block 0')
-  const list = ((await getJson(`${base}/v1/checkpoints?to=${o.query.block - 1n}&limit=1000`, signal)) as { checkpoints: { block: string; certificateCid: string }[] }).checkpoints
-  const best = list.filter((c) => BigInt(c.block) < (o.query as { block: bigint }).block).sort((a, b) => (BigInt(a.block) < BigInt(b.block) ? 1 : -1))[0]
-  if (best === undefined) throw new Error(`no certified checkpoint before block ${o.query.block}`)
-  return best.certificateCid
+function failure(reasons: string[], what: string): ArkError {
+  return new ArkError('IO', `no source delivered ${what}:\n  ${reasons.join('\n  ')}\ntry other --peer or --gateway sources`, { retryable: true, details: { reasons } })
 }
 
 /**
- * Fetch a certified snapshot from untrusted trustless gateways: the certificate
- * is checked against the trusted operator set, every block against its CID,
- * and the snapshot's account count and stateRoot are recomputed from the
- * leaves. A source that fails any check is dropped and the next one tried.
+ * Ask the sources in order for the certificate answering the query, until one
+ * returns a certificate block that hash-checks, is for the asked chain,
+ * adapter and block, and carries enough signatures of the trust root. A source
+ * that fails (unreachable, stalled, wrong or forged certificate) is dropped.
  */
-export async function fetchCertified(o: FetchOptions): Promise<Fetched> {
+export async function locateCertified(o: FetchOptions): Promise<CertifiedLocation> {
+  const trust = trustRoot(o.trust)
+  await trust.prepare?.(o.signal)
   const reasons: string[] = []
-  for (const g of o.gateways) {
-    const base = g.replace(/\/+$/, '')
-    const signal = AbortSignal.any([o.signal ?? new AbortController().signal, AbortSignal.timeout(o.timeoutMs ?? 120_000)])
+  for (let index = 0; index < o.sources.length; index++) {
+    const src = o.sources[index]!
+    const watch = new Watchdog({ stallMs: o.stallMs ?? FETCH_DEFAULTS.stallMs, ...(o.sourceTimeoutMs === undefined ? {} : { timeoutMs: o.sourceTimeoutMs }), ...(o.signal === undefined ? {} : { parent: o.signal }) })
     try {
-      const certificateCid = CIDClass.parse(await locate(base, o, signal))
-      const certificateBytes = await getBytes(`${base}/ipfs/${certificateCid}?format=raw`, 'application/vnd.ipld.raw', signal)
-      checkBlock(certificateCid, certificateBytes)
-      const certificate = decodeCertificate(certificateBytes)
+      o.onProgress?.({ phase: 'locate', source: src.name, blocks: 0, bytes: 0, fetchedBlocks: 0, fetchedBytes: 0 })
+      const located = await src.locate({ query: o.query, chainId: o.chainId, adapterId: o.adapterId }, watch)
+      checkBlock(located.cid, located.bytes)
+      const certificate = decodeCertificate(located.bytes)
       const b = certificate.body
-      if (b.chainId !== o.chainId || b.adapterId !== o.adapterId) throw new Error(`certificate is for chain ${b.chainId} adapter ${b.adapterId}, not chain ${o.chainId} adapter ${o.adapterId}`)
-      if (o.query.kind === 'number' && b.blockNumber !== o.query.block) throw new Error(`certificate is for block ${b.blockNumber}, not ${o.query.block}`)
-      if (o.query.kind === 'before' && b.blockNumber >= o.query.block) throw new Error(`certificate is for block ${b.blockNumber}, not before ${o.query.block}`)
-      const { weight } = await verifyCertificate(certificate, o.trust)
-      const car = await getBytes(`${base}/ipfs/${b.snapshotCid}?format=car`, 'application/vnd.ipld.car', signal)
-      const { roots, store } = readCar(car)
-      if (!roots[0]!.equals(b.snapshotCid)) throw new Error(`CAR root ${roots[0]} is not the certified snapshot ${b.snapshotCid}`)
-      const rootBytes = store.get(b.snapshotCid)
-      const { decodeRoot } = await import('../../snapshot/state/root.ts')
-      const snapshot = await Snapshot.open(store, b.snapshotCid, schemaById(decodeRoot(b.snapshotCid, rootBytes).schema.id), { verifyBlocks: false })
-      await snapshot.verify()
-      if (snapshot.root.stateRoot !== b.stateRoot.toLowerCase()) throw new Error(`snapshot stateRoot ${snapshot.root.stateRoot} differs from the certified ${b.stateRoot}`)
-      if (snapshot.root.block.hash !== b.blockHash.toLowerCase() || snapshot.root.block.number !== b.blockNumber) throw new Error('snapshot block differs from the certified block')
-      return { certificate, certificateCid, certificateBytes, snapshot, car, store, weight, source: base }
+      if (b.chainId !== o.chainId || b.adapterId !== o.adapterId) throw new Error(`its certificate is for chain ${b.chainId} adapter ${b.adapterId}, not chain ${o.chainId} adapter ${o.adapterId}`)
+      if (o.query.kind === 'number' && b.blockNumber !== o.query.block) throw new Error(`its certificate is for block ${b.blockNumber}, not ${o.query.block}`)
+      if (o.query.kind === 'before' && b.blockNumber >= o.query.block) throw new Error(`its certificate is for block ${b.blockNumber}, not before ${o.query.block}`)
+      const { weight } = await verifyAgainst(trust, certificate, watch.signal)
+      return { certificate, certificateCid: located.cid, certificateBytes: located.bytes, weight, source: src.name, index, reasons }
     } catch (err) {
-      reasons.push(`${base}: ${(err as Error).message}`)
+      o.signal?.throwIfAborted()
+      reasons.push(`${label(src)}: ${why(err, watch)}`)
+      o.onNotice?.(`dropped ${label(src)}: ${why(err, watch)}`)
+    } finally {
+      watch.dispose()
     }
   }
-  throw new ArkError('IO', `no source delivered a verified snapshot:\n  ${reasons.join('\n  ')}\ntry other --gateway sources`, { retryable: true, details: { reasons } })
+  throw failure(reasons, 'a certificate that verifies')
+}
+
+/**
+ * Fetch every block of the certified snapshot into the staging dir (blocks
+ * staged by an earlier run are not fetched again), from the source that
+ * located the certificate and then the ones after it, and verify the whole
+ * snapshot against the certificate. The staging dir is kept on failure (a
+ * rerun resumes) and handed back on success (remove it once written out).
+ */
+export async function fetchLocated(o: FetchOptions, at: CertifiedLocation): Promise<Fetched> {
+  const reasons = [...at.reasons]
+  const opened = await Staging.open(o.staging, at.certificateBytes)
+  const staging = opened.staging
+  if (opened.discarded !== undefined) o.onNotice?.(opened.discarded)
+  if (opened.resumed.blocks > 0) o.onNotice?.(`resuming: ${opened.resumed.blocks} verified blocks (${opened.resumed.bytes} bytes) already staged in ${o.staging}`)
+  const root = at.certificate.body.snapshotCid
+  let current = at.source
+  let phase: FetchProgress['phase'] = 'blocks'
+  const report = (): void => {
+    if (o.onProgress === undefined) return
+    const p: FetchProgress = { phase, source: current, blocks: staging.size, bytes: opened.resumed.bytes + staging.added.bytes, fetchedBlocks: staging.added.blocks, fetchedBytes: staging.added.bytes }
+    if (staging.has(root)) {
+      const n = accountsOf(root, staging.get(root))
+      if (n !== undefined) p.accounts = n
+    }
+    o.onProgress(p)
+  }
+  const ticker = o.onProgress === undefined ? undefined : setInterval(report, FETCH_DEFAULTS.progressMs)
+  ticker?.unref()
+  let done = false
+  // verification runs while the blocks arrive: it reads the DAG in the order a CAR sends it, waiting for blocks not here yet
+  const waiting = new WaitingStore(staging)
+  let verifyFailure: { err: unknown } | undefined
+  const verifyFailed = new AbortController()
+  const verifying = openCertifiedSnapshot(at.certificate, waiting).catch((err: unknown) => {
+    if (verifyFailure === undefined && !waiting.failedWith(err)) {
+      verifyFailure = { err }
+      verifyFailed.abort(err)
+    }
+    throw err
+  })
+  verifying.catch(() => {})
+  const parent = o.signal === undefined ? verifyFailed.signal : AbortSignal.any([o.signal, verifyFailed.signal])
+  try {
+    for (let index = at.index; index < o.sources.length; index++) {
+      const src = o.sources[index]!
+      current = src.name
+      const watch = new Watchdog({ stallMs: o.stallMs ?? FETCH_DEFAULTS.stallMs, ...(o.sourceTimeoutMs === undefined ? {} : { timeoutMs: o.sourceTimeoutMs }), parent })
+      const tb = performance.now()
+      try {
+        const before = staging.added.blocks
+        await src.fetchBlocks(root, staging, watch)
+        await staging.flush()
+        const blocksMs = performance.now() - tb
+        phase = 'verify'
+        report()
+        const tv = performance.now()
+        const snapshot = await verifying
+        const verifyMs = performance.now() - tv
+        done = true
+        const source = staging.added.blocks > before || index === at.index ? src.name : at.source
+        return {
+          certificate: at.certificate,
+          certificateCid: at.certificateCid,
+          certificateBytes: at.certificateBytes,
+          snapshot,
+          store: staging.memory,
+          weight: at.weight,
+          source,
+          certificateSource: at.source,
+          staging,
+          stats: {
+            blocks: staging.size,
+            bytes: opened.resumed.bytes + staging.added.bytes,
+            fetchedBlocks: staging.added.blocks,
+            fetchedBytes: staging.added.bytes,
+            resumedBlocks: opened.resumed.blocks,
+            resumedBytes: opened.resumed.bytes,
+            ms: { locate: 0, blocks: Math.round(blocksMs), verify: Math.round(verifyMs) },
+          },
+        }
+      } catch (err) {
+        o.signal?.throwIfAborted()
+        if (verifyFailure !== undefined) {
+          // every block hash-checked, yet the DAG is not the certified snapshot: no source can fix that
+          const e = verifyFailure.err as Error
+          throw new ArkError('ROOT_MISMATCH', `the certified snapshot ${root.toString()} does not verify: ${e.message}; its signers certified a snapshot that is not valid, report it to the operators`, { cause: e })
+        }
+        reasons.push(`${label(src)}: ${why(err, watch)}`)
+        o.onNotice?.(`dropped ${label(src)}: ${why(err, watch)}`)
+      } finally {
+        watch.dispose()
+      }
+    }
+    throw failure(reasons, `the blocks of snapshot ${root.toString()} (${staging.size} verified blocks are kept in ${o.staging}; rerun the same command to resume)`)
+  } finally {
+    if (!done) waiting.fail(new ArkError('IO', 'the fetch ended'))
+    waiting.detach()
+    if (ticker !== undefined) clearInterval(ticker)
+    if (done) report()
+    else await staging.close().catch(() => {})
+  }
+}
+
+/** locateCertified then fetchLocated; closes the sources. */
+export async function fetchCertified(o: FetchOptions): Promise<Fetched> {
+  try {
+    const t = performance.now()
+    const at = await locateCertified(o)
+    const locateMs = Math.round(performance.now() - t)
+    const r = await fetchLocated(o, at)
+    r.stats.ms.locate = locateMs
+    return r
+  } finally {
+    await closeSources(o.sources)
+  }
+}
+
+export async function closeSources(sources: FetchSource[]): Promise<void> {
+  await Promise.all(sources.map((s) => s.close().catch(() => {})))
+}
+
+/** accountCount from the snapshot root block (progress display only: verified later). */
+function accountsOf(root: CID, rootBytes: Uint8Array): number | undefined {
+  try {
+    return decodeRoot(root, rootBytes).accountCount
+  } catch {
+    return undefined
+  }
 }

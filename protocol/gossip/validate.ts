@@ -17,7 +17,13 @@ export interface ValidatorContext {
   chainId: bigint
   adapterId: string
   configHash: string
+  /** the newest operator set this node knows (the set for every block unless `operatorsAt` says otherwise) */
   operators: OperatorSet
+  /**
+   * The set that counts for a message about this block (an on-chain registry's set at that block,
+   * looked up by the node, cached); default `operators`. Asked only after the scope checks pass.
+   */
+  operatorsAt?: (blockNumber: bigint) => OperatorSet | Promise<OperatorSet>
   /** newest final block this node knows */
   finalizedHead: bigint
   /** attestations for blocks further than this past the finalized head are ignored */
@@ -26,6 +32,10 @@ export interface ValidatorContext {
   oldestBlock: bigint
   /** already seen (signer, checkpoint, content) → duplicate */
   seen?: (a: SignedAttestation) => boolean
+}
+
+function operatorsFor(ctx: ValidatorContext, blockNumber: bigint): OperatorSet | Promise<OperatorSet> {
+  return ctx.operatorsAt === undefined ? ctx.operators : ctx.operatorsAt(blockNumber)
 }
 
 function reject<T>(err: unknown): Validation<T> {
@@ -52,7 +62,8 @@ export async function validateAttestation(bytes: Uint8Array, ctx: ValidatorConte
   }
   const scope = checkScope(a.body, ctx)
   if (scope !== undefined) return scope
-  if (!ctx.operators.weights.has(a.signer.toLowerCase() as Address)) return { action: 'reject', code: 'UNKNOWN_SIGNER', message: `${a.signer} is not in the operator set` }
+  const operators = await operatorsFor(ctx, a.body.blockNumber)
+  if (!operators.weights.has(a.signer.toLowerCase() as Address)) return { action: 'reject', code: 'UNKNOWN_SIGNER', message: `${a.signer} is not in the operator set at block ${a.body.blockNumber}` }
   // Verify before the duplicate check: a forged copy of a known attestation must cost its sender score.
   try {
     await verifyAttestation(a)
@@ -74,7 +85,7 @@ export async function validateCertificate(bytes: Uint8Array, ctx: ValidatorConte
   if (scope !== undefined && scope.action === 'reject') return scope
   if (scope !== undefined && scope.code === 'TOO_FAR_AHEAD') return scope
   try {
-    await verifyCertificate(c, ctx.operators)
+    await verifyCertificate(c, await operatorsFor(ctx, c.body.blockNumber))
   } catch (err) {
     return reject(err)
   }
@@ -90,7 +101,7 @@ export async function validateEvidence(bytes: Uint8Array, ctx: ValidatorContext)
   }
   const scope = checkScope(e.a.body, ctx)
   if (scope !== undefined && scope.action === 'reject') return scope
-  if (!ctx.operators.weights.has(e.a.signer.toLowerCase() as Address)) return { action: 'reject', code: 'UNKNOWN_SIGNER', message: `${e.a.signer} is not in the operator set` }
+  if (!(await operatorsFor(ctx, e.a.body.blockNumber)).weights.has(e.a.signer.toLowerCase() as Address)) return { action: 'reject', code: 'UNKNOWN_SIGNER', message: `${e.a.signer} is not in the operator set at block ${e.a.body.blockNumber}` }
   try {
     await checkEvidence(e)
   } catch (err) {

@@ -91,7 +91,10 @@ export async function deriveCheckpoint<C, R, M>(o: DeriveOptions<C, R, M>): Prom
   }
   let snapshot: Snapshot<R, M>
   let changedKeys: Uint8Array[]
-  if (o.prev === undefined) {
+  // A previous checkpoint written with another record-schema version (an adapter upgrade) still
+  // gives the state to fold onto, but its tree cannot be patched into the new version: rebuild.
+  const prevSchema = o.prev?.snapshot.root.schema
+  if (o.prev === undefined || prevSchema!.id !== o.adapter.schema.id || prevSchema!.version !== o.adapter.schema.version) {
     const changes = state.takeChanges()
     changedKeys = changes.filter((c) => c.record !== null).map((c) => Buffer.from((c.key as string).slice(2), 'hex'))
     snapshot = (await buildSnapshot({ schema: o.adapter.schema, meta, markets, records: state.records(), store: o.store })).snapshot
@@ -183,5 +186,16 @@ export class CheckpointCache<R = unknown, M = unknown> {
       this.items.pop()
     }
     return { base: undefined, dropped }
+  }
+
+  /** Newest cached checkpoint strictly below `block` that is still canonical (a base for an off-schedule derivation); not removed. */
+  async baseBelow(block: bigint, source: ChainSource, signal?: AbortSignal): Promise<Checkpoint<R, M> | undefined> {
+    for (let i = this.items.length - 1; i >= 0; i--) {
+      const c = this.items[i]!
+      if (c.block.number >= block) continue
+      const h = await source.agreedHeader(c.block.number, signal).catch(() => null)
+      if (h !== null && h.hash === c.block.hash) return c
+    }
+    return undefined
   }
 }

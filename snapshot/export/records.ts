@@ -5,7 +5,7 @@ export async function* exportJsonl<R>(s: Snapshot<R, unknown>): AsyncGenerator<s
   for await (const { key, record } of s.entries()) yield `${JSON.stringify(s.schema.toJSON(key, record))}\n`
 }
 
-function csvField(v: string): string {
+export function csvField(v: string): string {
   return /[",\n\r]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v
 }
 

@@ -47,6 +47,7 @@ export const erc20Schema: RecordSchema<BalanceRecord, TokenState> = {
   },
   leaf: (key, record) => [key, record.balance],
   balances: (r) => [['token', r.balance]],
+  identity: { '': ['account'] },
   toJSON: (key, r) => ({ account: bytesToHex(key), balance: r.balance.toString() }),
   fromJSON(json) {
     const j = json as { account?: string; balance?: unknown }

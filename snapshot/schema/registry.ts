@@ -1,16 +1,25 @@
 import { ArkError } from '../errors.ts'
 import { derivativesSchema } from './derivatives.ts'
+import { derivativesSchemaV2 } from './derivatives-v2.ts'
 import { erc20Schema } from './erc20.ts'
 import type { RecordSchema } from './types.ts'
 
-/** Record schemas this build can read, by the id written in snapshot roots. */
-export const schemas: ReadonlyMap<string, RecordSchema<unknown, unknown>> = new Map([
-  [derivativesSchema.id, derivativesSchema as RecordSchema<unknown, unknown>],
-  [erc20Schema.id, erc20Schema as RecordSchema<unknown, unknown>],
-])
+/** Registry key of a record schema: its id and version, the pair written in every snapshot root. */
+export const schemaKey = (id: string, version: number): string => `${id}@${version}`
 
-export function schemaById(id: string): RecordSchema<unknown, unknown> {
-  const s = schemas.get(id)
-  if (s === undefined) throw new ArkError('UNSUPPORTED_VERSION', `record schema ${JSON.stringify(id)} is unknown to this build (known: ${[...schemas.keys()].join(', ')}); upgrade Ark or install the adapter that wrote it`)
+/**
+ * Record schemas this build can read, by `schemaKey(id, version)`. Every
+ * version stays readable: a new version is added, never swapped in.
+ */
+export const schemas: ReadonlyMap<string, RecordSchema<unknown, unknown>> = new Map(
+  [derivativesSchema, derivativesSchemaV2, erc20Schema].map((s) => [schemaKey(s.id, s.version), s as RecordSchema<unknown, unknown>]),
+)
+
+/** The schema a snapshot root names (`root.schema.id`, `root.schema.version`). */
+export function schemaById(id: string, version: number): RecordSchema<unknown, unknown> {
+  const s = schemas.get(schemaKey(id, version))
+  if (s === undefined) {
+    throw new ArkError('UNSUPPORTED_VERSION', `record schema ${JSON.stringify(id)} version ${version} is unknown to this build (known: ${[...schemas.keys()].join(', ')}); upgrade Ark or install the adapter that wrote it`)
+  }
   return s
 }

@@ -27,6 +27,17 @@ export interface RecordSchema<R = unknown, M = unknown> {
   fromJSON(json: unknown): { key: Uint8Array; record: R }
   /** Balances per asset (e.g. collateral), summed by diff to show what moved. Optional. */
   balances?(record: R): [string, bigint][]
+  /**
+   * Signed position sizes per market (positive long/bought, negative short/written), summed by
+   * diff per market. Optional; not consensus.
+   */
+  positions?(record: R): { market: bigint; size: bigint; option: boolean }[]
+  /**
+   * For field-level diffs of `toJSON` output: the fields that identify an item of each list, by
+   * the list's field name ("" = the record itself, whose identity fields are its key). Lists not
+   * named here are compared by index. Optional; not consensus.
+   */
+  readonly identity?: Readonly<Record<string, readonly string[]>>
   readonly csvHeader: readonly string[]
   toCsvRows(key: Uint8Array, record: R): string[][]
   readonly markets: MarketCodec<M>
@@ -35,8 +46,17 @@ export interface RecordSchema<R = unknown, M = unknown> {
 export interface MarketCodec<M> {
   /** Validate and convert to the IPLD value stored in the market-state block. */
   encode(markets: M): unknown
-  decode(value: unknown): M
+  /**
+   * Strict inverse of `encode`. `bytes`, when given, is the stored block the
+   * value was decoded from: a codec may require it to be exactly the
+   * canonical encoding (version 1's codec ignores it; SPEC §6.3).
+   */
+  decode(value: unknown, bytes?: Uint8Array): M
   toJSON(markets: M): unknown
+  /** As RecordSchema.identity, for the lists in `toJSON(markets)`. Optional; not consensus. */
+  readonly identity?: Readonly<Record<string, readonly string[]>>
+  /** Open interest per market (long and short, both non-negative), for diff summaries. Optional. */
+  openInterest?(markets: M): { market: bigint; long: bigint; short: bigint }[]
 }
 
 export interface EncodedRecord {

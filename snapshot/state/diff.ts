@@ -1,5 +1,7 @@
 import { bytesToHex } from '../codec/hex.ts'
 import { diffTrees } from '../tree/diff.ts'
+import { fieldChanges, type FieldChange } from './field-diff.ts'
+import type { RecordSchema } from '../schema/types.ts'
 import type { Snapshot } from './snapshot.ts'
 
 export interface AccountDiff {
@@ -9,6 +11,10 @@ export interface AccountDiff {
   fields: string[]
   before: Record<string, unknown> | null
   after: Record<string, unknown> | null
+  /** every leaf that differs, with its old and new value (see field-diff.ts) */
+  changes: FieldChange[]
+  /** this account's balance change per asset (after - before), non-zero only, by asset */
+  moved: Record<string, string>
 }
 
 export interface DiffSummary {
@@ -21,29 +27,62 @@ export interface DiffSummary {
   moved: Record<string, string>
 }
 
+/** One account's records on both sides (null: absent), decoded. */
+export interface RecordChange<R> {
+  key: Uint8Array
+  before: R | null
+  after: R | null
+}
+
+/**
+ * Records that differ between two snapshots of the same schema, in key order,
+ * opening only subtrees whose CIDs differ.
+ */
+export async function* diffRecords<R>(a: Snapshot<R, unknown>, b: Snapshot<R, unknown>): AsyncGenerator<RecordChange<R>> {
+  const schema = a.schema
+  for await (const ch of diffTrees(a.reader, await a.rootRef(), b.reader, await b.rootRef())) {
+    const what = `record of ${bytesToHex(ch.key)}`
+    yield { key: ch.key, before: ch.before === null ? null : schema.decode(ch.before, what), after: ch.after === null ? null : schema.decode(ch.after, what) }
+  }
+}
+
+/** Balance change per asset of one account (after - before), zeros included. */
+export function balanceDeltas<R>(schema: RecordSchema<R, unknown>, before: R | null, after: R | null): Map<string, bigint> {
+  const mine = new Map<string, bigint>()
+  if (schema.balances === undefined) return mine
+  for (const [asset, v] of before === null ? [] : schema.balances(before)) mine.set(asset, (mine.get(asset) ?? 0n) - v)
+  for (const [asset, v] of after === null ? [] : schema.balances(after)) mine.set(asset, (mine.get(asset) ?? 0n) + v)
+  return mine
+}
+
+/** The JSON view of one account's change: kind, differing fields, both records, leaf changes, balance deltas. */
+export function accountDiff<R>(schema: RecordSchema<R, unknown>, key: Uint8Array, before: R | null, after: R | null, deltas = balanceDeltas(schema, before, after)): AccountDiff {
+  const bj = before === null ? null : schema.toJSON(key, before)
+  const aj = after === null ? null : schema.toJSON(key, after)
+  const kind = bj === null ? 'added' : aj === null ? 'removed' : 'changed'
+  const fields = [...new Set([...Object.keys(bj ?? {}), ...Object.keys(aj ?? {})])].filter((f) => JSON.stringify(bj?.[f]) !== JSON.stringify(aj?.[f]))
+  return { account: bytesToHex(key), kind, fields, before: bj, after: aj, changes: fieldChanges(bj, aj, schema.identity), moved: sortedNonZero(deltas) }
+}
+
 /**
  * Accounts that differ between two snapshots of the same schema, in key order,
  * opening only subtrees whose CIDs differ. `summary` is filled as it runs.
  */
 export async function* diffSnapshots<R>(a: Snapshot<R, unknown>, b: Snapshot<R, unknown>, summary: DiffSummary = emptySummary(a, b)): AsyncGenerator<AccountDiff> {
   const moved = new Map<string, bigint>()
-  const schema = a.schema
-  for await (const ch of diffTrees(a.reader, await a.rootRef(), b.reader, await b.rootRef())) {
-    const what = `record of ${bytesToHex(ch.key)}`
-    const before = ch.before === null ? null : schema.decode(ch.before, what)
-    const after = ch.after === null ? null : schema.decode(ch.after, what)
-    const bj = before === null ? null : schema.toJSON(ch.key, before)
-    const aj = after === null ? null : schema.toJSON(ch.key, after)
-    const kind = bj === null ? 'added' : aj === null ? 'removed' : 'changed'
-    summary[kind]++
-    const fields = [...new Set([...Object.keys(bj ?? {}), ...Object.keys(aj ?? {})])].filter((f) => JSON.stringify(bj?.[f]) !== JSON.stringify(aj?.[f]))
-    if (schema.balances !== undefined) {
-      for (const [asset, v] of before === null ? [] : schema.balances(before)) moved.set(asset, (moved.get(asset) ?? 0n) - v)
-      for (const [asset, v] of after === null ? [] : schema.balances(after)) moved.set(asset, (moved.get(asset) ?? 0n) + v)
-    }
-    summary.moved = Object.fromEntries([...moved].filter(([, v]) => v !== 0n).sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, v]) => [k, v.toString()]))
-    yield { account: bytesToHex(ch.key), kind, fields, before: bj, after: aj }
+  for await (const { key, before, after } of diffRecords(a, b)) {
+    const deltas = balanceDeltas(a.schema, before, after)
+    for (const [asset, v] of deltas) moved.set(asset, (moved.get(asset) ?? 0n) + v)
+    const d = accountDiff(a.schema, key, before, after, deltas)
+    summary[d.kind]++
+    summary.moved = sortedNonZero(moved)
+    yield d
   }
+}
+
+/** Non-zero entries sorted by key, as decimal strings. */
+export function sortedNonZero(m: ReadonlyMap<string, bigint>): Record<string, string> {
+  return Object.fromEntries([...m].filter(([, v]) => v !== 0n).sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, v]) => [k, v.toString()]))
 }
 
 export function emptySummary(a: Snapshot<unknown, unknown> | Snapshot<never, unknown>, b: Snapshot<unknown, unknown> | Snapshot<never, unknown>): DiffSummary {

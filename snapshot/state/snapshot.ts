@@ -67,7 +67,7 @@ export class Snapshot<R = unknown, M = unknown> {
   async markets(): Promise<M> {
     const bytes = await this.store.get(this.root.markets)
     if (this.reader.verify === true) checkBlock(this.root.markets, bytes)
-    return this.schema.markets.decode(decodeBlock(this.root.markets, bytes))
+    return this.schema.markets.decode(decodeBlock(this.root.markets, bytes), bytes)
   }
 
   async getRaw(key: Uint8Array): Promise<Uint8Array | undefined> {

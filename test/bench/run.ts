@@ -23,6 +23,15 @@ const benches: Record<string, Bench> = {
     file: 'network.ts',
     cases: () => [['--nodes', '7']],
   },
+  watchdog: {
+    file: 'watchdog.ts',
+    cases: ({ traders, steps }) => [['--traders', traders ?? '10000', '--steps', steps ?? '20000']],
+  },
+  recovery: {
+    file: 'recovery.ts',
+    // 1M accounts takes minutes: opt in with --accounts 100000,1000000 or ARK_BENCH_RECOVERY_1M=1
+    cases: ({ accounts }) => (accounts ?? (process.env.ARK_BENCH_RECOVERY_1M === '1' ? '100000,1000000' : '100000')).split(',').map((n) => ['--accounts', n]),
+  },
   derive: {
     file: 'derive.ts',
     cases: ({ traders, steps }) => [['--traders', traders ?? '20000', '--steps', steps ?? '70000']],

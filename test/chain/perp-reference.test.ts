@@ -10,12 +10,16 @@ import { ChainError } from '../../snapshot/chain/errors.ts'
 import { ChainSource } from '../../snapshot/chain/source.ts'
 import { hexToBytes } from '../../snapshot/codec/hex.ts'
 import { CheckpointCache, deriveCheckpoint, type Checkpoint } from '../../snapshot/derive/derive.ts'
-import type { AccountRecord, DerivativesMarkets } from '../../snapshot/schema/derivatives.ts'
+import { derivativesSchema, type AccountRecord, type DerivativesMarkets } from '../../snapshot/schema/derivatives.ts'
+import { ZERO_ADDRESS, type DerivativesMarketsV2 } from '../../snapshot/schema/derivatives-v2.ts'
+import { buildSnapshot } from '../../snapshot/state/build.ts'
+import { exchangeAbi, feedAbi } from '../../snapshot/adapters/perp-reference/abi.ts'
+import { decodeFunctionResult, encodeFunctionData, type Hex } from 'viem'
 import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { blockNumber, startChain, type ChainFixture } from '../support/chain.ts'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
-type Cp = Checkpoint<AccountRecord, DerivativesMarkets>
+type Cp = Checkpoint<AccountRecord, DerivativesMarketsV2>
 
 let f: ChainFixture
 let w1: WorkloadResult
@@ -86,6 +90,60 @@ describe('perp-reference adapter on a real chain', () => {
     expect((err as Error).message).toMatch(/collateral\[0x[0-9a-f]{40}\]/)
   })
 
+  it('record schema v2: every asset\'s pricing and every market\'s feed and lastFundingTime are the contracts\' at the block; a wrong one fails the spot check', async () => {
+    const cp = await derive(await blockNumber(f))
+    expect(cp.snapshot.root.schema).toMatchObject({ id: 'ark.derivatives.account', version: 2 })
+    expect(cp.snapshot.root.adapter.version).toBe('2.0.0')
+    const markets = await cp.snapshot.markets()
+    const at = `0x${cp.block.number.toString(16)}`
+    const read = async <T>(to: string, abi: readonly unknown[], functionName: string, args: unknown[] = []): Promise<T> => {
+      const data = encodeFunctionData({ abi: abi as never, functionName, args } as never)
+      return decodeFunctionResult({ abi: abi as never, functionName, data: await f.rpc<Hex>('eth_call', [{ to, data }, at]) } as never) as T
+    }
+    for (const a of f.deployment.assets) {
+      const ours = markets.assets.find((x) => x.asset === a.token.toLowerCase())!
+      if (a.feed === null) {
+        expect(ours).toMatchObject({ feed: ZERO_ADDRESS, price: 0n, roundId: 0n, updatedAt: 0n, priceDecimals: 0n })
+        continue
+      }
+      const [roundId, answer, , updatedAt] = await read<[bigint, bigint, bigint, bigint]>(a.feed, feedAbi, 'latestRoundData')
+      expect(ours).toMatchObject({ feed: a.feed.toLowerCase(), price: answer, roundId, updatedAt, priceDecimals: BigInt(await read<number>(a.feed, feedAbi, 'decimals')) })
+    }
+    for (const m of markets.markets) {
+      const view = await read<{ feed: string; lastFundingTime: bigint }>(f.config.exchange, exchangeAbi, 'getMarket', [m.id])
+      expect({ feed: m.feed, lastFundingTime: m.lastFundingTime }).toEqual({ feed: view.feed.toLowerCase(), lastFundingTime: BigInt(view.lastFundingTime) })
+      expect(m.feed).toBe(f.deployment.markets[Number(m.id)]!.feed.toLowerCase())
+      expect(m.lastFundingTime).toBeLessThanOrEqual(cp.block.timestamp)
+    }
+    const wrong = { ...markets, assets: markets.assets.map((a) => (a.feed === ZERO_ADDRESS ? a : { ...a, price: a.price + 1n })) }
+    const err = await cp.state.spotCheck({ source: f.source(), block: cp.block }, [], wrong).catch((e: unknown) => e)
+    expect((err as ChainError).chainCode).toBe('SPOT_CHECK_FAILED')
+    expect((err as Error).message).toMatch(/asset 0x[0-9a-f]{40} field price/)
+    const late = { ...markets, markets: markets.markets.map((m, i) => (i === 0 ? { ...m, lastFundingTime: m.lastFundingTime - 1n } : m)) }
+    await expect(cp.state.spotCheck({ source: f.source(), block: cp.block }, [], late)).rejects.toThrow(/market 0 field lastFundingTime/)
+  })
+
+  it('an adapter upgrade: a previous checkpoint of record schema v1 is folded onto and rebuilt as v2, equal to a derivation from scratch', async () => {
+    const base = await derive(await blockNumber(f))
+    const records: { key: Uint8Array; record: AccountRecord }[] = []
+    for await (const e of base.snapshot.entries()) records.push(e)
+    const m = await base.snapshot.markets()
+    const v1Markets: DerivativesMarkets = {
+      assets: m.assets.map((a) => ({ asset: a.asset, haircutBps: a.haircutBps, decimals: a.decimals })),
+      markets: m.markets.map(({ feed, lastFundingTime, ...rest }) => (void feed, void lastFundingTime, rest)),
+    }
+    const meta = { block: { ...base.snapshot.root.block }, adapter: { ...base.snapshot.root.adapter, version: '1.0.0' } }
+    const store = new MemoryBlockStore()
+    const v1 = (await buildSnapshot({ schema: derivativesSchema, meta, markets: v1Markets, records, store })).snapshot
+    expect(v1.root.stateRoot).toBe(base.snapshot.root.stateRoot) // same records, same leaves
+    await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 300, traders: 24, steps: 40 })
+    const b = await blockNumber(f)
+    const upgraded = await derive(b, { block: base.block, snapshot: v1 as unknown as Cp['snapshot'], state: base.state })
+    const scratch = await derive(b)
+    expect(upgraded.snapshot.root.schema.version).toBe(2)
+    expect(upgraded.snapshot.cid.toString()).toBe(scratch.snapshot.cid.toString())
+  })
+
   it('two independent processes deriving the same block produce the same CID (CLI, through files)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ark-build-'))
     try {
@@ -123,7 +181,7 @@ describe('perp-reference adapter on a real chain', () => {
   })
 
   it('a reorg below the cached head discards the derived state after the fork and the next snapshot is correct', async () => {
-    const cache = new CheckpointCache<AccountRecord, DerivativesMarkets>()
+    const cache = new CheckpointCache<AccountRecord, DerivativesMarketsV2>()
     const base = await derive(await blockNumber(f))
     cache.push(base)
     const snap = await f.rpc<string>('evm_snapshot')

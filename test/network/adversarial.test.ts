@@ -6,42 +6,25 @@
  * checkpoint becomes evidence on every honest node.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { privateKeyToAccount } from 'viem/accounts'
 import { attestationDigest, encodeAttestation, normalizeV, type AttestationBody } from '../../protocol/attestation.ts'
 import { encodeBlock } from '../../snapshot/codec/block.ts'
-import { runWorkload } from '../../node/devnet/workload.ts'
 import type { ArchiveNode } from '../../node/archive/node.ts'
-import { blockNumber, startChain, type ChainFixture } from '../support/chain.ts'
-import { operatorKey, startNode, until, writeClusterConfigs } from '../support/archive-cluster.ts'
+import { blockNumber, type ChainFixture } from '../support/chain.ts'
+import { archiveFixture, operatorKey, startNode, until, writeClusterConfigs, type ArchiveFixture } from '../support/archive-cluster.ts'
 
+let fx: ArchiveFixture
 let f: ChainFixture
 let dir: string
-const nodes: ArchiveNode[] = []
-const stopMining = new AbortController()
-let mining: Promise<void> | undefined
-
-async function keepMining(): Promise<void> {
-  for (let round = 0; !stopMining.signal.aborted; round++) {
-    await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 700 + round, traders: 10, steps: 20, signal: stopMining.signal }).catch(() => {})
-    await new Promise((r) => setTimeout(r, 1000))
-  }
-}
+let nodes: ArchiveNode[]
 
 beforeAll(async () => {
-  f = await startChain()
-  await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 5, traders: 10, steps: 40 })
-  dir = await mkdtemp(join(tmpdir(), 'ark-adv-'))
+  fx = await archiveFixture({ name: 'adv', seed: 5, traders: 10, steps: 40 })
+  ;({ chain: f, dir, nodes } = fx)
 }, 180_000)
 
 afterAll(async () => {
-  stopMining.abort()
-  await mining
-  for (const n of nodes.reverse()) await n.stop().catch(() => {})
-  await f?.stop()
-  await rm(dir, { recursive: true, force: true, maxRetries: 5 })
+  await fx?.stop()
 })
 
 describe('archive nodes under misbehaviour', () => {
@@ -51,7 +34,7 @@ describe('archive nodes under misbehaviour', () => {
     nodes.push(n0)
     configs[1]!.p2p.bootstrap = n0.network.multiaddrs().map(String)
     nodes.push(await startNode(configs[1]!))
-    mining = keepMining()
+    fx.mine({ seed: 700, traders: 10, steps: 20 })
 
     // 2 of 4 running: weight 2 < threshold 3
     await until('a no-quorum report with the tally', () => n0.noQuorum.length > 0, 60_000)

@@ -138,4 +138,21 @@ describe('aggregator', () => {
     expect(types(agg.add(A[3]!))).toEqual(['counted'])
     expect(types(agg.add(A[0]!))).toEqual(['counted', 'certificate'])
   })
+
+  it('counts each checkpoint against the operator set at its block (operatorsAt)', async () => {
+    // from block 1000 on, OPS[3] is out and the threshold of the remaining three is 2
+    const later = makeOperatorSet(new Map(OPS.slice(0, 3).map((a) => [addr(a), 1n])), 2n)
+    const agg = new Aggregator({ operators: later, operatorsAt: (b) => (b < 1000n ? SET : later) })
+    const old = await Promise.all(OPS.map((o) => sign(body({ blockNumber: 996n }), o)))
+    expect(types(agg.add(old[3]!))).toEqual(['counted'])
+    expect(types(agg.add(old[0]!))).toEqual(['counted'])
+    expect(types(agg.add(old[1]!))).toEqual(['counted', 'certificate'])
+    expect(agg.tally(checkpointKey(old[0]!.body))[0]!.weight).toBe(3n)
+    const cert = agg.certificate(checkpointKey(old[0]!.body))!.certificate
+    expect((await verifyCertificate(cert, SET)).weight).toBe(3n)
+    // at 1000: OPS[3] is unknown, and two signatures reach the new threshold
+    expect(types(agg.add(A[3]!))).toEqual(['ignored'])
+    expect(types(agg.add(A[0]!))).toEqual(['counted'])
+    expect(types(agg.add(A[1]!))).toEqual(['counted', 'certificate'])
+  })
 })

@@ -2,50 +2,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runWorkload } from '../../node/devnet/workload.ts'
 import type { ArchiveNode } from '../../node/archive/node.ts'
 import { CID } from 'multiformats/cid'
 import { readCar } from '../../snapshot/car/car.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
-import { derivativesSchema } from '../../snapshot/schema/derivatives.ts'
-import { blockNumber, startChain, type ChainFixture } from '../support/chain.ts'
-import { startNode, until, writeClusterConfigs } from '../support/archive-cluster.ts'
+import { derivativesSchemaV2 } from '../../snapshot/schema/derivatives-v2.ts'
+import { blockNumber, type ChainFixture } from '../support/chain.ts'
+import { archiveFixture, startNode, until, writeClusterConfigs, type ArchiveFixture } from '../support/archive-cluster.ts'
 
 const BIN = fileURLToPath(new URL('../../node/cli/bin.js', import.meta.url))
+let fx: ArchiveFixture
 let f: ChainFixture
 let dir: string
-const nodes: ArchiveNode[] = []
-let mining: Promise<void> | undefined
-const stopMining = new AbortController()
-
-/** Keep the chain moving: workload rounds (each mines a few blocks). */
-async function keepMining(): Promise<void> {
-  for (let round = 0; !stopMining.signal.aborted; round++) {
-    await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 900 + round, traders: 12, steps: 30, signal: stopMining.signal }).catch(() => {})
-    await new Promise((r) => setTimeout(r, 1000))
-  }
-}
+let nodes: ArchiveNode[]
 
 function certified(n: ArchiveNode): Map<string, string> {
   return new Map(n.certificates.list().map((s) => [s.certificate.body.blockNumber.toString(), s.cid.toString()]))
 }
 
 beforeAll(async () => {
-  f = await startChain()
-  await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 3, traders: 12, steps: 60 })
-  dir = await mkdtemp(join(tmpdir(), 'ark-cluster-'))
+  fx = await archiveFixture({ name: 'cluster', seed: 3, traders: 12, steps: 60 })
+  ;({ chain: f, dir, nodes } = fx)
 }, 180_000)
 
 afterAll(async () => {
-  stopMining.abort()
-  await mining
-  for (const n of nodes.reverse()) await n.stop().catch(() => {})
-  await f?.stop()
-  await rm(dir, { recursive: true, force: true, maxRetries: 5 })
+  await fx?.stop()
 })
 
 describe('archive nodes on loopback TCP with a real chain', () => {
@@ -59,7 +43,7 @@ describe('archive nodes on loopback TCP with a real chain', () => {
       configs[i]!.p2p.bootstrap = boot
       nodes.push(await startNode(configs[i]!))
     }
-    mining = keepMining()
+    fx.mine({ seed: 900, traders: 12, steps: 30 })
     // 3 of 4 operators are enough for the threshold (3)
     await until('two certified checkpoints on the first three nodes', () => nodes.every((n) => n.certificates.list().length >= 2), 240_000)
     const before = certified(n0)
@@ -70,10 +54,15 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     await until('catch-up on the late node', () => [...before.keys()].every((b) => certified(late).has(b)), 180_000)
     for (const [b, cid] of before) expect(certified(late).get(b)).toBe(cid)
     expect(late.counters.catchupCertificates).toBeGreaterThan(0)
-    // the late node holds the certified snapshots it caught up on, and they verify
+    // the late node holds the certified snapshots it caught up on (fetched over bitswap behind the certificates), and they verify
     const s = late.certificates.get(BigInt([...before.keys()][0]!))!
-    const snap = await Snapshot.open(late.store, s.certificate.body.snapshotCid, derivativesSchema)
-    await snap.verify()
+    const whole = async (): Promise<Snapshot<unknown, unknown>> => {
+      const snap = await Snapshot.open(late.store, s.certificate.body.snapshotCid, derivativesSchemaV2)
+      await snap.verify()
+      return snap as Snapshot<unknown, unknown>
+    }
+    await until('the caught-up snapshot whole on the late node', () => whole().catch(() => undefined), 60_000)
+    await whole()
     // then the late node attests too: a certificate carrying its signature, identical (same CID) on every node
     await until('a certificate signed by the late node, identical on every node', () => {
       const mine = late.certificates.list().filter((c) => c.certificate.signatures.some((x) => x.signer === late.operator))
@@ -94,7 +83,7 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     expect(res.status).toBe(200)
     const car = readCar(new Uint8Array(await res.arrayBuffer()))
     expect(car.roots[0]!.toString()).toBe(latest.certificateCid)
-    const fromGateway = await Snapshot.open(car.store, CID.parse(latest.snapshotCid), derivativesSchema)
+    const fromGateway = await Snapshot.open(car.store, CID.parse(latest.snapshotCid), derivativesSchemaV2)
     await fromGateway.verify()
     const metrics = await (await fetch(`${api}/metrics`)).text()
     expect(metrics).toMatch(/ark_gossip_messages_total\{kind="attestation",action="accept",code="OK"\} [1-9]/)

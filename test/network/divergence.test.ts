@@ -4,23 +4,17 @@
  * one, and the faulty node reports the divergence with the exact accounts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { pino } from 'pino'
-import { ArchiveNode } from '../../node/archive/node.ts'
-import { runWorkload } from '../../node/devnet/workload.ts'
+import type { ArchiveNode } from '../../node/archive/node.ts'
 import { perpReferenceAdapter, type PerpReferenceConfig } from '../../snapshot/adapters/perp-reference/adapter.ts'
 import type { Adapter, AdapterState } from '../../snapshot/adapters/types.ts'
 import type { AccountRecord, DerivativesMarkets } from '../../snapshot/schema/derivatives.ts'
-import { blockNumber, startChain, type ChainFixture } from '../support/chain.ts'
-import { startNode, until, writeClusterConfigs } from '../support/archive-cluster.ts'
+import { blockNumber, type ChainFixture } from '../support/chain.ts'
+import { archiveFixture, startNode, until, writeClusterConfigs, type ArchiveFixture } from '../support/archive-cluster.ts'
 
+let fx: ArchiveFixture
 let f: ChainFixture
 let dir: string
-const nodes: ArchiveNode[] = []
-const stopMining = new AbortController()
-let mining: Promise<void> | undefined
+let nodes: ArchiveNode[]
 let victim = ''
 
 /** Off by one wei for the smallest account, and blind to it: the kind of bug a quorum exists for. */
@@ -45,18 +39,13 @@ function buggy(): Adapter<PerpReferenceConfig, AccountRecord, DerivativesMarkets
 }
 
 beforeAll(async () => {
-  f = await startChain()
-  const w = await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 21, traders: 10, steps: 60 })
-  victim = w.traders[0]!.toLowerCase()
-  dir = await mkdtemp(join(tmpdir(), 'ark-div-'))
+  fx = await archiveFixture({ name: 'div', seed: 21, traders: 10, steps: 60 })
+  ;({ chain: f, dir, nodes } = fx)
+  victim = fx.seeded.traders[0]!.toLowerCase()
 }, 180_000)
 
 afterAll(async () => {
-  stopMining.abort()
-  await mining
-  for (const n of nodes.reverse()) await n.stop().catch(() => {})
-  await f?.stop()
-  await rm(dir, { recursive: true, force: true, maxRetries: 5 })
+  await fx?.stop()
 })
 
 describe('divergence', () => {
@@ -69,15 +58,8 @@ describe('divergence', () => {
       nodes.push(await startNode(configs[i]!))
     }
     configs[3]!.p2p.bootstrap = n0.network.multiaddrs().map(String)
-    const faulty = new ArchiveNode({ config: configs[3]!, devKey: true, adapter: buggy() as unknown as Adapter, logger: pino({ level: 'silent' }) })
-    await faulty.start()
-    nodes.push(faulty)
-    mining = (async () => {
-      for (let r = 0; !stopMining.signal.aborted; r++) {
-        await runWorkload({ rpcUrl: f.anvil.rpcUrl, deployment: f.deployment, seed: 40 + r, traders: 10, steps: 20, signal: stopMining.signal }).catch(() => {})
-        await new Promise((res) => setTimeout(res, 1000))
-      }
-    })()
+    const faulty = await fx.start(configs[3]!, { adapter: buggy() as unknown as Adapter })
+    fx.mine({ seed: 40, traders: 10, steps: 20 })
     await until('a divergence report on the faulty node', () => faulty.divergences.length > 0, 90_000)
     const d = faulty.divergences[0]!
     expect(d.accounts).toEqual([victim])

@@ -1,21 +1,38 @@
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import type { CID } from 'multiformats/cid'
-import { collectGarbage, retainedBlocks } from '../../node/archive/retention.ts'
+import { collectGarbage, retainedBlocks, retentionFloor } from '../../node/archive/retention.ts'
 import { derivativesSchema } from '../../snapshot/schema/derivatives.ts'
 import { applyChanges, buildSnapshot } from '../../snapshot/state/build.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { synthChanges, synthMarkets, synthMeta, synthRecords } from '../../snapshot/synth/synth.ts'
 import { MemoryBlockStore } from '../../snapshot/store.ts'
+import { perpReferenceAdapter } from '../../snapshot/adapters/perp-reference/adapter.ts'
+import { blockNumber } from '../support/chain.ts'
+import { archiveFixture, until, writeClusterConfigs, type ArchiveFixture } from '../support/archive-cluster.ts'
 
 describe('retention', () => {
   it('keeps the newest N and every M-th checkpoint', () => {
     const blocks = [5n, 10n, 15n, 20n, 25n, 30n, 35n]
     expect([...retainedBlocks(blocks, 2, 20n)].sort()).toEqual([20n, 30n, 35n].sort())
     expect(retainedBlocks(blocks, 10, 20n).size).toBe(7)
+  })
+
+  it('retentionFloor: the oldest checkpoint the keep-last window still covers', () => {
+    // interval 4, keep 3: at head 29 the newest checkpoint is 28, the window 20, 24, 28
+    expect(retentionFloor(29n, 4n, 3)).toBe(20n)
+    expect(retentionFloor(28n, 4n, 3)).toBe(20n)
+    expect(retentionFloor(27n, 4n, 3)).toBe(16n)
+    expect(retentionFloor(7n, 4n, 3)).toBe(0n)
+    expect(retentionFloor(100n, 1n, 1)).toBe(100n)
+    expect(retentionFloor(1000n, 10n, 64)).toBe(370n)
+    // consistent with retainedBlocks when every checkpoint was certified
+    const all = Array.from({ length: 50 }, (_, i) => BigInt(i) * 4n)
+    const keep = retainedBlocks(all, 7, 0n)
+    expect([...keep].reduce((a, b) => (a < b ? a : b))).toBe(retentionFloor(all.at(-1)! + 3n, 4n, 7))
   })
 
   it('garbage-collects the blocks only dropped snapshots use, never a block a kept snapshot references (on-disk blockstore)', async () => {
@@ -59,3 +76,27 @@ describe('retention', () => {
     }
   })
 })
+
+describe('retention on a running node', () => {
+  let fx: ArchiveFixture | undefined
+  afterAll(async () => {
+    await fx?.stop()
+  })
+
+  it('drops checkpoints past keepLast and deletes their blocks from disk; kept snapshots stay whole', { timeout: 180_000 }, async () => {
+    fx = await archiveFixture({ name: 'retention', seed: 44, traders: 4, steps: 12 })
+    // one operator: the node certifies alone (threshold 1)
+    const [config] = await writeClusterConfigs(fx.dir, fx.chain, 1, { firstBlock: await blockNumber(fx.chain), interval: 2 })
+    config!.retention = { keepLast: 2, keepEvery: 1000 }
+    const node = await fx.start(config!)
+    fx.mine({ seed: 44, traders: 4, steps: 3, sameTraders: true, pauseMs: 200 })
+    await until('retention deleting blocks', () => node.counters.certificates >= 5 && node.counters.retentionDeletedBlocks > 0, 120_000)
+    expect(node.certificates.list().length).toBeLessThanOrEqual(3)
+    for (const kept of node.certificates.list()) {
+      const snap = await Snapshot.open(node.network.blocks, kept.certificate.body.snapshotCid, perpReferenceAdapter.schema, { verifyBlocks: true })
+      await snap.verify()
+    }
+    expect(node.fatal).toBeUndefined()
+  })
+})
+

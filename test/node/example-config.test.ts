@@ -13,6 +13,9 @@ describe('deploy examples', () => {
     expect(c.http.host).toBe('127.0.0.1')
     expect('registry' in c.operators).toBe(true)
     expect(c.dataDir.endsWith('/deploy/data')).toBe(true)
+    expect(c.watchdog?.options.oracle.heartbeatSec).toBe(3600)
+    expect(c.watchdog?.secretFiles.map((x) => x.file.endsWith('/deploy/webhook.secret'))).toEqual([true])
+    expect(c.watchdog?.options.breaker?.key).toMatchObject({ keystore: expect.stringMatching(/guardian\.keystore\.json$/) })
   })
   it('the example operator set parses with a 3-of-4 threshold', async () => {
     const set = parseOperatorSet(JSON.parse(await readFile(`${deploy}operators.example.json`, 'utf8')))

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { checkPrivateFile, loadOperatorKey } from '../../node/archive/operator-key.ts'
+import { loadOperatorKey } from '../../node/archive/operator-key.ts'
+import { checkPrivateFile } from '../../node/fs/private-file.ts'
 import { encryptKeystore, KeystoreError, type KeystoreV3 } from '../../node/keys/keystore.ts'
 import { ArkError, InvalidInputError } from '../../snapshot/errors.ts'
 
@@ -51,8 +52,8 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 describe('checkPrivateFile', () => {
   it('accepts 0600 and 0400, refuses group/other bits with a chmod hint', async () => {
     const d = await dir()
-    await expect(checkPrivateFile(await file(d, 'a', 'x', 0o600), 'secret')).resolves.toBeUndefined()
-    await expect(checkPrivateFile(await file(d, 'b', 'x', 0o400), 'secret')).resolves.toBeUndefined()
+    await expect(checkPrivateFile(await file(d, 'a', 'x', 0o600), 'secret')).resolves.toBe(true)
+    await expect(checkPrivateFile(await file(d, 'b', 'x', 0o400), 'secret')).resolves.toBe(true)
     for (const mode of [0o644, 0o640, 0o604, 0o660]) {
       const p = await file(d, `m${mode.toString(8)}`, 'x', mode)
       const err = await rejection(checkPrivateFile(p, 'secret'))
@@ -68,6 +69,16 @@ describe('checkPrivateFile', () => {
     expect((err as ArkError).code).toBe('IO')
     expect(err.message).toContain(p)
     expect(err.message).toContain('ENOENT')
+  })
+
+  it('optional: a missing file resolves false; the refusal can be the caller\'s error and says what is at risk', async () => {
+    const d = await dir()
+    await expect(checkPrivateFile(join(d, 'absent'), 'token', { optional: true })).resolves.toBe(false)
+    class MyError extends Error {}
+    const p = await file(d, 'open', 'x', 0o644)
+    const err = await rejection(checkPrivateFile(p, 'token', { optional: true, risk: 'anyone could call the admin API', refuse: (m) => new MyError(m) }))
+    expect(err).toBeInstanceOf(MyError)
+    expect(err.message).toBe(`token ${p} has mode 644: group or others can access it, so anyone could call the admin API. Restrict it with "chmod 600 ${p}" and start again`)
   })
 })
 

@@ -5,7 +5,7 @@ import { certificateFrom, encodeCertificate } from '../../protocol/certificate.t
 import { encodeEvidence } from '../../protocol/evidence.ts'
 import { topicName } from '../../protocol/gossip/topics.ts'
 import { validateAttestation, validateCertificate, validateEvidence, type ValidatorContext } from '../../protocol/gossip/validate.ts'
-import type { Address } from '../../protocol/operator-set.ts'
+import { makeOperatorSet, type Address } from '../../protocol/operator-set.ts'
 import type { Hex } from 'viem'
 import { ADAPTER_ID, addr, body, CHAIN_ID, CONFIG_HASH, fourOperators, highS, OP, OUTSIDER, sign, SNAPSHOT_B, wireMap } from './support.ts'
 
@@ -163,6 +163,46 @@ describe('validateEvidence', () => {
   it('rejects evidence with a forged half', async () => {
     const forged = { ...other, signer: addr(OP[0]!) as Address, signature: (await sign(other.body, OP[1]!)).signature }
     expect(await validateEvidence(encodeEvidence({ a: good, b: forged }), ctx())).toMatchObject({ action: 'reject', code: 'BAD_SIGNATURE' })
+  })
+})
+
+describe('operator set at the attested block (operatorsAt)', () => {
+  // OP[3] leaves the set at block 1000 (an on-chain registry's governance): blocks < 1000 use the old set
+  const before = fourOperators()
+  const after = makeOperatorSet(new Map(OP.slice(0, 3).map((a) => [addr(a), 1n])), 2n)
+  const at = (b: bigint) => (b < 1000n ? before : after)
+  const history = (over: Partial<ValidatorContext> = {}): ValidatorContext => ctx({ operators: after, operatorsAt: async (b) => at(b), finalizedHead: 2000n, oldestBlock: 0n, ...over })
+
+  it('checks an attestation against the set at its block, not the newest', async () => {
+    expect((await validateAttestation(enc(await sign(body({ blockNumber: 999n }), OP[3]!)), history())).action).toBe('accept')
+    expect(await validateAttestation(enc(await sign(body({ blockNumber: 1000n }), OP[3]!)), history())).toMatchObject({ action: 'reject', code: 'UNKNOWN_SIGNER' })
+    // without operatorsAt the newest set counts for every block
+    expect(await validateAttestation(enc(await sign(body({ blockNumber: 999n }), OP[3]!)), history({ operatorsAt: undefined }))).toMatchObject({ action: 'reject', code: 'UNKNOWN_SIGNER' })
+  })
+
+  it('checks a certificate against the set at its block: weight and threshold of that set', async () => {
+    const old = encodeCertificate(certificateFrom(await Promise.all([OP[1]!, OP[2]!, OP[3]!].map((a) => sign(body({ blockNumber: 998n }), a))))).bytes
+    expect((await validateCertificate(old, history())).action).toBe('accept')
+    // two of the new three reach its threshold 2, but fall short of the old set's 3
+    const two = (n: bigint) => Promise.all([OP[0]!, OP[1]!].map((a) => sign(body({ blockNumber: n }), a)))
+    expect((await validateCertificate(encodeCertificate(certificateFrom(await two(1004n))).bytes, history())).action).toBe('accept')
+    expect(await validateCertificate(encodeCertificate(certificateFrom(await two(996n))).bytes, history())).toMatchObject({ action: 'reject', code: 'BELOW_THRESHOLD' })
+    const late = encodeCertificate(certificateFrom(await Promise.all([OP[1]!, OP[2]!, OP[3]!].map((a) => sign(body({ blockNumber: 1004n }), a))))).bytes
+    expect(await validateCertificate(late, history())).toMatchObject({ action: 'reject', code: 'UNKNOWN_SIGNER' })
+  })
+
+  it('checks evidence against the set at its block', async () => {
+    const pair = async (n: bigint) => encodeEvidence({ a: await sign(body({ blockNumber: n }), OP[3]!), b: await sign(body({ blockNumber: n, snapshotCid: SNAPSHOT_B }), OP[3]!) })
+    expect((await validateEvidence(await pair(900n), history())).action).toBe('accept')
+    expect(await validateEvidence(await pair(1100n), history())).toMatchObject({ action: 'reject', code: 'UNKNOWN_SIGNER' })
+  })
+
+  it('asks for the set only once the scope checks passed', async () => {
+    const asked: bigint[] = []
+    const c = history({ operatorsAt: (b) => (asked.push(b), at(b)), oldestBlock: 950n })
+    expect(await validateAttestation(enc(await sign(body({ blockNumber: 900n }), OP[0]!)), c)).toMatchObject({ action: 'ignore', code: 'TOO_OLD' })
+    expect(await validateAttestation(enc(await sign(body({ blockNumber: 900n }), OP[0]!)), { ...c, chainId: 1n })).toMatchObject({ action: 'reject', code: 'WRONG_CHAIN' })
+    expect(asked).toEqual([])
   })
 })
 

@@ -1,12 +1,14 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { privateKeyToAccount } from 'viem/accounts'
 import { keccak256 } from '../../snapshot/codec/keccak.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import { parseNodeConfig, type NodeConfig } from '../../node/archive/config.ts'
-import { ArchiveNode } from '../../node/archive/node.ts'
-import type { ChainFixture } from './chain.ts'
+import { ArchiveNode, type ArchiveNodeInit } from '../../node/archive/node.ts'
+import { runWorkload, type WorkloadResult } from '../../node/devnet/workload.ts'
+import { startChain, type ChainFixture } from './chain.ts'
 
 export function operatorKey(i: number): `0x${string}` {
   return bytesToHex(keccak256(Buffer.from(`ark-test-operator-${i}`)))
@@ -42,9 +44,78 @@ export async function writeClusterConfigs(dir: string, f: ChainFixture, n: numbe
   return configs
 }
 
-export function startNode(config: NodeConfig): Promise<ArchiveNode> {
-  const node = new ArchiveNode({ config, devKey: true, logger: pino({ level: process.env.ARK_TEST_LOG ?? 'silent' }) })
+export function startNode(config: NodeConfig, init: Partial<Omit<ArchiveNodeInit, 'config'>> = {}): Promise<ArchiveNode> {
+  const node = new ArchiveNode({ devKey: true, logger: pino({ level: process.env.ARK_TEST_LOG ?? 'silent' }), ...init, config })
   return node.start().then(() => node)
+}
+
+/** Workload rounds that keep the chain moving (each mines a few blocks). */
+export interface MiningOptions {
+  seed: number
+  traders: number
+  steps: number
+  /** the same traders every round (seed unchanged), so the account count stays small; default a new seed each round */
+  sameTraders?: boolean
+  /** pause between rounds, default 1000 ms */
+  pauseMs?: number
+}
+
+/**
+ * What the archive network tests share: a real anvil with the reference protocol and seeded state, a
+ * temporary directory, the nodes started through `start` and the workload started by `mine`, all
+ * torn down by `stop` (mining first, then the nodes newest first, the chain, the directory).
+ */
+export interface ArchiveFixture {
+  chain: ChainFixture
+  dir: string
+  /** the seeding workload's result (its traders, counts) */
+  seeded: WorkloadResult
+  nodes: ArchiveNode[]
+  start: (config: NodeConfig, init?: Partial<Omit<ArchiveNodeInit, 'config'>>) => Promise<ArchiveNode>
+  mine: (o: MiningOptions) => void
+  stop: () => Promise<void>
+}
+
+export async function archiveFixture(o: { name: string; seed: number; traders: number; steps: number }): Promise<ArchiveFixture> {
+  const chain = await startChain()
+  const stopMining = new AbortController()
+  const rounds: Promise<void>[] = []
+  const nodes: ArchiveNode[] = []
+  try {
+    const seeded = await runWorkload({ rpcUrl: chain.anvil.rpcUrl, deployment: chain.deployment, seed: o.seed, traders: o.traders, steps: o.steps })
+    const dir = await mkdtemp(join(tmpdir(), `ark-${o.name}-`))
+    return {
+      chain,
+      dir,
+      seeded,
+      nodes,
+      start: async (config, init) => {
+        const n = await startNode(config, init)
+        nodes.push(n)
+        return n
+      },
+      mine: (m) => {
+        rounds.push(
+          (async () => {
+            for (let round = 0; !stopMining.signal.aborted; round++) {
+              await runWorkload({ rpcUrl: chain.anvil.rpcUrl, deployment: chain.deployment, seed: m.seed + (m.sameTraders === true ? 0 : round), traders: m.traders, steps: m.steps, signal: stopMining.signal }).catch(() => {})
+              await new Promise((r) => setTimeout(r, m.pauseMs ?? 1000))
+            }
+          })(),
+        )
+      },
+      stop: async () => {
+        stopMining.abort()
+        await Promise.all(rounds)
+        for (const n of [...nodes].reverse()) await n.stop().catch(() => {})
+        await chain.stop()
+        await rm(dir, { recursive: true, force: true, maxRetries: 5 })
+      },
+    }
+  } catch (err) {
+    await chain.stop()
+    throw err
+  }
 }
 
 export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, signal?: AbortSignal): Promise<T> {

@@ -1,22 +1,14 @@
 import { join } from 'node:path'
 import { privateKeyToAccount } from 'viem/accounts'
 import { deployRegistry } from '../../chain/registry.ts'
-import { devnetOperatorKey, startCluster } from '../../devnet/cluster.ts'
-import type { ReferenceDeployment } from '../../devnet/deploy.ts'
+import { devnetOperatorKey, startCluster, type ClusterOptions } from '../../devnet/cluster.ts'
 import { runWorkload } from '../../devnet/workload.ts'
 
-export interface ClusterRunOptions {
-  dir: string
-  rpcUrl: string
-  deployment: ReferenceDeployment
-  nodes: number
-  interval: number
-  firstBlock: bigint
+export interface ClusterRunOptions extends Pick<ClusterOptions, 'dir' | 'rpcUrl' | 'deployment' | 'nodes' | 'interval' | 'firstBlock' | 'signal'> {
   traders: number
   seed: bigint
   limit: number
   say: (human: string, machine: Record<string, unknown>) => void
-  signal: AbortSignal
 }
 
 /** Start the node processes, keep the workload running, report each checkpoint as the nodes log it. */

@@ -4,7 +4,7 @@ import { resolve } from 'node:path'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { InvalidInputError } from '../../../snapshot/errors.ts'
 import { encryptKeystore } from '../../keys/keystore.ts'
-import { checkPrivateFile } from '../../archive/operator-key.ts'
+import { checkPrivateFile } from '../../fs/private-file.ts'
 import { required, type Command } from '../command.ts'
 
 export const keysNewCommand: Command = {

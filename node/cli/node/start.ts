@@ -30,6 +30,8 @@ export const nodeStartCommand: Command = {
       node.signal.addEventListener('abort', () => resolve(), { once: true })
     })
     await node.stop()
+    // let go of the lifeline, or the open pipe keeps the process alive after the node stopped
+    if (values['stdin-lifeline'] === true) process.stdin.destroy()
     if (node.fatal !== undefined) throw node.fatal
   },
 }

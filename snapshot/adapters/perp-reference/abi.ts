@@ -12,6 +12,12 @@ export const exchangeAbi = parseAbi([
   'function assetAt(uint256 index) view returns (address token, address feed, uint16 haircutBps, uint8 decimals)',
 ])
 
+/** Chainlink AggregatorV3Interface: how the exchange prices markets and non-quote collateral. */
+export const feedAbi = parseAbi([
+  'function latestRoundData() view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)',
+  'function decimals() view returns (uint8)',
+])
+
 export const optionsAbi = parseAbi([
   'struct OptionPositionView { uint256 seriesId; uint64 market; bool isCall; uint256 strike; uint64 expiry; int256 size; }',
   'function getSeries(uint256 seriesId) view returns (uint64 market, bool isCall, uint256 strike, uint64 expiry, bool settled, uint256 settlementPrice)',

@@ -1,11 +1,12 @@
 import { bytesToHex } from '../../codec/hex.ts'
 import { SpotCheckError } from '../../chain/errors.ts'
 import type { Hex, Log } from '../../chain/source.ts'
-import type { AccountRecord, DerivativesMarkets, MarketState } from '../../schema/derivatives.ts'
+import type { AccountRecord } from '../../schema/derivatives.ts'
+import { ZERO_ADDRESS, type CollateralAssetV2, type DerivativesMarketsV2, type MarketStateV2 } from '../../schema/derivatives-v2.ts'
 import type { Change, RecordInput } from '../../state/build.ts'
 import { pinnedCall, signedWord, topicAddress, word } from '../call.ts'
 import type { AdapterState, DeriveContext } from '../types.ts'
-import { exchangeAbi, optionsAbi, TOPICS } from './abi.ts'
+import { exchangeAbi, feedAbi, optionsAbi, TOPICS } from './abi.ts'
 import type { PerpReferenceConfig } from './adapter.ts'
 
 interface Series {
@@ -46,7 +47,7 @@ function toRecord(a: Account): AccountRecord | null {
  * values, so folding is last-write-wins per (account, asset|market|series),
  * and folding from any checkpoint gives what folding from deployment gives.
  */
-export class PerpReferenceState implements AdapterState<AccountRecord, DerivativesMarkets> {
+export class PerpReferenceState implements AdapterState<AccountRecord, DerivativesMarketsV2> {
   private accounts = new Map<string, Account>()
   private series = new Map<bigint, Series>()
   private touched = new Set<string>()
@@ -128,20 +129,33 @@ export class PerpReferenceState implements AdapterState<AccountRecord, Derivativ
     }
   }
 
-  async markets(ctx: DeriveContext): Promise<DerivativesMarkets> {
+  /**
+   * Assets with how the exchange values them (PerpExchange._margin): no feed =
+   * par; otherwise the feed's latestRoundData and decimals at this block (the
+   * exchange reads the same answer; it cached decimals() at listing).
+   */
+  async markets(ctx: DeriveContext): Promise<DerivativesMarketsV2> {
     const ex = this.config.exchange
     const [nAssets, nMarkets] = await Promise.all([pinnedCall<bigint>(ctx, ex, exchangeAbi, 'assetCount'), pinnedCall<bigint>(ctx, ex, exchangeAbi, 'marketCount')])
     const assets = await Promise.all(
-      Array.from({ length: Number(nAssets) }, async (_, i) => {
-        const [token, , haircutBps, decimals] = await pinnedCall<[Hex, Hex, number, number]>(ctx, ex, exchangeAbi, 'assetAt', [BigInt(i)])
-        return { asset: token.toLowerCase(), haircutBps: BigInt(haircutBps), decimals: BigInt(decimals) }
+      Array.from({ length: Number(nAssets) }, async (_, i): Promise<CollateralAssetV2> => {
+        const [token, feedAddr, haircutBps, decimals] = await pinnedCall<[Hex, Hex, number, number]>(ctx, ex, exchangeAbi, 'assetAt', [BigInt(i)])
+        const feed = feedAddr.toLowerCase()
+        const base = { asset: token.toLowerCase(), haircutBps: BigInt(haircutBps), decimals: BigInt(decimals), feed }
+        if (feed === ZERO_ADDRESS) return { ...base, price: 0n, roundId: 0n, updatedAt: 0n, priceDecimals: 0n }
+        const [[roundId, answer, , updatedAt], feedDecimals] = await Promise.all([
+          pinnedCall<[bigint, bigint, bigint, bigint, bigint]>(ctx, feed as Hex, feedAbi, 'latestRoundData'),
+          pinnedCall<number>(ctx, feed as Hex, feedAbi, 'decimals'),
+        ])
+        return { ...base, price: answer, roundId: BigInt(roundId), updatedAt, priceDecimals: BigInt(feedDecimals) }
       }),
     )
     const markets = await Promise.all(
       Array.from({ length: Number(nMarkets) }, async (_, i) => {
-        const m = await pinnedCall<Record<string, bigint | number>>(ctx, ex, exchangeAbi, 'getMarket', [BigInt(i)])
-        const state: MarketState = {
+        const m = await pinnedCall<Record<string, bigint | number | string>>(ctx, ex, exchangeAbi, 'getMarket', [BigInt(i)])
+        const state: MarketStateV2 = {
           id: BigInt(m.id!),
+          feed: String(m.feed).toLowerCase(),
           price: BigInt(m.price!),
           roundId: BigInt(m.roundId!),
           updatedAt: BigInt(m.updatedAt!),
@@ -153,6 +167,7 @@ export class PerpReferenceState implements AdapterState<AccountRecord, Derivativ
           initialMarginRatio: BigInt(m.initialMarginRatio!),
           maintenanceMarginRatio: BigInt(m.maintenanceMarginRatio!),
           liquidationFee: BigInt(m.liquidationFee!),
+          lastFundingTime: BigInt(m.lastFundingTime!),
         }
         return state
       }),
@@ -160,15 +175,23 @@ export class PerpReferenceState implements AdapterState<AccountRecord, Derivativ
     return { assets, markets }
   }
 
-  async spotCheck(ctx: DeriveContext, accounts: { key: Uint8Array; record: AccountRecord }[], markets: DerivativesMarkets): Promise<void> {
+  async spotCheck(ctx: DeriveContext, accounts: { key: Uint8Array; record: AccountRecord }[], markets: DerivativesMarketsV2): Promise<void> {
     const fresh = await this.markets(ctx)
     const fail = (what: string, field: string, ours: unknown, theirs: unknown): never => {
       throw new SpotCheckError(`spot check failed at block ${ctx.block.number}: ${what} field ${field} is ${String(ours)} in the derived state but ${String(theirs)} in the contract; the checkpoint is not attested`, { block: ctx.block.number.toString(), what, field, derived: String(ours), contract: String(theirs) })
     }
     if (fresh.markets.length !== markets.markets.length) fail('markets', 'count', markets.markets.length, fresh.markets.length)
     markets.markets.forEach((m, i) => {
-      for (const [k, v] of Object.entries(m)) if (v !== (fresh.markets[i] as unknown as Record<string, bigint>)[k]) fail(`market ${m.id}`, k, v, (fresh.markets[i] as unknown as Record<string, bigint>)[k])
+      for (const [k, v] of Object.entries(m)) if (v !== (fresh.markets[i] as unknown as Record<string, unknown>)[k]) fail(`market ${m.id}`, k, v, (fresh.markets[i] as unknown as Record<string, unknown>)[k])
     })
+    if (fresh.assets.length !== markets.assets.length) fail('assets', 'count', markets.assets.length, fresh.assets.length)
+    // the contract lists assets in listing order, the snapshot by address
+    const freshAssets = new Map(fresh.assets.map((a) => [a.asset.toLowerCase(), a as unknown as Record<string, unknown>]))
+    for (const a of markets.assets) {
+      const theirs = freshAssets.get(a.asset.toLowerCase())
+      if (theirs === undefined) fail(`asset ${a.asset}`, 'asset', a.asset, 'not listed')
+      for (const [k, v] of Object.entries(a)) if (v !== theirs![k]) fail(`asset ${a.asset}`, k, v, theirs![k])
+    }
     // Independent reads: run them a few at a time instead of one round trip after another.
     await inBatches(accounts, 8, async ({ key, record }) => {
       const addr = bytesToHex(key) as Hex

@@ -1,0 +1,37 @@
+import { resolve } from 'node:path'
+import { writeFileAtomic } from '../../fs/atomic.ts'
+import { buildCitation, citationMarkdown } from '../../recovery/citation.ts'
+import { openSnapshotDir } from '../../recovery/snapshot-dir.ts'
+import { UsageError, type Command } from '../command.ts'
+import { addressOption, TRUST_OPTIONS, trustFromOptions } from './trust-options.ts'
+
+export const citeCommand: Command = {
+  name: 'cite',
+  summary: 'Governance citation of a fetched snapshot: a Markdown block for a proposal and the JSON calldata that anchors its certificate in the ArkRegistry.',
+  usage: 'ark cite DIR [--registry 0x... [--rpc URL]] [--trust operators.json] [--gateway URL ...] [--out citation.json] [--markdown citation.md] [--json]',
+  options: {
+    ...TRUST_OPTIONS,
+    gateway: { type: 'string', multiple: true, description: 'gateway base URL to link (the one in summary.json is added)' },
+    out: { type: 'string', description: 'write the citation JSON (calldata and target) here, atomically' },
+    markdown: { type: 'string', description: 'write the Markdown block here, atomically (it is printed otherwise)' },
+  },
+  positionals: [1, 1],
+  async run({ values, positionals, json, io, signal }) {
+    for (const g of (values.gateway as string[] | undefined) ?? []) if (!/^https?:\/\/\S+$/.test(g)) throw new UsageError(`--gateway must be an http(s) URL, got ${JSON.stringify(g)}`)
+    const registry = addressOption(values, 'registry')
+    const out = values.out === undefined ? null : resolve(values.out as string)
+    const mdOut = values.markdown === undefined ? null : resolve(values.markdown as string)
+    if (out !== null && out === mdOut) throw new UsageError('--out and --markdown must be different files')
+    const d = await openSnapshotDir(resolve(positionals[0]!))
+    const trust = await trustFromOptions(values, d.certificate, true, signal)
+    const citation = buildCitation(d, { ...(registry === undefined ? {} : { registry }), gateways: (values.gateway as string[] | undefined) ?? [], ...(trust === undefined ? {} : { trust }) })
+    const markdown = citationMarkdown(citation)
+    // everything is computed and checked before anything is written
+    if (out !== null) await writeFileAtomic(out, [`${JSON.stringify(citation, null, 2)}\n`], signal)
+    if (mdOut !== null) await writeFileAtomic(mdOut, [markdown], signal)
+    if (json) io.stdout(`${JSON.stringify({ out, markdownOut: mdOut, citation, markdown })}\n`)
+    else if (mdOut === null) io.stdout(markdown)
+    else io.stdout(`wrote ${mdOut}${out === null ? '' : ` and ${out}`}\n`)
+    if (!json && mdOut === null) io.stderr(out === null ? 'the anchoring calldata is in the citation JSON: pass --out citation.json (or --json)\n' : `wrote ${out}\n`)
+  },
+}

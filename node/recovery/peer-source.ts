@@ -1,0 +1,251 @@
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight, type HeliaWithLibp2p } from '@helia/libp2p'
+import * as dagCbor from '@ipld/dag-cbor'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import type { PeerId } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { createHeliaLight, type HeliaInit } from 'helia'
+import type { CID } from 'multiformats/cid'
+import { decodeCertificate } from '../../protocol/certificate.ts'
+import { checkBlock, cidOf } from '../../snapshot/codec/block.ts'
+import { blockLinks } from '../../snapshot/codec/links.ts'
+import { cidKey } from '../../snapshot/store.ts'
+import { CATCHUP_LIMITS, requestCertificates } from '../archive/catchup.ts'
+import { SourceStalledError, type FetchSource, type LocateRequest, type Located, type SourceContext } from './source.ts'
+import type { Staging } from './staging.ts'
+
+export interface PeerSourceOptions {
+  /** blocks wanted at once (bitswap round trips overlap); archive nodes accept wantlists of 1024 */
+  concurrency?: number
+  /** catch-up pages (of up to 256 certificates) read at most while locating */
+  maxPages?: number
+}
+
+export const PEER_SOURCE_DEFAULTS = Object.freeze({ concurrency: 512, maxPages: 4096 })
+
+class PeerError extends Error {}
+
+/** close() waits at most this long for the client to stop */
+const CLOSE_MS = 2_000
+
+type Blockstore = NonNullable<HeliaInit['blockstore']>
+
+async function join(bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  if (bytes instanceof Uint8Array) return bytes
+  const parts: Uint8Array[] = []
+  for await (const p of bytes) parts.push(p)
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+}
+
+function notFound(cid: CID): Error {
+  const err = new Error(`block ${cid.toString()} is not held`)
+  err.name = 'NotFoundError'
+  return err
+}
+
+/**
+ * Helia's blockstore for the fetch client: the staging store of the current
+ * fetch. Helia hash-checks what bitswap delivers before put(); it is checked
+ * here again (Ark blocks only: dag-cbor, sha2-256) before it is kept.
+ */
+class StagingBlockstore {
+  staging: Staging | undefined
+  ctx: SourceContext | undefined
+
+  has(cid: CID): boolean {
+    return this.staging?.has(cid) ?? false
+  }
+
+  async put(cid: CID, value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<CID> {
+    if (this.staging === undefined) throw new Error('the fetch client stores no blocks outside a fetch')
+    const bytes = await join(value)
+    checkBlock(cid, bytes)
+    this.staging.put({ cid, bytes })
+    this.ctx?.progress()
+    return cid
+  }
+
+  *get(cid: CID): Generator<Uint8Array> {
+    if (this.staging === undefined || !this.staging.has(cid)) throw notFound(cid)
+    yield this.staging.get(cid)
+  }
+
+  async delete(): Promise<void> {}
+
+  async *putMany(source: Iterable<{ cid: CID; bytes: Uint8Array }> | AsyncIterable<{ cid: CID; bytes: Uint8Array }>): AsyncGenerator<CID> {
+    for await (const { cid, bytes } of source) yield await this.put(cid, bytes)
+  }
+
+  async *getMany(source: Iterable<CID> | AsyncIterable<CID>): AsyncGenerator<{ cid: CID; bytes: Generator<Uint8Array> }> {
+    for await (const cid of source) yield { cid, bytes: this.get(cid) }
+  }
+
+  async *deleteMany(source: Iterable<CID> | AsyncIterable<CID>): AsyncGenerator<CID> {
+    for await (const cid of source) yield cid
+  }
+
+  async *getAll(): AsyncGenerator<{ cid: CID; bytes: Generator<Uint8Array> }> {}
+}
+
+interface Client {
+  helia: HeliaWithLibp2p<{ identify: ReturnType<ReturnType<typeof identify>> }>
+  peer: PeerId
+}
+
+/**
+ * An archive node as a libp2p peer: a short-lived light client (TCP, noise,
+ * yamux, identify, Helia with bitswap over the staging store) dials it,
+ * locates the certificate through the catch-up protocol
+ * (/ark/certificates/1.0.0, paged) and fetches the snapshot's blocks over
+ * bitswap, many wants at once, following links level by level. Bitswap
+ * delivers a block only under the CID it hashes to, so a peer holding a
+ * corrupt block never delivers it: that shows as a stall.
+ */
+export function peerSource(addr: string, options: PeerSourceOptions = {}): FetchSource {
+  const concurrency = options.concurrency ?? PEER_SOURCE_DEFAULTS.concurrency
+  const maxPages = options.maxPages ?? PEER_SOURCE_DEFAULTS.maxPages
+  const blockstore = new StagingBlockstore()
+  let client: Promise<Client> | undefined
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(addr)
+  } catch {
+    ma = undefined as unknown as Multiaddr
+  }
+
+  async function start(ctx: SourceContext): Promise<Client> {
+    if (ma === undefined) throw new PeerError(`${JSON.stringify(addr)} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…)`)
+    const helia = withBitswap(
+      withLibp2pLight(createHeliaLight({ blockstore: blockstore as unknown as Blockstore, codecs: [dagCbor] }), {
+        privateKey: await generateKeyPair('Ed25519'),
+        addresses: { listen: [] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        services: { identify: identify() },
+      }),
+    )
+    await helia.start()
+    try {
+      const conn = await helia.libp2p.dial(ma, { signal: ctx.signal })
+      ctx.progress()
+      return { helia, peer: conn.remotePeer }
+    } catch (err) {
+      await helia.stop().catch(() => {})
+      throw err
+    }
+  }
+
+  function connect(ctx: SourceContext): Promise<Client> {
+    client ??= start(ctx)
+    return client
+  }
+
+  async function locate(req: LocateRequest, ctx: SourceContext): Promise<Located> {
+    const { helia, peer } = await connect(ctx)
+    const q = req.query
+    let from = q.kind === 'number' ? q.block : 0n
+    let best: { block: bigint; bytes: Uint8Array } | undefined
+    let seen = 0
+    for (let page = 0; page < maxPages; page++) {
+      const certs = await requestCertificates(helia.libp2p, peer, from, ctx.signal)
+      ctx.progress()
+      seen += certs.length
+      let top = -1n
+      for (const bytes of certs) {
+        let c
+        try {
+          c = decodeCertificate(bytes)
+        } catch (cause) {
+          throw new PeerError(`sent a certificate that does not decode (${(cause as Error).message})`, { cause })
+        }
+        const b = c.body.blockNumber
+        if (b < from) throw new PeerError(`answered a request for certificates from block ${from} with one for block ${b}`)
+        if (b > top) top = b
+        if (c.body.chainId !== req.chainId || c.body.adapterId !== req.adapterId || c.body.kind !== 0) continue
+        if (q.kind === 'number') {
+          if (b === q.block) return { cid: cidOf(bytes), bytes }
+          continue
+        }
+        if (q.kind === 'before' && b >= q.block) continue
+        if (best === undefined || b > best.block) best = { block: b, bytes }
+      }
+      if (certs.length < CATCHUP_LIMITS.maxCertificates) break
+      if (q.kind === 'number' && top >= q.block) break
+      if (q.kind === 'before' && top >= q.block - 1n) break
+      from = top + 1n
+    }
+    if (best !== undefined) return { cid: cidOf(best.bytes), bytes: best.bytes }
+    if (q.kind === 'number') throw new PeerError(`has no certificate for block ${q.block} of chain ${req.chainId} adapter ${req.adapterId}`)
+    if (q.kind === 'before') throw new PeerError(`has no certified checkpoint before block ${q.block} of chain ${req.chainId} adapter ${req.adapterId} (${seen} certificates looked at)`)
+    throw new PeerError(`has no certificates for chain ${req.chainId} adapter ${req.adapterId}`)
+  }
+
+  async function fetchBlocks(root: CID, staging: Staging, ctx: SourceContext): Promise<void> {
+    const { helia } = await connect(ctx)
+    blockstore.staging = staging
+    blockstore.ctx = ctx
+    const seen = new Set<string>([cidKey(root)])
+    const wanted = new Set<CID>()
+    let level: CID[] = [root]
+    try {
+      while (level.length > 0) {
+        const next: CID[] = []
+        let i = 0
+        const worker = async (): Promise<void> => {
+          while (i < level.length) {
+            const cid = level[i++]!
+            let bytes: Uint8Array
+            if (staging.has(cid)) bytes = staging.get(cid)
+            else {
+              const chunks: Uint8Array[] = []
+              wanted.add(cid)
+              for await (const c of helia.blockstore.get(cid, { signal: ctx.signal })) chunks.push(c)
+              wanted.delete(cid)
+              bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+            }
+            for (const link of blockLinks(cid, bytes)) {
+              const k = cidKey(link)
+              if (seen.has(k)) continue
+              seen.add(k)
+              next.push(link)
+            }
+          }
+        }
+        await Promise.all(Array.from({ length: Math.min(concurrency, level.length) }, worker))
+        level = next
+      }
+    } catch (err) {
+      const reason = ctx.signal.aborted ? ctx.signal.reason : err
+      if (reason instanceof SourceStalledError && wanted.size > 0) {
+        throw new SourceStalledError(`${reason.message} while ${wanted.size} wanted blocks were outstanding (e.g. ${[...wanted][0]!.toString()}): the peer lacks them or holds corrupt copies (bitswap never delivers a block that does not hash to its CID)`, { cause: reason })
+      }
+      throw reason
+    } finally {
+      blockstore.ctx = undefined
+    }
+  }
+
+  return {
+    kind: 'peer',
+    name: addr,
+    locate,
+    fetchBlocks,
+    async close(): Promise<void> {
+      const c = client
+      client = undefined
+      blockstore.staging = undefined
+      if (c === undefined) return
+      const started = await c.catch(() => undefined)
+      if (started === undefined) return
+      // a graceful libp2p stop can wait on a busy peer's streams for many seconds: bound it
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([started.helia.stop().catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, CLOSE_MS)))])
+      clearTimeout(timer)
+    },
+  }
+}

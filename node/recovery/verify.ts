@@ -1,0 +1,33 @@
+import type { Certificate } from '../../protocol/certificate.ts'
+import { ProtocolError } from '../../protocol/errors.ts'
+import { schemaById } from '../../snapshot/schema/registry.ts'
+import { decodeRoot } from '../../snapshot/state/root.ts'
+import { Snapshot } from '../../snapshot/state/snapshot.ts'
+import type { BlockStore } from '../../snapshot/store.ts'
+
+/**
+ * Open the snapshot a certificate names from `store` and check that it is
+ * exactly what was certified: every block hash-checked, every record
+ * canonical, the tree in canonical layout, account count and stateRoot
+ * recomputed from the leaves (Snapshot.verify), and the root's chain, block,
+ * adapter and configHash equal to the certificate's. Signatures are not
+ * checked here (verifyCertificate does that against a trust root). Shared by
+ * `ark fetch` (before anything is written) and `ark verify` (offline).
+ */
+export async function openCertifiedSnapshot(certificate: Certificate, store: BlockStore): Promise<Snapshot<unknown, unknown>> {
+  const b = certificate.body
+  const root = decodeRoot(b.snapshotCid, await store.get(b.snapshotCid))
+  const snapshot = await Snapshot.open(store, b.snapshotCid, schemaById(root.schema.id, root.schema.version), { verifyBlocks: false })
+  await snapshot.verify()
+  const r = snapshot.root
+  const differs = (what: string, certified: unknown, found: unknown): never => {
+    throw new ProtocolError('MISMATCH', `the snapshot's ${what} is ${String(found)} but the certificate says ${String(certified)}; the snapshot is not the certified one`)
+  }
+  if (r.stateRoot !== b.stateRoot.toLowerCase()) differs('stateRoot (recomputed from the leaves)', b.stateRoot, r.stateRoot)
+  if (r.block.number !== b.blockNumber) differs('block number', b.blockNumber, r.block.number)
+  if (r.block.hash !== b.blockHash.toLowerCase()) differs('block hash', b.blockHash, r.block.hash)
+  if (r.block.chainId !== b.chainId) differs('chain id', b.chainId, r.block.chainId)
+  if (r.adapter.id !== b.adapterId) differs('adapter', b.adapterId, r.adapter.id)
+  if (r.adapter.configHash !== b.configHash.toLowerCase()) differs('adapter configHash', b.configHash, r.adapter.configHash)
+  return snapshot
+}

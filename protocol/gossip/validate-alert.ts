@@ -1,0 +1,51 @@
+import { decodeAlert, verifyAlert, type SignedAlert } from '../alert.ts'
+import { ProtocolError } from '../errors.ts'
+import type { Address } from '../operator-set.ts'
+import type { Validation, ValidatorContext } from './validate.ts'
+
+/** What the chain says about an alert's claim at its `sinceBlock`: `unknown` when it cannot be checked (yet). */
+export type ClaimCheck = 'true' | 'false' | 'unknown'
+
+export interface AlertValidatorContext extends ValidatorContext {
+  /** keccak256 of this network's watchdog thresholds (PROTOCOL.md §12.1) */
+  paramsHash: string
+  /** already counted (same signer, same condition key) → duplicate */
+  seenAlert?: (a: SignedAlert) => boolean
+  /** re-evaluates the claimed condition at its sinceBlock on this node's chain view */
+  checkClaim?: (a: SignedAlert) => Promise<ClaimCheck>
+}
+
+/**
+ * Alert topic validator (PROTOCOL.md §12.5), first failure wins: decode
+ * (size, fields, version, kind, canonical) → scope (chain, adapter+config,
+ * params) → sinceBlock past finalizedHead + maxAheadBlocks → ignore
+ * TOO_FAR_AHEAD → signer in the set → signature → duplicate → ignore →
+ * claim provably false at its sinceBlock → reject FALSE_ALERT → accept.
+ * A claim that cannot be checked is accepted: it is signed, and only a
+ * quorum of weight can trigger anything.
+ */
+export async function validateAlert(bytes: Uint8Array, ctx: AlertValidatorContext): Promise<Validation<SignedAlert>> {
+  let a: SignedAlert
+  try {
+    a = decodeAlert(bytes)
+  } catch (err) {
+    if (err instanceof ProtocolError) return { action: 'reject', code: err.reason, message: err.message }
+    return { action: 'reject', code: 'MALFORMED', message: (err as Error)?.message ?? String(err) }
+  }
+  const b = a.body
+  if (b.chainId !== ctx.chainId) return { action: 'reject', code: 'WRONG_CHAIN', message: `chain ${b.chainId}, this topic is chain ${ctx.chainId}` }
+  if (b.adapterId !== ctx.adapterId || b.configHash.toLowerCase() !== ctx.configHash.toLowerCase()) return { action: 'reject', code: 'WRONG_ADAPTER', message: `adapter ${b.adapterId} config ${b.configHash} is not this network's` }
+  if (b.paramsHash.toLowerCase() !== ctx.paramsHash.toLowerCase()) return { action: 'reject', code: 'WRONG_PARAMS', message: `watchdog params ${b.paramsHash} are not this network's (${ctx.paramsHash})` }
+  if (b.sinceBlock > ctx.finalizedHead + ctx.maxAheadBlocks) return { action: 'ignore', code: 'TOO_FAR_AHEAD', message: `sinceBlock ${b.sinceBlock} is far ahead of the finalized head ${ctx.finalizedHead}` }
+  if (!ctx.operators.weights.has(a.signer.toLowerCase() as Address)) return { action: 'reject', code: 'UNKNOWN_SIGNER', message: `${a.signer} is not in the operator set` }
+  try {
+    await verifyAlert(a)
+  } catch (err) {
+    if (err instanceof ProtocolError) return { action: 'reject', code: err.reason, message: err.message }
+    return { action: 'reject', code: 'BAD_SIGNATURE', message: String(err) }
+  }
+  if (ctx.seenAlert?.(a) === true) return { action: 'ignore', code: 'DUPLICATE', message: 'already have this alert' }
+  const claim = ctx.checkClaim === undefined ? 'unknown' : await ctx.checkClaim(a)
+  if (claim === 'false') return { action: 'reject', code: 'FALSE_ALERT', message: `the chain contradicts ${b.kind} for ${b.subject} since block ${b.sinceBlock}` }
+  return { action: 'accept', value: a }
+}
