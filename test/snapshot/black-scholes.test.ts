@@ -141,7 +141,8 @@ describe('Black-Scholes', () => {
         const dt = Math.min(1e-5, o.years / 10)
         const fdTheta = -(price({ years: o.years + dt }) - price({ years: o.years - dt })) / (2 * dt) / 365
         const scale = o.spot
-        expect(Math.abs(fdDelta - g.delta)).toBeLessThan(1e-5)
+        // the central difference is off by ~h²/6·∂³V/∂S³, which grows with gamma (short expiry, low vol)
+        expect(Math.abs(fdDelta - g.delta)).toBeLessThan(1e-5 * (1 + g.gamma * scale))
         expect(Math.abs(fdGamma - g.gamma) * scale).toBeLessThan(1e-3 + 1e-3 * g.gamma * scale)
         expect(Math.abs(fdVega - g.vega)).toBeLessThan(1e-6 * scale)
         expect(Math.abs(fdTheta - g.theta)).toBeLessThan(1e-6 * scale)
