@@ -1,12 +1,11 @@
-import { decodeErrorResult, encodeDeployData, encodeFunctionData, getAddress, parseAbi, type Hex } from 'viem'
+import { decodeErrorResult, encodeFunctionData, getAddress, parseAbi, type Hex } from 'viem'
 import { abiEncode } from '../../snapshot/abi/encode.ts'
 import { bytesToHex, hexToBytes } from '../../snapshot/codec/hex.ts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import { standardLeafHash } from '../../snapshot/merkle/standard-tree.ts'
 import { DERIVATIVES_LEAF_ENCODING } from '../../snapshot/schema/derivatives.ts'
-import { loadArtifact, type CompileOptions } from '../contracts/compile.ts'
-import { rpcClient, waitForReceipts } from '../devnet/deploy.ts'
-import { revertData } from './registry.ts'
+import type { CompileOptions } from '../contracts/compile.ts'
+import { deployContract } from './deploy-contract.ts'
 
 /**
  * RecoveryVault (protocol/contracts/RecoveryVault.sol): pays one ERC-20 collateral per a certified
@@ -131,27 +130,15 @@ export interface DeployVaultOptions {
 
 /** Deploys a RecoveryVault on a dev chain whose deployer account is unlocked (devnet, tests). */
 export async function deployRecoveryVault(options: DeployVaultOptions): Promise<{ address: Hex; deployBlock: bigint; owner: Hex }> {
-  const rpc = rpcClient(options.rpcUrl)
-  const artifact = await loadArtifact('RecoveryVault', options.compile)
-  const from = options.deployer ?? (await rpc<Hex[]>('eth_accounts'))[0]
-  if (from === undefined) throw new InvalidInputError('the node has no unlocked account to deploy the RecoveryVault from; pass deployer')
-  const deployer = getAddress(from)
-  const owner = getAddress(options.owner ?? deployer)
-  const args = [getAddress(options.registry), options.adapterId, options.configHash, options.snapshotBlock ?? 0n, getAddress(options.asset), owner] as const
-  const tx = { from: deployer, data: encodeDeployData({ abi: artifact.abi, bytecode: artifact.bytecode, args }) }
-  try {
-    await rpc<Hex>('eth_call', [tx, 'latest'])
-  } catch (err) {
-    const revert = revertData(err)
-    const decoded = revert === undefined ? undefined : decodeVaultError(revert)
-    if (decoded !== undefined) throw new InvalidInputError(`RecoveryVault deployment reverts with ${decoded.errorName}(${decoded.args.map(String).join(', ')})`, { cause: err })
-    throw err
-  }
-  options.signal?.throwIfAborted()
-  const hash = await rpc<Hex>('eth_sendTransaction', [{ ...tx, gas: '0x4c4b40' }])
-  const automine = await rpc<boolean>('anvil_getAutomine').catch(() => true)
-  if (!automine) await rpc('evm_mine')
-  const [receipt] = await waitForReceipts(rpc, [hash], options.signal)
-  if (receipt!.status !== '0x1' || receipt!.contractAddress === null) throw new Error(`RecoveryVault deployment ${hash} reverted`)
-  return { address: getAddress(receipt!.contractAddress), deployBlock: BigInt(receipt!.blockNumber), owner }
+  let owner: Hex | undefined
+  const r = await deployContract({
+    ...options,
+    name: 'RecoveryVault',
+    args: (deployer) => {
+      owner = getAddress(options.owner ?? deployer)
+      return [getAddress(options.registry), options.adapterId, options.configHash, options.snapshotBlock ?? 0n, getAddress(options.asset), owner]
+    },
+    decodeError: decodeVaultError,
+  })
+  return { address: r.address, deployBlock: r.deployBlock, owner: owner! }
 }

@@ -1,4 +1,4 @@
-import { decodeErrorResult, decodeFunctionResult, encodeAbiParameters, encodeDeployData, encodeFunctionData, getAddress, keccak256, parseAbi, type Hex } from 'viem'
+import { decodeErrorResult, decodeFunctionResult, encodeAbiParameters, encodeFunctionData, getAddress, keccak256, parseAbi, type Hex } from 'viem'
 import type { AttestationBody } from '../../protocol/attestation.ts'
 import type { Certificate } from '../../protocol/certificate.ts'
 import { makeOperatorSet, type Address, type OperatorSet } from '../../protocol/operator-set.ts'
@@ -6,8 +6,8 @@ import { ChainError } from '../../snapshot/chain/errors.ts'
 import type { ChainSource } from '../../snapshot/chain/source.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
-import { loadArtifact, type CompileOptions } from '../contracts/compile.ts'
-import { rpcClient, waitForReceipts } from '../devnet/deploy.ts'
+import type { CompileOptions } from '../contracts/compile.ts'
+import { deployContract } from './deploy-contract.ts'
 
 /**
  * ArkRegistry (protocol/contracts/ArkRegistry.sol): the on-chain operator set and certificate sink.
@@ -144,40 +144,17 @@ export interface DeployRegistryOptions {
 
 /** Deploys an ArkRegistry on a dev chain whose deployer account is unlocked (devnet, tests). */
 export async function deployRegistry(options: DeployRegistryOptions): Promise<{ address: Hex; deployBlock: bigint; deployBlockHash: Hex; owner: Hex }> {
-  const rpc = rpcClient(options.rpcUrl)
-  const artifact = await loadArtifact('ArkRegistry', options.compile)
-  const from = options.deployer ?? (await rpc<Hex[]>('eth_accounts'))[0]
-  if (from === undefined) throw new InvalidInputError('the node has no unlocked account to deploy the ArkRegistry from; pass deployer')
-  const deployer = getAddress(from)
-  const owner = getAddress(options.owner ?? deployer)
-  const args = [owner, options.operators.map((o) => getAddress(o.address)), options.operators.map((o) => BigInt(o.weight)), BigInt(options.threshold ?? 0)] as const
-  const data = encodeDeployData({ abi: artifact.abi, bytecode: artifact.bytecode, args })
-  const tx = { from: deployer, data }
-  // simulate first: a constructor revert (a threshold breaking the rules) comes back with its named error
-  try {
-    await rpc<Hex>('eth_call', [tx, 'latest'])
-  } catch (err) {
-    const revert = revertData(err)
-    const decoded = revert === undefined ? undefined : decodeRegistryError(revert)
-    if (decoded !== undefined) throw new InvalidInputError(`ArkRegistry deployment reverts with ${decoded.errorName}(${decoded.args.map(String).join(', ')})`, { cause: err })
-    throw err
-  }
-  options.signal?.throwIfAborted()
-  const hash = await rpc<Hex>('eth_sendTransaction', [{ ...tx, gas: '0x4c4b40' }])
-  const automine = await rpc<boolean>('anvil_getAutomine').catch(() => true)
-  if (!automine) await rpc('evm_mine')
-  const [receipt] = await waitForReceipts(rpc, [hash], options.signal)
-  if (receipt!.status !== '0x1' || receipt!.contractAddress === null) throw new Error(`ArkRegistry deployment ${hash} reverted`)
-  const block = await rpc<{ hash: Hex }>('eth_getBlockByNumber', [receipt!.blockNumber, false])
-  return { address: getAddress(receipt!.contractAddress), deployBlock: BigInt(receipt!.blockNumber), deployBlockHash: block.hash, owner }
+  let owner: Hex | undefined
+  const r = await deployContract({
+    ...options,
+    name: 'ArkRegistry',
+    args: (deployer) => {
+      owner = getAddress(options.owner ?? deployer)
+      return [owner, options.operators.map((o) => getAddress(o.address)), options.operators.map((o) => BigInt(o.weight)), BigInt(options.threshold ?? 0)]
+    },
+    decodeError: decodeRegistryError,
+  })
+  return { address: r.address, deployBlock: r.deployBlock, deployBlockHash: r.deployBlockHash, owner: owner! }
 }
 
-/** Revert data carried by a viem RPC error (JSON-RPC error.data), if any. */
-export function revertData(err: unknown): Hex | undefined {
-  for (let e = err as { data?: unknown; cause?: unknown } | undefined, i = 0; e !== undefined && e !== null && i < 8; e = e.cause as typeof e, i++) {
-    const d = e.data
-    if (typeof d === 'string' && d.startsWith('0x')) return d as Hex
-    if (d !== null && typeof d === 'object' && typeof (d as { data?: unknown }).data === 'string') return (d as { data: Hex }).data
-  }
-  return undefined
-}
+export { revertData } from './deploy-contract.ts'

@@ -38,7 +38,7 @@ function faulty(flaky: bigint, broken: bigint, calls: Map<bigint, number>): Adap
     },
     clone: () => wrap(state.clone()),
   })
-  return { ...perpReferenceAdapter, createState: (c) => wrap(perpReferenceAdapter.createState(c as never)) } as unknown as Adapter
+  return { ...perpReferenceAdapter, createState: (c: unknown) => wrap(perpReferenceAdapter.createState(c as never)) } as unknown as Adapter
 }
 
 describe('checkpoint failures', () => {
