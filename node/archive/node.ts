@@ -35,6 +35,7 @@ import { loadOperatorKey } from './operator-key.ts'
 import { createNodeWatchdog } from '../watchdog/attach.ts'
 import type { Watchdog, WatchdogComponents } from '../watchdog/service.ts'
 import type { AccountRecord } from '../../snapshot/schema/derivatives.ts'
+import { pause } from '../util/pause.ts'
 
 export interface ArchiveNodeInit {
   config: NodeConfig
@@ -48,22 +49,10 @@ export interface ArchiveNodeInit {
   onEvent?: (e: { type: 'derived' | 'signed' | 'certified'; block: bigint; at: number; ms?: number }) => void
 }
 
-/** Wait, but wake at once when the node stops. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(t)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
-
 /** Tries per checkpoint before it is skipped (backoff 0.5 s, 1 s, … between them). */
 export const CHECKPOINT_ATTEMPTS = 3
+/** A periodic catch-up round every this many checkpoint intervals, besides the ones on connect and on gossip. */
+export const CATCHUP_EVERY_CHECKPOINTS = 8n
 
 export class DoppelgangerError extends ArkError {
   override readonly name = 'DoppelgangerError'
@@ -305,6 +294,7 @@ export class ArchiveNode {
     this.catchUpOnGossip = true
     void this.catchUp()
     let first = true
+    let lastCatchUp: bigint | undefined
     while (!this.signal.aborted) {
       const head = await this.source.finalizedHead(this.signal)
       this.finalized = head.number
@@ -322,6 +312,12 @@ export class ArchiveNode {
       while (this.nextCheckpoint <= head.number && !this.signal.aborted) {
         await this.checkpointWithRetry(this.nextCheckpoint)
         this.nextCheckpoint += c.interval
+      }
+      // a partition that heals without a reconnect brings no catch-up trigger: ask now and then anyway
+      lastCatchUp ??= head.number
+      if (head.number - lastCatchUp >= c.interval * CATCHUP_EVERY_CHECKPOINTS) {
+        lastCatchUp = head.number
+        void this.catchUp()
       }
       await pause(c.pollMs, this.signal)
     }

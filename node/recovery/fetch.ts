@@ -178,7 +178,8 @@ export async function fetchLocated(o: FetchOptions, at: CertifiedLocation): Prom
   const waiting = new WaitingStore(staging)
   let verifyFailure: { err: unknown } | undefined
   const verifyFailed = new AbortController()
-  const verifying = openCertifiedSnapshot(at.certificate, waiting).catch((err: unknown) => {
+  // every block in staging was hash-checked on arrival (sources) or on resume (Staging.open): no second sha256 pass
+  const verifying = openCertifiedSnapshot(at.certificate, waiting, { blocksChecked: true }).catch((err: unknown) => {
     if (verifyFailure === undefined && !waiting.failedWith(err)) {
       verifyFailure = { err }
       verifyFailed.abort(err)

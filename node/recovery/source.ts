@@ -36,7 +36,8 @@ export interface FetchSource {
   locate(req: LocateRequest, ctx: SourceContext): Promise<Located>
   /**
    * Make every block of the DAG under `root` present in `staging`, fetching
-   * only the missing ones; each block is hash-checked before it is kept.
+   * only the missing ones; each block is hash-checked before it is kept
+   * (fetch relies on it: the snapshot is then verified without hashing them again).
    * Throws if the source cannot deliver them all.
    */
   fetchBlocks(root: CID, staging: Staging, ctx: SourceContext): Promise<void>

@@ -2,7 +2,7 @@ import type { Certificate } from '../../protocol/certificate.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
 import { schemaById } from '../../snapshot/schema/registry.ts'
 import { decodeRoot } from '../../snapshot/state/root.ts'
-import { Snapshot } from '../../snapshot/state/snapshot.ts'
+import { Snapshot, type VerifyOptions } from '../../snapshot/state/snapshot.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 
 /**
@@ -12,13 +12,15 @@ import type { BlockStore } from '../../snapshot/store.ts'
  * recomputed from the leaves (Snapshot.verify), and the root's chain, block,
  * adapter and configHash equal to the certificate's. Signatures are not
  * checked here (verifyCertificate does that against a trust root). Shared by
- * `ark fetch` (before anything is written) and `ark verify` (offline).
+ * `ark fetch` (before anything is written; its blocks were hash-checked on
+ * arrival, so it passes `blocksChecked`) and `ark verify` (offline, hashes
+ * every block).
  */
-export async function openCertifiedSnapshot(certificate: Certificate, store: BlockStore): Promise<Snapshot<unknown, unknown>> {
+export async function openCertifiedSnapshot(certificate: Certificate, store: BlockStore, options: VerifyOptions = {}): Promise<Snapshot<unknown, unknown>> {
   const b = certificate.body
   const root = decodeRoot(b.snapshotCid, await store.get(b.snapshotCid))
   const snapshot = await Snapshot.open(store, b.snapshotCid, schemaById(root.schema.id, root.schema.version), { verifyBlocks: false })
-  await snapshot.verify()
+  await snapshot.verify(options)
   const r = snapshot.root
   const differs = (what: string, certified: unknown, found: unknown): never => {
     throw new ProtocolError('MISMATCH', `the snapshot's ${what} is ${String(found)} but the certificate says ${String(certified)}; the snapshot is not the certified one`)

@@ -21,6 +21,7 @@ import { underwaterCandidates } from './margin.ts'
 import { arkFindings, chainStall, fundingStale, headLag, liquidationBacklog, oracleDisagreement, oracleFindings, protocolPaused, rpcDisagreement, type ArkObservation, type Finding, type UnderwaterRun } from './monitors.ts'
 import { paramsHash, type WatchdogOptions } from './options.ts'
 import { WebhookSender } from './webhook.ts'
+import { pause } from '../util/pause.ts'
 
 export interface WatchdogInit {
   options: WatchdogOptions
@@ -51,19 +52,6 @@ export interface WatchdogComponents {
   emergencyCheckpoint: (block: bigint, conditionKey: string) => Promise<void>
   /** keep an emergency record block (served by the gateway) */
   putBlock?: (block: Block) => Promise<void> | void
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(t)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }
 
 const str = (c: Condition): Record<string, unknown> => ({ id: c.id, kind: c.kind, subject: c.subject, sinceBlock: c.sinceBlock.toString(), block: c.block.toString(), values: c.values.map(String), message: c.message, signed: c.signed, raisedAt: new Date(c.raisedAt).toISOString() })

@@ -13,6 +13,9 @@ function hasArkPrefix(bytes: Uint8Array, at: number): boolean {
 /** Walks one CBOR item at `o`, collecting tag-42 links; returns the offset after it. */
 function walk(bytes: Uint8Array, o: number, out: CID[], depth: number): number {
   if (depth > 64) throw new MalformedBlockError('dag-cbor nesting over 64 levels')
+  // scalars (most items of a record) hold no links: skip them without building a head
+  const major = o < bytes.length ? bytes[o]! >> 5 : -1
+  if (major !== 4 && major !== 5 && major !== 6) return skipItem(bytes, o)
   const h = readHead(bytes, o)
   switch (h.major) {
     case 4: {

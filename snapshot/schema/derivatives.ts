@@ -5,6 +5,7 @@ import { InvalidInputError, MalformedBlockError } from '../errors.ts'
 import type { LeafHashFromBytes } from '../merkle/standard-tree.ts'
 import { cmpBig, decodeAccount, DERIVATIVES_LEAF_ENCODING, derivativesLeaf, encodeAccount, leafHashInto, list, onlyKeys, sortUnique } from './derivatives-record.ts'
 import type { RecordSchema } from './types.ts'
+import { isCanonicalAccount } from './derivatives-check.ts'
 
 /** The reference derivatives record (SPEC §1.2). Integers are bigint; addresses 0x-hex. */
 export interface Collateral {
@@ -188,6 +189,7 @@ export const derivativesSchema: RecordSchema<AccountRecord, DerivativesMarkets> 
   leafEncoding: DERIVATIVES_LEAF_ENCODING,
   encode: encodeAccount,
   decode: decodeAccount,
+  isCanonical: isCanonicalAccount,
   leaf: derivativesLeaf,
   balances: (r) => r.collateral.map((c) => [c.asset.toLowerCase(), c.amount]),
   positions: (r) => [...r.perps.map((p) => ({ market: p.market, size: p.size, option: false })), ...r.options.map((o) => ({ market: o.market, size: o.size, option: true }))],

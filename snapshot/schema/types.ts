@@ -19,6 +19,12 @@ export interface RecordSchema<R = unknown, M = unknown> {
   encode(record: R, what: string): EncodedRecord
   /** Strict decode of canonical bytes; throws MalformedBlockError on anything else. */
   decode(bytes: Uint8Array, what: string): R
+  /**
+   * Optional fast check used by verification: true only if decode(bytes)
+   * would accept them, computed without building the record; false means
+   * "not sure" and the caller runs decode (which accepts or throws). Optional.
+   */
+  isCanonical?(bytes: Uint8Array): boolean
   /** Values of the proof leaf, in `leafEncoding` order, for a decoded (canonical) record. */
   leaf(key: Uint8Array, record: R, recordHash: Uint8Array): unknown[]
   /** Plain-JSON form (integers as decimal strings) for export. */

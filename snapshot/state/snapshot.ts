@@ -8,6 +8,7 @@ import { TreeBuilder } from '../tree/build.ts'
 import { TREE_PARAMS_V1 } from '../tree/params.ts'
 import type { TreeIndex } from '../tree/index.ts'
 import type { ChildRef, Entry } from '../tree/node.ts'
+import { HASH, leafHashFast } from '../merkle/standard-tree.ts'
 import { getEntry, iterateEntries, loadIndex, readNode, treeCids, type TreeReader } from '../tree/read.ts'
 import { LeafIndexBuilder, leafHashOf, merkleOf, ZERO_ROOT, type LeafIndex, type MerkleState } from './leaves.ts'
 import { decodeRoot, type SnapshotRoot } from './root.ts'
@@ -16,6 +17,18 @@ export interface OpenOptions {
   /** hash-check every block read (default true: stores are untrusted unless said otherwise) */
   verifyBlocks?: boolean
 }
+
+export interface VerifyOptions {
+  /**
+   * Every block in the store was already hash-checked against its CID when it
+   * was put there (a fetch checks each block on arrival), so verify() does not
+   * hash them again; every other check still runs. Default false: a store of
+   * unknown origin (a CAR on disk, a blockstore) is hash-checked in full.
+   */
+  blocksChecked?: boolean
+}
+
+export const VERIFY_DEFAULTS: Readonly<Required<VerifyOptions>> = Object.freeze({ blocksChecked: false })
 
 /**
  * A snapshot in a block store: its root plus lazily loaded, cached views
@@ -119,26 +132,38 @@ export class Snapshot<R = unknown, M = unknown> {
    * Full verification: every block hash-checked, every record canonical, the
    * tree exactly the canonical layout of its entries, and the account count
    * and stateRoot recomputed from the leaves. Throws on the first problem.
+   * With `blocksChecked` the block hashes are taken as already checked.
    */
-  async verify(): Promise<void> {
-    const checked: TreeReader = { ...this.reader, verify: true }
-    checkBlock(this.cid, await this.store.get(this.cid))
-    checkBlock(this.root.markets, await this.store.get(this.root.markets))
-    await this.markets()
+  async verify(options: VerifyOptions = {}): Promise<void> {
+    const hashCheck = !(options.blocksChecked ?? VERIFY_DEFAULTS.blocksChecked)
+    const checked: TreeReader = { ...this.reader, verify: hashCheck }
+    const rootBytes = await this.store.get(this.cid)
+    const marketBytes = await this.store.get(this.root.markets)
+    if (hashCheck) {
+      checkBlock(this.cid, rootBytes)
+      checkBlock(this.root.markets, marketBytes)
+    }
+    this.schema.markets.decode(decodeBlock(this.root.markets, marketBytes), marketBytes)
     let rebuilt: CID | null = null
     const builder = new TreeBuilder(() => {})
     const leaves = new LeafIndexBuilder(this.schema.keyLength, Math.max(1, this.root.accountCount))
+    const fast = leafHashFast(this.schema)
+    const leafHash = new Uint8Array(HASH)
     const rootRef = this.root.accounts === null ? null : { ...(await this.rootRef())!, cid: this.root.accounts }
     for await (const e of iterateEntries(checked, rootRef)) {
       if (e.value.length > TREE_PARAMS_V1.maxRecordBytes) throw new MalformedBlockError(`record of ${bytesToHex(e.key)} is ${e.value.length} bytes, over the ${TREE_PARAMS_V1.maxRecordBytes}-byte limit`)
-      const record = this.schema.decode(e.value, `record of ${bytesToHex(e.key)}`)
+      // a schema's allocation-free check stands in for the full decode when it is sure; else decode (accepts or throws)
+      const record = fast !== undefined && this.schema.isCanonical?.(e.value) === true ? undefined : this.schema.decode(e.value, `record of ${bytesToHex(e.key)}`)
       try {
         builder.add(e)
       } catch (cause) {
         // out-of-order or repeated keys across leaves: the DAG is forged or corrupt, not bad user input
         throw new MalformedBlockError(`snapshot ${this.cid.toString()}: account tree keys are not strictly increasing at ${bytesToHex(e.key)}`, { cause })
       }
-      leaves.push(e.key, leafHashOf(this.schema, e.key, record, e.value))
+      if (record === undefined) {
+        if (!fast!.into(e.key, e.value, leafHash, 0)) leafHash.set(leafHashOf(this.schema, e.key, this.schema.decode(e.value, `record of ${bytesToHex(e.key)}`), e.value))
+        leaves.push(e.key, leafHash)
+      } else leaves.push(e.key, leafHashOf(this.schema, e.key, record, e.value))
     }
     const index = builder.finish()
     const top = index.levels[index.levels.length - 1]

@@ -312,6 +312,8 @@ describe('opening and verifying stored snapshots', () => {
       const snap = await Snapshot.open(store, cid, schema)
       const e = await expectArk(() => snap.verify(), 'MALFORMED_BLOCK', msg)
       expect(e.message, what).toMatch(/record of 0x0101/)
+      // skipping the block re-hash (blocks checked on arrival) skips no record check
+      await expectArk(() => snap.verify({ blocksChecked: true }), 'MALFORMED_BLOCK', msg)
       await expectArk(() => snap.get(Buffer.from(K1.slice(2), 'hex')), 'MALFORMED_BLOCK', msg)
     }
   })
@@ -321,6 +323,7 @@ describe('opening and verifying stored snapshots', () => {
     const cid = rewriteRoot(store, snapshot.root, (v) => (v.stateRoot = new Uint8Array(32).fill(7)))
     const opened = await Snapshot.open(store, cid, schema)
     await expectArk(() => opened.verify(), 'ROOT_MISMATCH', /stateRoot recomputed from the leaves is 0x[0-9a-f]{64}, the root says 0x(07){32}/)
+    await expectArk(() => opened.verify({ blocksChecked: true }), 'ROOT_MISMATCH', /stateRoot recomputed from the leaves/)
     const count = rewriteRoot(store, snapshot.root, (v) => (v.accountCount = 59))
     await expectArk(() => Snapshot.open(store, count, schema).then((s) => s.verify()), 'ROOT_MISMATCH', /says 59 accounts but holds 60/)
     // the untouched snapshot verifies
@@ -341,6 +344,7 @@ describe('opening and verifying stored snapshots', () => {
     const cid = rewriteRoot(store, snapshot.root, (v) => (v.accounts = single.cid))
     const opened = await Snapshot.open(store, cid, schema)
     await expectArk(() => opened.verify(), 'MALFORMED_BLOCK', /not laid out canonically/)
+    await expectArk(() => opened.verify({ blocksChecked: true }), 'MALFORMED_BLOCK', /not laid out canonically/)
     // and two leaves where three belong
     const l1 = encodeLeaf(entries.slice(0, 2))
     const l2 = encodeLeaf(entries.slice(2))

@@ -23,6 +23,7 @@ import { doubleKeccak256Into, keccak256, keccak256Pair } from '../../snapshot/co
 import { sortKeys } from '../../snapshot/codec/sort.ts'
 import { MalformedBlockError } from '../../snapshot/errors.ts'
 import { buildStandardTree, sortHashes, standardLeafHash } from '../../snapshot/merkle/standard-tree.ts'
+import { isCanonicalAccount } from '../../snapshot/schema/derivatives-check.ts'
 import { decodeAccount, derivativesSchema, encodeAccount, type AccountRecord, type OptionPosition } from '../../snapshot/schema/derivatives.ts'
 import { cidKey } from '../../snapshot/store.ts'
 import { decodeNode, encodeBranch, type ChildRef } from '../../snapshot/tree/node.ts'
@@ -185,6 +186,77 @@ describe('account record codec', () => {
     const nonMinimal = Uint8Array.from([...good.subarray(0, good.length - 1), 0x18, 5])
     expect(() => decodeAccount(nonMinimal, 'r')).toThrow(MalformedBlockError)
     expect(() => decodeAccount(Uint8Array.from([...good, 0]), 'r')).toThrow(MalformedBlockError)
+  })
+})
+
+describe('allocation-free record check (verification fast path)', () => {
+  const mutation = fc.oneof(
+    fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({ kind: fc.constant('cut' as const), at: fc.nat(), value: fc.constant(0) }),
+    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), value: fc.constant(0) }),
+  )
+  const accepts = (b: Uint8Array): boolean => outcome((x) => decodeAccount(x, 'r'), b) !== 'rejected'
+
+  it('says true only for bytes decodeAccount accepts, for valid and corrupted records', () => {
+    let sure = 0
+    let valid = 0
+    fc.assert(
+      fc.property(arbRecord, fc.array(mutation, { maxLength: 3 }), (r, ms) => {
+        let b = Uint8Array.from(encodeAccount(r, 'r').bytes)
+        for (const m of ms) {
+          const at = m.at % (b.length + 1)
+          if (m.kind === 'flip' && at < b.length) b[at] = m.value
+          else if (m.kind === 'cut') b = b.slice(0, at)
+          else if (m.kind === 'insert') b = Uint8Array.from([...b.subarray(0, at), m.value, ...b.subarray(at)])
+          else if (m.kind === 'delete' && at < b.length) b = Uint8Array.from([...b.subarray(0, at), ...b.subarray(at + 1)])
+        }
+        const fast = isCanonicalAccount(b)
+        if (fast) expect(accepts(b)).toBe(true)
+        if (ms.length === 0) {
+          valid++
+          if (fast) sure++
+        }
+      }),
+      fcOpts(5000),
+    )
+    // it is a fast path, not a fallback for everything: most valid records take it
+    expect(sure).toBeGreaterThan(valid / 2)
+  })
+
+  it('says false for hand-picked non-canonical forms, and true for boundary values the decoder accepts', () => {
+    const a = addressToBytes(`0x${'a0'.repeat(20)}`)
+    const b2 = addressToBytes(`0x${'b0'.repeat(20)}`)
+    const bad: unknown[] = [
+      [[[a, 1]], [], [], []],
+      [[[a, 0]], [], []],
+      [[[a, -1]], [], []],
+      [[[a, Uint8Array.of(0, 1)]], [], []],
+      [[[a, Uint8Array.of(0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)]], [], []],
+      [[[a, Uint8Array.of(1, 1, 0, 0, 0, 0, 0, 0, 0, 0)]], [], []],
+      [[[b2, 1], [a, 1]], [], []],
+      [[[a, 1], [a, 2]], [], []],
+      [[], [[1, 1, 0, 0], [1, 2, 0, 0]], []],
+      [[], [[2, 1, 0, 0], [1, 2, 0, 0]], []],
+      [[], [[1, 0, 0, 0]], []],
+      [[], [], [[1, null, 1, 1, 1]]],
+      [[], [], [[1, true, 1, 1, 1], [1, false, 1, 1, 1]]],
+      [[], [], [[1, false, 2, 1, 1], [1, false, 1, 1, 1]]],
+      [[], [], [[1, false, 1, 1, 1], [1, false, 1, 1, 1]]],
+      [[], [], []],
+    ]
+    for (const v of bad) {
+      const bytes = dagCbor.encode(v)
+      expect(isCanonicalAccount(bytes)).toBe(false)
+      expect(accepts(bytes)).toBe(false)
+    }
+    const max255 = (1n << 255n) - 1n
+    const good: AccountRecord[] = [
+      { collateral: [{ asset: bytesToHex(a), amount: (1n << 256n) - 1n }, { asset: bytesToHex(b2), amount: 1n << 64n }], perps: [], options: [] },
+      { collateral: [], perps: [{ market: (1n << 64n) - 1n, size: -max255, entryPrice: 0n, fundingIndex: max255 }, { market: 1n, size: -(1n << 64n) - 1n, entryPrice: 1n << 200n, fundingIndex: -1n }], options: [] },
+      { collateral: [], perps: [], options: [{ market: 1n, isCall: false, strike: 1n << 70n, expiry: 5n, size: 1n }, { market: 1n, isCall: false, strike: 1n << 71n, expiry: 0n, size: -7n }, { market: 1n, isCall: true, strike: 0n, expiry: 0n, size: 2n }] },
+    ]
+    for (const r of good) expect(isCanonicalAccount(encodeAccount(r, 'r').bytes)).toBe(true)
   })
 })
 
