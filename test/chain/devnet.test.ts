@@ -61,6 +61,23 @@ describe('ark devnet start with archive node processes', () => {
       })
       const exited = new Promise<number>((resolve) => p.on('exit', (c) => resolve(c ?? 1)))
       await Promise.race([certifiedTwice, exited.then((c) => Promise.reject(new Error(`devnet exited early (${c}): ${err}`)))])
+      // the printed recovery command works as printed (registry trust root, a node's gateway)
+      const printed = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === 'certified' && Array.isArray(e.fetch))
+      expect(printed.length).toBeGreaterThanOrEqual(1)
+      const fetchArgs = printed[0]!.fetch as string[]
+      expect(fetchArgs).toContain('--registry')
+      const recovered = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const f = spawn(process.execPath, ['node/cli/bin.js', ...fetchArgs, '--json'], { cwd: repo })
+        let fo = ''
+        let fe = ''
+        f.stdout.on('data', (d: Buffer) => (fo += d.toString()))
+        f.stderr.on('data', (d: Buffer) => (fe += d.toString()))
+        f.on('exit', (c) => resolve({ code: c ?? 1, stdout: fo, stderr: fe }))
+      })
+      expect(recovered.code, recovered.stderr).toBe(0)
+      const summary = JSON.parse(recovered.stdout.trim().split('\n').at(-1)!) as { block: string; snapshot: string }
+      expect(summary.block).toBe(printed[0]!.block)
+      expect(summary.snapshot).toBe(printed[0]!.snapshot)
       p.kill('SIGTERM')
       expect(await exited).toBe(0)
       const events = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)

@@ -14,7 +14,7 @@ export interface ClusterRunOptions extends Pick<ClusterOptions, 'dir' | 'rpcUrl'
 /** Start the node processes, keep the workload running, report each checkpoint as the nodes log it. */
 export async function runCluster(o: ClusterRunOptions): Promise<void> {
   // filled once the nodes are up; the log handler (which runs earlier) reads it when it can
-  const started: { cluster?: Awaited<ReturnType<typeof startCluster>> } = {}
+  const started: { cluster?: Awaited<ReturnType<typeof startCluster>>; registry?: string } = {}
   const derived = new Map<string, Set<number>>()
   const certified = new Map<string, { certificate: string; snapshot: string; signers: number; nodes: Set<number> }>()
   let done = 0
@@ -30,8 +30,10 @@ export async function runCluster(o: ClusterRunOptions): Promise<void> {
         certified.set(l.block, { certificate: String(l.certificate), snapshot: String(l.snapshot), signers: Number(l.signers), nodes: new Set([node]) })
         done++
         const api = started.cluster?.nodes[Math.min(1, started.cluster.nodes.length - 1)]?.httpUrl
-        const fetchLine = api === null || api === undefined ? '' : `\n  recover it: npx ark fetch --chain 31337 --adapter perp-reference --block ${l.block} --trust ${join(o.dir, 'operators.json')} --gateway ${api} --out ${join(o.dir, `recovered-${l.block}`)}`
-        o.say(`checkpoint block ${l.block}: built by ${derived.get(l.block)?.size ?? 0}/${o.nodes} nodes, attestations ${String(l.signers)}/${o.nodes}, certified ${String(l.certificate)}\n  snapshot ${String(l.snapshot)}${fetchLine}`, { event: 'certified', block: l.block, certificate: l.certificate, snapshot: l.snapshot, signers: l.signers, builtBy: derived.get(l.block)?.size ?? 0 })
+        // a ready-to-paste recovery command, trusting the devnet's on-chain operator set
+        const fetchArgs = api === null || api === undefined ? undefined : ['fetch', '--chain', '31337', '--adapter', 'perp-reference', '--block', l.block, ...(started.registry === undefined ? ['--trust', join(o.dir, 'operators.json')] : ['--registry', started.registry, '--rpc', o.rpcUrl]), '--gateway', api, '--out', join(o.dir, `recovered-${l.block}`)]
+        const fetchLine = fetchArgs === undefined ? '' : `\n  recover it: npx ark ${fetchArgs.join(' ')}`
+        o.say(`checkpoint block ${l.block}: built by ${derived.get(l.block)?.size ?? 0}/${o.nodes} nodes, attestations ${String(l.signers)}/${o.nodes}, certified ${String(l.certificate)}\n  snapshot ${String(l.snapshot)}${fetchLine}`, { event: 'certified', block: l.block, certificate: l.certificate, snapshot: l.snapshot, signers: l.signers, builtBy: derived.get(l.block)?.size ?? 0, ...(fetchArgs === undefined ? {} : { fetch: fetchArgs }) })
         if (done >= o.limit) finished.abort()
       } else c.nodes.add(node)
     } else if (l.msg === 'no quorum within the timeout') {
@@ -44,6 +46,7 @@ export async function runCluster(o: ClusterRunOptions): Promise<void> {
   // the operator set lives on-chain: an ArkRegistry owned by the devnet's governance account
   const operators = Array.from({ length: o.nodes }, (_, i) => ({ address: privateKeyToAccount(devnetOperatorKey(i)).address, weight: 1n }))
   const registry = await deployRegistry({ rpcUrl: o.rpcUrl, operators, signal })
+  started.registry = registry.address
   o.say(`registry   ${registry.address} (ArkRegistry: ${o.nodes} operators of weight 1, threshold more than 2/3)`, { event: 'registry', address: registry.address, block: registry.deployBlock.toString() })
   // nodes read the registry at the finalized head (2 confirmations here): let its deployment become final first
   for (let i = 0; i < 3; i++) await fetch(o.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'evm_mine', params: [] }) })
