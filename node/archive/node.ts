@@ -464,8 +464,11 @@ export class ArchiveNode {
   private async keepSnapshot(cert: Certificate): Promise<void> {
     try {
       const b = cert.body.blockNumber
-      await fetchDag(this.network.helia, cert.body.snapshotCid, { signal: this.signal })
       const mine = this.own.get(b)
+      // our own snapshot is the certified one: we wrote every block of it when deriving, so walking the whole
+      // DAG again (thousands of disk reads per certificate, starving derivations running beside it) adds nothing
+      const ours = mine?.snapshot === cert.body.snapshotCid.toString() && (await this.network.helia.blockstore.has(cert.body.snapshotCid))
+      if (!ours) await fetchDag(this.network.helia, cert.body.snapshotCid, { signal: this.signal })
       if (mine !== undefined && mine.snapshot !== cert.body.snapshotCid.toString()) await this.reportDivergence(b, mine.snapshot, cert.body.snapshotCid)
       await this.applyRetention()
     } catch (err) {

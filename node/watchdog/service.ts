@@ -307,18 +307,27 @@ export class Watchdog implements Service {
     }
   }
 
+  /** condition keys whose certification was announced (counted, logged, webhook sent) */
+  private readonly announced = new Set<string>()
+
   /** A certificate the node now holds: an emergency one completes the records waiting for its block. */
   async onCertified(cert: Certificate, cid: CID): Promise<void> {
     if (cert.body.kind !== 1) return
+    // Every key of this block turns 'certified' in the same tick, and only once its record block is stored:
+    // a reader never sees a certified entry without its record, nor one key certified and another still pending.
+    const done: { e: EmergencyEntry; record: Block; first: boolean }[] = []
     for (const e of this.book.waiting(cert.body.blockNumber)) {
       const alerts = this.alertPool.alerts(e.conditionKey)
       if (alerts.length === 0) continue
-      const first = e.status !== 'certified'
-      e.status = 'certified'
-      e.certifiedAt ??= Date.now()
+      const first = e.status !== 'certified' && !this.announced.has(e.conditionKey)
+      this.announced.add(e.conditionKey)
       const record = EmergencyBook.record(alerts, cid)
       await this.c.putBlock?.(record)
-      await this.book.certify(e, record, cert, cid, Date.now())
+      done.push({ e, record, first })
+    }
+    const now = Date.now()
+    await Promise.all(done.map(({ e, record }) => this.book.certify(e, record, cert, cid, now)))
+    for (const { e, record, first } of done) {
       if (!first) continue
       this.counters.emergencyCertified++
       this.log.warn({ watchdog: 'emergency', conditionKey: e.conditionKey, block: e.block.toString(), certificate: cid.toString(), record: record.cid.toString(), signers: cert.signatures.length }, 'watchdog: emergency checkpoint certified')

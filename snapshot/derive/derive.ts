@@ -143,12 +143,10 @@ async function sampleAccounts<R, M>(s: Snapshot<R, M>, changed: Uint8Array[], n:
     const k = leaves.keys.slice(j * leaves.keyLength, (j + 1) * leaves.keyLength)
     keys.set(bytesToHex(k), k)
   }
-  const out: { key: Uint8Array; record: R }[] = []
-  for (const k of keys.values()) {
-    const r = await s.get(k)
-    if (r !== undefined) out.push({ key: k, record: r })
-  }
-  return out
+  // Independent tree walks: run them at once. One after the other, each of the ~4 block reads per key waits a
+  // full event-loop turn, which on a busy node (several nodes in one process, gossip, other derivations) cost seconds.
+  const got = await Promise.all([...keys.values()].map(async (k): Promise<{ key: Uint8Array; record: R | undefined }> => ({ key: k, record: await s.get(k) })))
+  return got.filter((g): g is { key: Uint8Array; record: R } => g.record !== undefined)
 }
 
 /**

@@ -9,7 +9,7 @@ import { TREE_PARAMS_V1 } from '../tree/params.ts'
 import type { TreeIndex } from '../tree/index.ts'
 import type { ChildRef, Entry } from '../tree/node.ts'
 import { HASH, leafHashFast } from '../merkle/standard-tree.ts'
-import { getEntry, iterateEntries, loadIndex, readNode, treeCids, type TreeReader } from '../tree/read.ts'
+import { getEntry, iterateEntries, iterateLeaves, loadIndex, readNode, treeCids, type TreeReader } from '../tree/read.ts'
 import { LeafIndexBuilder, leafHashOf, merkleOf, ZERO_ROOT, type LeafIndex, type MerkleState } from './leaves.ts'
 import { decodeRoot, type SnapshotRoot } from './root.ts'
 
@@ -150,7 +150,7 @@ export class Snapshot<R = unknown, M = unknown> {
     const fast = leafHashFast(this.schema)
     const leafHash = new Uint8Array(HASH)
     const rootRef = this.root.accounts === null ? null : { ...(await this.rootRef())!, cid: this.root.accounts }
-    for await (const e of iterateEntries(checked, rootRef)) {
+    for await (const leaf of iterateLeaves(checked, rootRef)) for (const e of leaf) {
       if (e.value.length > TREE_PARAMS_V1.maxRecordBytes) throw new MalformedBlockError(`record of ${bytesToHex(e.key)} is ${e.value.length} bytes, over the ${TREE_PARAMS_V1.maxRecordBytes}-byte limit`)
       // a schema's allocation-free check stands in for the full decode when it is sure; else decode (accepts or throws)
       const record = fast !== undefined && this.schema.isCanonical?.(e.value) === true ? undefined : this.schema.decode(e.value, `record of ${bytesToHex(e.key)}`)

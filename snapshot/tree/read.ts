@@ -108,6 +108,27 @@ export async function* iterateEntries(r: TreeReader, root: ChildRef | null): Asy
   }
 }
 
+/**
+ * The entries of every leaf, leaf by leaf in key order (as iterateEntries, but
+ * one await per leaf rather than per entry, for loops that visit every entry).
+ */
+export async function* iterateLeaves(r: TreeReader, root: ChildRef | null): AsyncGenerator<Entry[]> {
+  if (root === null) return
+  const stack: ChildRef[] = [root]
+  while (stack.length > 0) {
+    const ref = stack.pop()!
+    const node = await readNode(r, ref.cid, ref.level)
+    if (node.level === 0) {
+      const entries = (node as { entries: Entry[] }).entries
+      if (entries.length !== ref.count) throw new MalformedBlockError(`leaf ${ref.cid.toString()} holds ${entries.length} entries but its parent says ${ref.count}`)
+      yield entries
+      continue
+    }
+    const children = (node as { children: ChildRef[] }).children
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!)
+  }
+}
+
 /** Every block CID of the tree, parents before children. */
 export async function* treeCids(r: TreeReader, root: ChildRef | null): AsyncGenerator<CID> {
   if (root === null) return

@@ -88,8 +88,8 @@ try {
     progress(`run ${r}: ${Math.round(Math.max(...perNode))} ms`)
     const ev = events.filter((e) => e.block === S - 1n && e.at >= stale)
     const at = (type: string, pick: (xs: number[]) => number): number => Math.round(pick(ev.filter((e) => e.type === type).map((e) => e.at - stale)))
-    runs.push({ derivedFirstMs: at('derived', (x) => Math.min(...x)), derivedLastMs: at('derived', (x) => Math.max(...x)), deriveMaxMs: Math.round(Math.max(...ev.filter((e) => e.type === 'derived').map((e) => e.ms ?? 0))), signedLastMs: at('signed', (x) => Math.max(...x)) })
-    runs.push({ block: Number(S - 1n), staleToAllCertifiedMs: Math.round(Math.max(...perNode)), staleToFirstCertifiedMs: Math.round(Math.min(...perNode)), staleToRaisedOnAllMs: Math.round(raisedMs) })
+    const phases = { derivedFirstMs: at('derived', (x) => Math.min(...x)), derivedLastMs: at('derived', (x) => Math.max(...x)), deriveMaxMs: Math.round(Math.max(...ev.filter((e) => e.type === 'derived').map((e) => e.ms ?? 0))), signedLastMs: at('signed', (x) => Math.max(...x)) }
+    runs.push({ ...phases, block: Number(S - 1n), staleToAllCertifiedMs: Math.round(Math.max(...perNode)), staleToFirstCertifiedMs: Math.round(Math.min(...perNode)), staleToRaisedOnAllMs: Math.round(raisedMs) })
   }
   const cert = nodes[0]!.certificates.list().filter((c) => c.certificate.body.kind === 1).at(-1)!
   const snap = await Snapshot.open(nodes[0]!.store, cert.certificate.body.snapshotCid, derivativesSchemaV2, { verifyBlocks: false })
