@@ -86,31 +86,16 @@ export async function getEntry(r: TreeReader, root: ChildRef | null, key: Uint8A
   }
 }
 
-/**
- * Every entry in key order; reads each node once, depth first. One generator
- * with an explicit stack: nested `yield*` would pass every entry through
- * every level's async generator (height ~7 at a million accounts).
- */
+/** Every entry in key order; reads each node once, depth first (see iterateLeaves). */
 export async function* iterateEntries(r: TreeReader, root: ChildRef | null): AsyncGenerator<Entry> {
-  if (root === null) return
-  const stack: ChildRef[] = [root]
-  while (stack.length > 0) {
-    const ref = stack.pop()!
-    const node = await readNode(r, ref.cid, ref.level)
-    if (node.level === 0) {
-      const entries = (node as { entries: Entry[] }).entries
-      if (entries.length !== ref.count) throw new MalformedBlockError(`leaf ${ref.cid.toString()} holds ${entries.length} entries but its parent says ${ref.count}`)
-      for (const e of entries) yield e
-      continue
-    }
-    const children = (node as { children: ChildRef[] }).children
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!)
-  }
+  for await (const leaf of iterateLeaves(r, root)) for (const e of leaf) yield e
 }
 
 /**
- * The entries of every leaf, leaf by leaf in key order (as iterateEntries, but
- * one await per leaf rather than per entry, for loops that visit every entry).
+ * The entries of every leaf, leaf by leaf in key order, depth first. One
+ * generator with an explicit stack: nested `yield*` would pass every item
+ * through every level's async generator (height ~7 at a million accounts);
+ * loops over every entry await once per leaf rather than once per entry.
  */
 export async function* iterateLeaves(r: TreeReader, root: ChildRef | null): AsyncGenerator<Entry[]> {
   if (root === null) return

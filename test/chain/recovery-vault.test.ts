@@ -18,8 +18,10 @@ import type { Citation } from '../../node/recovery/citation.ts'
 import type { AccountRecord } from '../../snapshot/schema/derivatives.ts'
 import type { RecordInput } from '../../snapshot/state/build.ts'
 import { attestationBodyOf, buildTestSnapshot, certify, errorOf, runArk, testOperators, writeFetchedDir } from '../support/recovery.ts'
+import { txHelpers } from '../support/tx.ts'
 
 let anvil: AnvilInstance
+const { rpc, sendRaw, send, revertOf } = txHelpers(() => anvil.rpcUrl, decodeVaultError)
 let accts: Hex[]
 let owner: Hex
 let tmp: string
@@ -35,41 +37,10 @@ const { ops } = testOperators()
 const E6 = 10n ** 6n
 const E18 = 10n ** 18n
 
-interface Receipt { status: Hex; blockNumber: Hex; logs: { topics: Hex[]; data: Hex; address: Hex }[]; contractAddress: Hex | null }
 
-async function rpc<T>(method: string, params: unknown[] = []): Promise<T> {
-  const res = await fetch(anvil.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
-  const j = (await res.json()) as { result?: T; error?: { message: string; data?: Hex } }
-  if (j.error !== undefined) throw Object.assign(new Error(`${method}: ${j.error.message}`), { data: j.error.data })
-  return j.result as T
-}
 
-async function sendRaw(from: Hex, to: Hex | null, data: Hex): Promise<Receipt> {
-  const hash = await rpc<Hex>('eth_sendTransaction', [{ from, ...(to === null ? {} : { to }), data, gas: '0x1000000' }])
-  for (let i = 0; i < 500; i++) {
-    const r = await rpc<Receipt | null>('eth_getTransactionReceipt', [hash])
-    if (r !== null) return r
-    await new Promise((res) => setTimeout(res, 10))
-  }
-  throw new Error('transaction not mined')
-}
 
-async function send(from: Hex, to: Hex | null, data: Hex): Promise<Receipt> {
-  const r = await sendRaw(from, to, data)
-  if (r.status !== '0x1') throw new Error(`transaction reverted: ${(to === null ? undefined : await revertOf(from, to, data)) ?? 'no reason'}`)
-  return r
-}
 
-async function revertOf(from: Hex, to: Hex, data: Hex): Promise<string | undefined> {
-  try {
-    await rpc('eth_call', [{ from, to, data, gas: '0x1000000' }, 'latest'])
-    return undefined
-  } catch (err) {
-    const d = (err as { data?: Hex }).data
-    if (d === undefined) throw err
-    return decodeVaultError(d)?.errorName ?? `undecoded ${d}`
-  }
-}
 
 /** Reverts with `error` as a call, and as a mined transaction that changes no token balance. */
 async function expectRevert(from: Hex, to: Hex, data: Hex, error: string): Promise<void> {

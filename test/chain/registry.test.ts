@@ -9,8 +9,10 @@ import { certificateFrom, verifyCertificate, type Certificate } from '../../prot
 import { ProtocolError } from '../../protocol/errors.ts'
 import { ChainSource } from '../../snapshot/chain/source.ts'
 import { encodeBlock } from '../../snapshot/codec/block.ts'
+import { txHelpers, type Receipt } from '../support/tx.ts'
 
 let anvil: AnvilInstance
+const { rpc, sendRaw, send, revertOf } = txHelpers(() => anvil.rpcUrl, decodeRegistryError)
 let owner: Hex
 let relayer: Hex
 let artifactAbi: Abi
@@ -22,43 +24,10 @@ const accounts = keys.map((k) => privateKeyToAccount(k))
 const ops: PrivateKeyAccount[] = accounts.slice(0, 4).sort((a, b) => (a.address.toLowerCase() < b.address.toLowerCase() ? -1 : 1))
 const outsider = accounts[4]!
 
-interface Receipt { status: Hex; blockNumber: Hex; blockHash: Hex; logs: { topics: Hex[]; data: Hex; address: Hex }[] }
 
-async function rpc<T>(method: string, params: unknown[] = []): Promise<T> {
-  const res = await fetch(anvil.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
-  const j = (await res.json()) as { result?: T; error?: { message: string; data?: Hex } }
-  if (j.error !== undefined) throw Object.assign(new Error(`${method}: ${j.error.message}`), { data: j.error.data })
-  return j.result as T
-}
 
-/** Send and wait for the receipt (automine may answer before the block exists); returns it whatever the status. */
-async function sendRaw(from: Hex, to: Hex, data: Hex): Promise<Receipt> {
-  const hash = await rpc<Hex>('eth_sendTransaction', [{ from, to, data, gas: '0x1000000' }])
-  for (let i = 0; i < 500; i++) {
-    const r = await rpc<Receipt | null>('eth_getTransactionReceipt', [hash])
-    if (r !== null) return r
-    await new Promise((res) => setTimeout(res, 10))
-  }
-  throw new Error('transaction not mined')
-}
 
-async function send(from: Hex, to: Hex, data: Hex): Promise<Receipt> {
-  const r = await sendRaw(from, to, data)
-  if (r.status !== '0x1') throw new Error(`transaction reverted: ${(await revertOf(from, to, data)) ?? 'no reason'}`)
-  return r
-}
 
-/** The custom error a call reverts with (eth_call at latest), or undefined if it succeeds. */
-async function revertOf(from: Hex, to: Hex, data: Hex): Promise<string | undefined> {
-  try {
-    await rpc('eth_call', [{ from, to, data, gas: '0x1000000' }, 'latest'])
-    return undefined
-  } catch (err) {
-    const d = (err as { data?: Hex }).data
-    if (d === undefined) throw err
-    return decodeRegistryError(d)?.errorName ?? `undecoded ${d}`
-  }
-}
 
 /** Expect `data` to revert with `error` both as a call and as a mined transaction (state unchanged). */
 async function expectRevert(from: Hex, to: Hex, data: Hex, error: string): Promise<void> {
