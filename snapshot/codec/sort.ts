@@ -82,7 +82,7 @@ function sortShort(buf: Uint8Array, width: number, n: number): { order: Uint32Ar
 }
 
 /** Copy item `from` of src to slot `to` of dst (items of `width` bytes), by 32-bit words when widths and offsets allow. */
-function copier(src: Uint8Array, dst: Uint8Array, width: number): (from: number, to: number) => void {
+export function copier(src: Uint8Array, dst: Uint8Array, width: number): (from: number, to: number) => void {
   if (width % 4 === 0 && src.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0) {
     const s = new Int32Array(src.buffer, src.byteOffset, src.length >> 2)
     const d = new Int32Array(dst.buffer, dst.byteOffset, dst.length >> 2)

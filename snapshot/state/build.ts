@@ -10,7 +10,7 @@ import { readLeaf } from '../tree/read.ts'
 import { updateTree, type Edit } from '../tree/update.ts'
 import { abiEncodeScratch } from '../abi/encode.ts'
 import { doubleKeccak256Into, keccak256 } from '../codec/keccak.ts'
-import { sortKeys } from '../codec/sort.ts'
+import { copier, sortKeys } from '../codec/sort.ts'
 import { HASH, leafHashFast } from '../merkle/standard-tree.ts'
 import { findKey, LeafIndexBuilder, merkleOf, patchLeafIndex, ZERO_ROOT, type LeafIndex } from './leaves.ts'
 import { checkMeta, encodeRoot, SPEC_VERSION, type SnapshotMeta } from './root.ts'
@@ -160,19 +160,6 @@ class RecordTable {
   }
 }
 
-/** Copy item `from` of src to slot `to` of dst (items of `width` bytes), by 32-bit words when aligned. */
-function wordCopier(src: Uint8Array, dst: Uint8Array, width: number): (from: number, to: number) => void {
-  if (width % 4 === 0 && src.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0) {
-    const s = new Int32Array(src.buffer, src.byteOffset, src.length >> 2)
-    const d = new Int32Array(dst.buffer, dst.byteOffset, dst.length >> 2)
-    const w = width >> 2
-    return (from, to) => {
-      for (let k = 0; k < w; k++) d[to * w + k] = s[from * w + k]!
-    }
-  }
-  return (from, to) => dst.set(src.subarray(from * width, from * width + width), to * width)
-}
-
 function grow(a: Uint8Array, size: number): Uint8Array {
   const b = new Uint8Array(size)
   b.set(a)
@@ -238,7 +225,7 @@ export async function buildSnapshot<R, M>(opts: BuildOptions<R, M>): Promise<{ s
     const { order, sorted } = sortKeys(t.keys.subarray(0, t.n * kl), kl)
     // The leaf index is the same permutation: sorted keys, and hashes gathered while feeding the tree.
     const li: LeafIndex = { n: t.n, keyLength: kl, keys: sorted, hashes: new Uint8Array(t.n * HASH) }
-    const copyHash = wordCopier(t.hashes, li.hashes, HASH)
+    const copyHash = copier(t.hashes, li.hashes, HASH)
     for (let j = 0; j < order.length; j++) {
       const i = order[j]!
       tree.add({ key: sorted.subarray(j * kl, j * kl + kl), value: t.value(i) })

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { decodeEventLog, decodeFunctionResult, encodeDeployData, encodeFunctionData, getAddress, keccak256, toFunctionSignature, toHex, type Abi, type AbiEvent, type AbiFunction, type Hex } from 'viem'
+import { decodeEventLog, decodeFunctionResult, encodeDeployData, encodeFunctionData, getAddress, keccak256, toHex, type Abi, type Hex } from 'viem'
 import { startAnvil, type AnvilInstance } from '../../node/chain/anvil.ts'
 import { ARK_REGISTRY_ABI, deployRegistry } from '../../node/chain/registry.ts'
 import { claimCalldata, claimInputFromLeaf, decodeVaultError, deployRecoveryVault, RECOVERY_VAULT_ABI } from '../../node/chain/recovery-vault.ts'
@@ -18,7 +18,7 @@ import type { Citation } from '../../node/recovery/citation.ts'
 import type { AccountRecord } from '../../snapshot/schema/derivatives.ts'
 import type { RecordInput } from '../../snapshot/state/build.ts'
 import { attestationBodyOf, buildTestSnapshot, certify, errorOf, runArk, testOperators, writeFetchedDir } from '../support/recovery.ts'
-import { txHelpers } from '../support/tx.ts'
+import { abiSignatures, txHelpers } from '../support/tx.ts'
 
 let anvil: AnvilInstance
 const { rpc, sendRaw, send, revertOf } = txHelpers(() => anvil.rpcUrl, decodeVaultError)
@@ -126,15 +126,7 @@ afterAll(async () => {
 
 describe('RecoveryVault', () => {
   it('the hand-written ABI in node/chain/recovery-vault.ts matches the compiled contract', () => {
-    const sigs = (abi: Abi, type: string): string[] =>
-      abi
-        .filter((x) => x.type === type)
-        .map((x) => {
-          const item = x as AbiFunction | AbiEvent
-          const indexed = item.type === 'event' ? ` indexed:${item.inputs.map((i) => i.indexed === true).join()}` : ''
-          const outputs = item.type === 'function' ? ` returns:${item.outputs.map((o) => o.type).join()} ${item.stateMutability}` : ''
-          return `${toFunctionSignature(item)}${indexed}${outputs}`
-        })
+    const sigs = abiSignatures
     for (const type of ['function', 'event', 'error']) {
       const compiled = sigs(vaultArtifactAbi, type)
       for (const s of sigs(RECOVERY_VAULT_ABI as Abi, type)) expect(compiled, `${type} ${s}`).toContain(s)

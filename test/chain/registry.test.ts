@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { decodeEventLog, decodeFunctionResult, encodeFunctionData, recoverAddress, getAddress, keccak256, toFunctionSignature, toHex, type Abi, type AbiEvent, type AbiFunction, type Hex } from 'viem'
+import { decodeEventLog, decodeFunctionResult, encodeFunctionData, recoverAddress, getAddress, keccak256, toHex, type Abi, type Hex } from 'viem'
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import { startAnvil, type AnvilInstance } from '../../node/chain/anvil.ts'
 import { ARK_REGISTRY_ABI, attestationTuple, decodeRegistryError, deployRegistry, readOperatorSet, registryAdapterKey, submitCertificateCalldata } from '../../node/chain/registry.ts'
@@ -9,7 +9,7 @@ import { certificateFrom, verifyCertificate, type Certificate } from '../../prot
 import { ProtocolError } from '../../protocol/errors.ts'
 import { ChainSource } from '../../snapshot/chain/source.ts'
 import { encodeBlock } from '../../snapshot/codec/block.ts'
-import { txHelpers, type Receipt } from '../support/tx.ts'
+import { abiSignatures, txHelpers, type Receipt } from '../support/tx.ts'
 
 let anvil: AnvilInstance
 const { rpc, sendRaw, send, revertOf } = txHelpers(() => anvil.rpcUrl, decodeRegistryError)
@@ -65,16 +65,7 @@ afterAll(async () => {
 
 describe('ArkRegistry ABI', () => {
   it('the hand-written ABI in node/chain/registry.ts matches the compiled contract', () => {
-    // signature (tuples expanded), plus indexed flags for events and outputs for functions
-    const sigs = (abi: Abi, type: string): string[] =>
-      abi
-        .filter((x) => x.type === type)
-        .map((x) => {
-          const item = x as AbiFunction | AbiEvent
-          const indexed = item.type === 'event' ? ` indexed:${item.inputs.map((i) => i.indexed === true).join()}` : ''
-          const outputs = item.type === 'function' ? ` returns:${item.outputs.map((o) => o.type).join()} ${item.stateMutability}` : ''
-          return `${toFunctionSignature(item)}${indexed}${outputs}`
-        })
+    const sigs = abiSignatures
     for (const type of ['function', 'event', 'error']) {
       const compiled = sigs(artifactAbi, type)
       // the compiled ABI also has Ownable2Step's functions, constants and inherited events

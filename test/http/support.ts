@@ -4,14 +4,12 @@
  * it, and a fake NodeView over them that records what it was asked.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
-import { certificateFrom, certificateJSON, encodeCertificate, type Certificate } from '../../protocol/certificate.ts'
-import { derivativesSchema, type AccountRecord, type DerivativesMarkets } from '../../snapshot/schema/derivatives.ts'
-import { buildSnapshot } from '../../snapshot/state/build.ts'
+import type { Certificate } from '../../protocol/certificate.ts'
+import type { AccountRecord, DerivativesMarkets } from '../../snapshot/schema/derivatives.ts'
 import type { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { MemoryBlockStore, type BlockStore } from '../../snapshot/store.ts'
-import { synthMarkets, synthMeta, synthRecords } from '../../snapshot/synth/synth.ts'
 import type { CheckpointRange, CheckpointView, NodeView } from '../../node/http/server.ts'
-import { addr, body, OP, sign } from '../protocol/support.ts'
+import { certifiedSnapshot } from '../support/recovery-server.ts'
 
 export interface Fixture {
   store: MemoryBlockStore
@@ -22,34 +20,9 @@ export interface Fixture {
 }
 
 export async function buildFixture(accounts = 2000): Promise<Fixture> {
-  const opts = { accounts, seed: 'ark-http' }
-  const store = new MemoryBlockStore()
-  const { snapshot } = await buildSnapshot({ schema: derivativesSchema, meta: synthMeta(opts), markets: synthMarkets(opts), records: synthRecords(opts), store })
-  const b = body({
-    chainId: snapshot.root.block.chainId,
-    adapterId: snapshot.root.adapter.id,
-    configHash: snapshot.root.adapter.configHash as `0x${string}`,
-    blockNumber: snapshot.root.block.number,
-    blockHash: snapshot.root.block.hash as `0x${string}`,
-    snapshotCid: snapshot.cid,
-    stateRoot: snapshot.root.stateRoot as `0x${string}`,
-  })
-  const certificate = certificateFrom(await Promise.all(OP.slice(0, 3).map((a) => sign(b, a))))
-  const block = encodeCertificate(certificate)
-  store.put(block)
-  const checkpoint: CheckpointView = {
-    block: b.blockNumber.toString(),
-    kind: 'scheduled',
-    certificateCid: block.cid.toString(),
-    snapshotCid: snapshot.cid.toString(),
-    stateRoot: b.stateRoot,
-    blockHash: b.blockHash,
-    signers: OP.slice(0, 3).map((a) => ({ signer: addr(a), weight: '1' })),
-    weight: '3',
-    threshold: '3',
-    certificate: certificateJSON(certificate),
-  }
-  return { store, snapshot, certificate, certificateCid: block.cid.toString(), checkpoint }
+  const c = await certifiedSnapshot({ accounts, seed: 'ark-http' })
+  c.store.put(c.certificateBlock)
+  return { store: c.store, snapshot: c.snapshot as Snapshot<AccountRecord, DerivativesMarkets>, certificate: c.certificate, certificateCid: c.certificateBlock.cid.toString(), checkpoint: c.checkpoint }
 }
 
 /** A block store that pretends some blocks are missing. */

@@ -1,4 +1,4 @@
-import type { Hex } from 'viem'
+import { toFunctionSignature, type Abi, type AbiEvent, type AbiFunction, type Hex } from 'viem'
 
 export interface Receipt {
   status: Hex
@@ -46,4 +46,16 @@ export function txHelpers(rpcUrl: () => string, decodeError: (data: Hex) => { er
     return r
   }
   return { rpc, sendRaw, send, revertOf }
+}
+
+/** Signatures of one kind of ABI item (tuples expanded), with indexed flags for events and outputs for functions. */
+export function abiSignatures(abi: Abi, type: string): string[] {
+  return abi
+    .filter((x) => x.type === type)
+    .map((x) => {
+      const item = x as AbiFunction | AbiEvent
+      const indexed = item.type === 'event' ? ` indexed:${item.inputs.map((i) => i.indexed === true).join()}` : ''
+      const outputs = item.type === 'function' ? ` returns:${item.outputs.map((o) => o.type).join()} ${item.stateMutability}` : ''
+      return `${toFunctionSignature(item)}${indexed}${outputs}`
+    })
 }
