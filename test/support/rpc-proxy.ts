@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 /**
@@ -39,7 +39,7 @@ export async function startRpcProxy(upstream: string): Promise<RpcProxy> {
   let faultFn: (req: ProxyRequest) => Fault = () => ({ kind: 'pass' })
   const seen: string[] = []
   let n = 0
-  const server: Server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const text = await body(req)
     const call = JSON.parse(text) as { id: unknown; method: string; params: unknown[] }
     const fault = faultFn({ method: call.method, params: call.params, n: n++ })
@@ -63,6 +63,10 @@ export async function startRpcProxy(upstream: string): Promise<RpcProxy> {
       out = JSON.stringify(j)
     }
     if (!res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end(out)
+  }
+  // a malformed request or an upstream failure ends that one exchange, never the test process
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => res.destroy(err as Error))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
