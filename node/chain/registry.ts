@@ -1,9 +1,9 @@
-import { decodeErrorResult, decodeFunctionResult, encodeAbiParameters, encodeFunctionData, getAddress, keccak256, parseAbi, type Hex } from 'viem'
+import { decodeErrorResult, encodeAbiParameters, encodeFunctionData, getAddress, keccak256, parseAbi, type Hex } from 'viem'
 import type { AttestationBody } from '../../protocol/attestation.ts'
 import type { Certificate } from '../../protocol/certificate.ts'
 import { makeOperatorSet, type Address, type OperatorSet } from '../../protocol/operator-set.ts'
-import { ChainError } from '../../snapshot/chain/errors.ts'
 import type { ChainSource } from '../../snapshot/chain/source.ts'
+import { pinnedCall } from '../../snapshot/chain/pinned-call.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import type { CompileOptions } from '../contracts/compile.ts'
@@ -107,10 +107,8 @@ export function decodeRegistryError(data: Hex): { errorName: string; args: reado
   }
 }
 
-async function pinnedView<T>(source: ChainSource, registry: Hex, blockHash: Hex, functionName: 'operators' | 'threshold', signal?: AbortSignal): Promise<T> {
-  const raw = await source.call(registry, encodeFunctionData({ abi: ARK_REGISTRY_ABI, functionName }), blockHash, signal)
-  if (raw === '0x') throw new ChainError('CONTRACT_MISSING', `${functionName}() on ${registry} returned no data at block ${blockHash}; is the ArkRegistry deployed there (and was it deployed by that block)?`)
-  return decodeFunctionResult({ abi: ARK_REGISTRY_ABI, functionName, data: raw }) as T
+function pinnedView<T>(source: ChainSource, registry: Hex, blockHash: Hex, functionName: 'operators' | 'threshold', signal?: AbortSignal): Promise<T> {
+  return pinnedCall<T>(source, registry, ARK_REGISTRY_ABI, functionName, [], blockHash, signal)
 }
 
 /**

@@ -1,14 +1,11 @@
-import { decodeFunctionResult, encodeFunctionData, type Abi } from 'viem'
-import { ChainError } from '../chain/errors.ts'
+import type { Abi } from 'viem'
+import { pinnedCall as pinnedSourceCall } from '../chain/pinned-call.ts'
 import type { Hex } from '../chain/source.ts'
 import type { DeriveContext } from './types.ts'
 
 /** A view call pinned to the derivation's block hash, decoded with viem. */
-export async function pinnedCall<T>(ctx: DeriveContext, address: Hex, abi: Abi, functionName: string, args: readonly unknown[] = []): Promise<T> {
-  const data = encodeFunctionData({ abi, functionName, args } as never)
-  const raw = await ctx.source.call(address, data, ctx.block.hash, ctx.signal)
-  if (raw === '0x') throw new ChainError('CONTRACT_MISSING', `${functionName} on ${address} returned no data at block ${ctx.block.number}; is the contract deployed there and is the adapter config right?`)
-  return decodeFunctionResult({ abi, functionName, data: raw } as never) as T
+export function pinnedCall<T>(ctx: DeriveContext, address: Hex, abi: Abi, functionName: string, args: readonly unknown[] = []): Promise<T> {
+  return pinnedSourceCall<T>(ctx.source, address, abi, functionName, args, ctx.block.hash, ctx.signal, ctx.block.number.toString())
 }
 
 /** Decode the i-th 32-byte word of log data as unsigned / signed. */
