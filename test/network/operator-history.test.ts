@@ -15,7 +15,7 @@ import { certificateFrom, encodeCertificate } from '../../protocol/certificate.t
 import { validateAttestation, validateCertificate, type ValidatorContext } from '../../protocol/gossip/validate.ts'
 import { encodeBlock } from '../../snapshot/codec/block.ts'
 import { ARK_REGISTRY_ABI, deployRegistry } from '../../node/chain/registry.ts'
-import { serveCatchup } from '../../node/archive/catchup.ts'
+import { serveCatchup } from '../../node/p2p/catchup.ts'
 import { retentionFloor } from '../../node/archive/retention.ts'
 import type { ArchiveNode } from '../../node/archive/node.ts'
 import { createArkNetwork, type ArkNetwork } from '../../node/p2p/network.ts'
