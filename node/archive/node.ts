@@ -17,7 +17,7 @@ import { ArkError } from '../../snapshot/errors.ts'
 import { SPEC_VERSION } from '../../snapshot/state/root.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
-import { Aggregator, type AggregatorEvent } from '../aggregate/aggregator.ts'
+import { Aggregator, type AggregatorEvent } from '../../protocol/aggregator.ts'
 import { fetchDag } from '../p2p/fetch.ts'
 import { createArkNetwork, type ArkNetwork } from '../p2p/network.ts'
 import { SignConflictError, SignLog } from '../signlog/signlog.ts'
@@ -400,7 +400,7 @@ export class ArchiveNode {
     this.init.onEvent?.({ type: 'signed', block: target.number, at: performance.now() })
     await this.network.publish('attestation', encodeAttestation(att)).catch((err: unknown) => this.log.warn({ err }, 'publishing the attestation failed; peers will get it from the certificate'))
     this.counters.attestationsSent++
-    this.handle(this.aggregator.add(att))
+    this.handle(this.aggregator.add(att, { own: true }))
     if (kind !== 0) return
     const t = setTimeout(() => this.checkQuorum(target.number, checkpointKey(body)), this.config.checkpoint.quorumTimeoutMs)
     this.timers.add(t)
