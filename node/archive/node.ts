@@ -223,6 +223,7 @@ export class ArchiveNode {
       finalizedHead: this.finalized,
       maxAheadBlocks: this.config.checkpoint.interval * 4n + 64n,
       oldestBlock: retentionFloor(this.finalized, this.config.checkpoint.interval, this.config.retention.keepLast),
+      schedule: { interval: this.config.checkpoint.interval, first: this.firstCheckpoint() },
       seen: (a) => this.aggregator.seen(a),
     }
   }

@@ -96,7 +96,7 @@ describe('catch-up over libp2p', () => {
   let dir: string
   let server: ArkNetwork
   let client: ArkNetwork
-  const context = (): ValidatorContext => ({ chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, operators: fourOperators(), finalizedHead: 0n, maxAheadBlocks: 0n, oldestBlock: 0n })
+  const context = (): ValidatorContext => ({ chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, operators: fourOperators(), finalizedHead: 0n, maxAheadBlocks: 0n, oldestBlock: 0n, schedule: { interval: 1n, first: 0n } })
   // a node that missed 600 checkpoints (two kinds at every tenth): more than two full pages
   const held = Array.from({ length: 600 }, (_, i) => BigInt(i + 1)).flatMap((b) => (b % 10n === 0n ? [cert(b, 0), cert(b, 1)] : [cert(b)]))
   const from = (f: bigint, limit: number): Uint8Array[] => held.filter((b) => blockOf(b) >= f).slice(0, limit)

@@ -67,6 +67,7 @@ function context(agg?: Aggregator): ValidatorContext {
     finalizedHead: META.block.number,
     maxAheadBlocks: 1000n,
     oldestBlock: 0n,
+    schedule: { interval: 1n, first: 0n },
     ...(agg === undefined ? {} : { seen: (a: SignedAttestation) => agg.seen(a) }),
   }
 }
