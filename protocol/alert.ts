@@ -2,10 +2,11 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { hashTypedData, type Hex } from 'viem'
 import { bytesToHex, hexToBytes } from '../snapshot/codec/hex.ts'
 import { intFromIpld, intToIpld } from '../snapshot/codec/int.ts'
-import { bytesField, checkAdapterId, checkSignature, normalizeV, uintField } from './attestation.ts'
-import { arkDomain } from './eip712.ts'
+import { bytesField, checkAdapterId, checkSignature, normalizeV, U64, uintField } from './attestation.ts'
+import { ALERT_TYPES, arkDomain } from './eip712.ts'
 import { ProtocolError } from './errors.ts'
 import type { Address } from './operator-set.ts'
+import { checkShape, decodeWire, type WireShape } from './wire/envelope.ts'
 
 /**
  * Watchdog alerts (PROTOCOL.md §12): an operator's signed statement that a
@@ -85,21 +86,7 @@ export interface SignedAlert {
   signature: Hex
 }
 
-export const ALERT_TYPES = {
-  Alert: [
-    { name: 'chainId', type: 'uint256' },
-    { name: 'adapterId', type: 'string' },
-    { name: 'configHash', type: 'bytes32' },
-    { name: 'paramsHash', type: 'bytes32' },
-    { name: 'kind', type: 'uint8' },
-    { name: 'subject', type: 'address' },
-    { name: 'sinceBlock', type: 'uint64' },
-    { name: 'block', type: 'uint64' },
-    { name: 'values', type: 'int256[]' },
-  ],
-} as const
 
-const U64 = (1n << 64n) - 1n
 const I256_MIN = -(1n << 255n)
 const I256_MAX = (1n << 255n) - 1n
 
@@ -142,8 +129,6 @@ function checkBody(b: AlertBody): void {
   for (const v of b.values) if (typeof v !== 'bigint' || v < I256_MIN || v > I256_MAX) throw new ProtocolError('MALFORMED', 'alert values must be int256')
 }
 
-const FIELDS = ['adapterId', 'block', 'chainId', 'configHash', 'kind', 'paramsHash', 'signature', 'signer', 'sinceBlock', 'subject', 'type', 'v', 'values']
-
 /** The alert as an IPLD map (also used inline in emergency records). */
 export function alertValue(a: SignedAlert): Record<string, unknown> {
   const b = a.body
@@ -169,23 +154,22 @@ export function encodeAlert(a: SignedAlert): Uint8Array {
   return dagCbor.encode(alertValue(a))
 }
 
-/** Decode a wire alert: size first, strict dag-cbor, exact field set, bounded kind and values, canonical bytes. */
-export function decodeAlert(bytes: Uint8Array): SignedAlert {
-  if (bytes.length > MAX_ALERT_BYTES) throw new ProtocolError('OVERSIZED', `alert is ${bytes.length} bytes, over the ${MAX_ALERT_BYTES}-byte limit`)
-  let v: Record<string, unknown>
-  try {
-    v = dagCbor.decode(bytes) as Record<string, unknown>
-  } catch (cause) {
-    throw new ProtocolError('MALFORMED', 'alert is not valid dag-cbor', { cause })
-  }
-  return alertFromValue(v, bytes)
+export const ALERT_WIRE: WireShape = {
+  name: 'alert',
+  maxBytes: MAX_ALERT_BYTES,
+  fields: ['adapterId', 'block', 'chainId', 'configHash', 'kind', 'paramsHash', 'signature', 'signer', 'sinceBlock', 'subject', 'type', 'v', 'values'],
+  type: 'ark.alert',
+  version: ALERT_WIRE_VERSION,
 }
 
-export function alertFromValue(v: Record<string, unknown>, bytes?: Uint8Array): SignedAlert {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ProtocolError('MALFORMED', 'alert must be a map')
-  if (Object.keys(v).sort().join() !== FIELDS.join()) throw new ProtocolError('UNKNOWN_FIELD', `alert fields must be exactly ${FIELDS.join(', ')}`)
-  if (v.type !== 'ark.alert') throw new ProtocolError('MALFORMED', 'type is not ark.alert')
-  if (v.v !== ALERT_WIRE_VERSION) throw new ProtocolError('BAD_VERSION', `alert wire version ${String(v.v)} is not supported (this node speaks ${ALERT_WIRE_VERSION})`)
+/** Decode a wire alert through the strict envelope (wire/envelope.ts); kind and values are bounded in step 7. */
+export function decodeAlert(bytes: Uint8Array): SignedAlert {
+  return decodeWire(bytes, ALERT_WIRE, alertFromValue, encodeAlert)
+}
+
+/** An alert map (on its own or inline in an emergency record): envelope steps 3–7. */
+export function alertFromValue(v: unknown): SignedAlert {
+  checkShape(v, ALERT_WIRE)
   checkAdapterId(v.adapterId)
   if (!Array.isArray(v.values) || v.values.length > MAX_ALERT_VALUES) throw new ProtocolError('MALFORMED', `values must be a list of at most ${MAX_ALERT_VALUES} integers`)
   const values = v.values.map((x: unknown, i: number) => {
@@ -211,7 +195,6 @@ export function alertFromValue(v: Record<string, unknown>, bytes?: Uint8Array): 
     signature: bytesField(v.signature, 65, 'signature'),
   }
   checkBody(a.body)
-  if (bytes !== undefined && Buffer.compare(encodeAlert(a), bytes) !== 0) throw new ProtocolError('MALFORMED', 'alert is not canonically encoded')
   return a
 }
 

@@ -5,6 +5,7 @@ import { bytesToHex, hexToBytes } from '../snapshot/codec/hex.ts'
 import { arkDomain, ATTESTATION_TYPES } from './eip712.ts'
 import { ProtocolError } from './errors.ts'
 import type { Address } from './operator-set.ts'
+import { checkShape, decodeWire, type WireShape } from './wire/envelope.ts'
 
 export const ATTESTATION_WIRE_VERSION = 1
 /** Checked on the raw bytes before decoding anything. */
@@ -95,8 +96,6 @@ export async function verifyAttestation(a: SignedAttestation): Promise<void> {
   await checkSignature(attestationDigest(a.body), a.signature, a.signer)
 }
 
-const FIELDS = ['adapterId', 'blockHash', 'blockNumber', 'chainId', 'configHash', 'kind', 'signature', 'signer', 'snapshot', 'specVersion', 'stateRoot', 'type', 'v']
-
 export function encodeAttestation(a: SignedAttestation): Uint8Array {
   const b = a.body
   return dagCbor.encode({
@@ -121,6 +120,8 @@ export function bytesField(v: unknown, len: number, what: string): Hex {
   return bytesToHex(v)
 }
 
+export const U64 = (1n << 64n) - 1n
+
 export function uintField(v: unknown, what: string, max: bigint): bigint {
   const x = typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : v
   if (typeof x !== 'bigint' || x < 0n || x > max) throw new ProtocolError('MALFORMED', `${what} must be an integer in [0, ${max}]`)
@@ -131,42 +132,43 @@ export function checkAdapterId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || id.length === 0 || id.length > 64) throw new ProtocolError('MALFORMED', 'adapterId must be a string of 1-64 characters')
 }
 
-/** Decode a wire attestation: size first, then strict dag-cbor, exact field set, canonical bytes. */
-export function decodeAttestation(bytes: Uint8Array): SignedAttestation {
-  if (bytes.length > MAX_ATTESTATION_BYTES) throw new ProtocolError('OVERSIZED', `attestation is ${bytes.length} bytes, over the ${MAX_ATTESTATION_BYTES}-byte limit`)
-  let v: Record<string, unknown>
-  try {
-    v = dagCbor.decode(bytes) as Record<string, unknown>
-  } catch (cause) {
-    throw new ProtocolError('MALFORMED', 'attestation is not valid dag-cbor', { cause })
-  }
-  return attestationFromValue(v, bytes)
+export const ATTESTATION_WIRE: WireShape = {
+  name: 'attestation',
+  maxBytes: MAX_ATTESTATION_BYTES,
+  fields: ['adapterId', 'blockHash', 'blockNumber', 'chainId', 'configHash', 'kind', 'signature', 'signer', 'snapshot', 'specVersion', 'stateRoot', 'type', 'v'],
+  type: 'ark.attestation',
+  version: ATTESTATION_WIRE_VERSION,
 }
 
-export function attestationFromValue(v: Record<string, unknown>, bytes?: Uint8Array): SignedAttestation {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ProtocolError('MALFORMED', 'attestation must be a map')
-  const keys = Object.keys(v).sort()
-  if (keys.join() !== FIELDS.join()) throw new ProtocolError('UNKNOWN_FIELD', `attestation fields must be exactly ${FIELDS.join(', ')}`)
-  if (v.type !== 'ark.attestation') throw new ProtocolError('MALFORMED', 'type is not ark.attestation')
-  if (v.v !== ATTESTATION_WIRE_VERSION) throw new ProtocolError('BAD_VERSION', `attestation wire version ${String(v.v)} is not supported (this node speaks ${ATTESTATION_WIRE_VERSION})`)
+/** Decode a wire attestation through the strict envelope (wire/envelope.ts). */
+export function decodeAttestation(bytes: Uint8Array): SignedAttestation {
+  return decodeWire(bytes, ATTESTATION_WIRE, attestationFromValue, encodeAttestation)
+}
+
+/** The signed fields of an attestation or certificate map (envelope step 7). */
+export function bodyFromValue(v: Record<string, unknown>): AttestationBody {
   checkAdapterId(v.adapterId)
   const cid = CID.asCID(v.snapshot)
   if (cid === null) throw new ProtocolError('MALFORMED', 'snapshot must be a CID link')
-  const a: SignedAttestation = {
-    body: {
-      chainId: uintField(v.chainId, 'chainId', (1n << 64n) - 1n),
-      adapterId: v.adapterId,
-      configHash: bytesField(v.configHash, 32, 'configHash'),
-      blockNumber: uintField(v.blockNumber, 'blockNumber', (1n << 64n) - 1n),
-      blockHash: bytesField(v.blockHash, 32, 'blockHash'),
-      snapshotCid: cid,
-      stateRoot: bytesField(v.stateRoot, 32, 'stateRoot'),
-      specVersion: Number(uintField(v.specVersion, 'specVersion', 0xffffffffn)),
-      kind: Number(uintField(v.kind, 'kind', 1n)),
-    },
+  return {
+    chainId: uintField(v.chainId, 'chainId', U64),
+    adapterId: v.adapterId,
+    configHash: bytesField(v.configHash, 32, 'configHash'),
+    blockNumber: uintField(v.blockNumber, 'blockNumber', U64),
+    blockHash: bytesField(v.blockHash, 32, 'blockHash'),
+    snapshotCid: cid,
+    stateRoot: bytesField(v.stateRoot, 32, 'stateRoot'),
+    specVersion: Number(uintField(v.specVersion, 'specVersion', 0xffffffffn)),
+    kind: Number(uintField(v.kind, 'kind', 1n)),
+  }
+}
+
+/** An attestation map (on its own or inline in evidence): envelope steps 3–7. */
+export function attestationFromValue(v: unknown): SignedAttestation {
+  checkShape(v, ATTESTATION_WIRE)
+  return {
+    body: bodyFromValue(v),
     signer: bytesField(v.signer, 20, 'signer') as Address,
     signature: bytesField(v.signature, 65, 'signature'),
   }
-  if (bytes !== undefined && Buffer.compare(encodeAttestation(a), bytes) !== 0) throw new ProtocolError('MALFORMED', 'attestation is not canonically encoded')
-  return a
 }

@@ -1,12 +1,12 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import { CID } from 'multiformats/cid'
 import type { Hex } from 'viem'
 import { cidOf, type Block } from '../snapshot/codec/block.ts'
-import { bytesToHex, hexToBytes } from '../snapshot/codec/hex.ts'
-import { attestationDigest, checkAdapterId, checkSignature, contentKey, typedMessage, uintField, type AttestationBody, type SignedAttestation } from './attestation.ts'
+import { hexToBytes } from '../snapshot/codec/hex.ts'
+import { attestationDigest, bodyFromValue, bytesField, checkSignature, contentKey, typedMessage, type AttestationBody, type SignedAttestation } from './attestation.ts'
 import { arkDomain, ATTESTATION_TYPES, EIP712_DOMAIN_TYPE } from './eip712.ts'
 import { ProtocolError } from './errors.ts'
 import { signedWeight, type Address, type OperatorSet } from './operator-set.ts'
+import { decodeWire, type WireShape } from './wire/envelope.ts'
 
 export const CERTIFICATE_VERSION = 1
 export const MAX_CERTIFICATE_BYTES = 64 * 1024
@@ -49,56 +49,57 @@ export function encodeCertificate(c: Certificate): Block {
   return { cid: cidOf(bytes), bytes }
 }
 
+export const CERTIFICATE_WIRE: WireShape = {
+  name: 'certificate',
+  maxBytes: MAX_CERTIFICATE_BYTES,
+  fields: ['adapterId', 'blockHash', 'blockNumber', 'chainId', 'configHash', 'kind', 'signatures', 'snapshot', 'specVersion', 'stateRoot', 'type', 'v'],
+  type: 'ark.certificate',
+  version: CERTIFICATE_VERSION,
+}
+
+/** Decode a certificate block through the strict envelope (wire/envelope.ts). */
 export function decodeCertificate(bytes: Uint8Array): Certificate {
-  if (bytes.length > MAX_CERTIFICATE_BYTES) throw new ProtocolError('OVERSIZED', `certificate is ${bytes.length} bytes, over ${MAX_CERTIFICATE_BYTES}`)
-  let v: Record<string, unknown>
-  try {
-    v = dagCbor.decode(bytes) as Record<string, unknown>
-  } catch (cause) {
-    throw new ProtocolError('MALFORMED', 'certificate is not valid dag-cbor', { cause })
-  }
-  if (v === null || typeof v !== 'object' || v.type !== 'ark.certificate') throw new ProtocolError('MALFORMED', 'not an ark.certificate block')
-  if (v.v !== CERTIFICATE_VERSION) throw new ProtocolError('BAD_VERSION', `certificate version ${String(v.v)} is not supported`)
-  const fields = ['adapterId', 'blockHash', 'blockNumber', 'chainId', 'configHash', 'kind', 'signatures', 'snapshot', 'specVersion', 'stateRoot', 'type', 'v']
-  if (Object.keys(v).sort().join() !== fields.join()) throw new ProtocolError('UNKNOWN_FIELD', `certificate fields must be exactly ${fields.join(', ')}`)
-  const U64 = (1n << 64n) - 1n
-  const b32 = (x: unknown, what: string): Hex => {
-    if (!(x instanceof Uint8Array) || x.length !== 32) throw new ProtocolError('MALFORMED', `${what} must be 32 bytes`)
-    return bytesToHex(x)
-  }
-  const cid = CID.asCID(v.snapshot)
-  checkAdapterId(v.adapterId)
-  if (cid === null || !Array.isArray(v.signatures)) throw new ProtocolError('MALFORMED', 'certificate snapshot/signatures malformed')
-  const sigs = (v.signatures as unknown[]).map((s) => {
-    if (!Array.isArray(s) || s.length !== 2 || !(s[0] instanceof Uint8Array) || s[0].length !== 20 || !(s[1] instanceof Uint8Array) || s[1].length !== 65) throw new ProtocolError('MALFORMED', 'signature entry must be [signer(20), signature(65)]')
-    return { signer: bytesToHex(s[0]) as Address, signature: bytesToHex(s[1]) }
+  return decodeWire(bytes, CERTIFICATE_WIRE, certificateFromValue, (c) => encodeCertificate(c).bytes)
+}
+
+function certificateFromValue(v: Record<string, unknown>): Certificate {
+  const body = bodyFromValue(v)
+  if (!Array.isArray(v.signatures)) throw new ProtocolError('MALFORMED', 'signatures must be a list')
+  const signatures = (v.signatures as unknown[]).map((s) => {
+    if (!Array.isArray(s) || s.length !== 2) throw new ProtocolError('MALFORMED', 'signature entry must be [signer(20), signature(65)]')
+    return { signer: bytesField(s[0], 20, 'signature entry signer') as Address, signature: bytesField(s[1], 65, 'signature entry signature') }
   })
-  const cert: Certificate = {
-    body: { chainId: uintField(v.chainId, 'chainId', U64), adapterId: v.adapterId, configHash: b32(v.configHash, 'configHash'), blockNumber: uintField(v.blockNumber, 'blockNumber', U64), blockHash: b32(v.blockHash, 'blockHash'), snapshotCid: cid, stateRoot: b32(v.stateRoot, 'stateRoot'), specVersion: Number(uintField(v.specVersion, 'specVersion', 0xffffffffn)), kind: Number(uintField(v.kind, 'kind', 1n)) },
-    signatures: sigs,
-  }
-  if (Buffer.compare(encodeCertificate(cert).bytes, bytes) !== 0) throw new ProtocolError('MALFORMED', 'certificate is not canonically encoded')
-  return cert
+  return { body, signatures }
 }
 
 /**
- * Verify with the operator set alone: signers strictly increasing (so each
- * counts once), every signature valid and low-s, every signer known, and the
- * signed weight at least the threshold.
+ * The checks that need no operator set (cheap, no I/O): signers strictly
+ * increasing (so each counts once) and every signature valid, low-s and by
+ * its claimed signer (recovered from the signature).
  */
-export async function verifyCertificate(c: Certificate, set: OperatorSet): Promise<{ weight: bigint }> {
+export async function checkCertificateSignatures(c: Certificate): Promise<void> {
   const digest = attestationDigest(c.body)
   let prev = ''
   for (const s of c.signatures) {
     const signer = s.signer.toLowerCase()
     if (signer <= prev) throw new ProtocolError(signer === prev ? 'DUPLICATE_SIGNER' : 'UNSORTED', `certificate signers must be strictly increasing (${signer} after ${prev})`)
     prev = signer
-    if (!set.weights.has(signer as Address)) throw new ProtocolError('UNKNOWN_SIGNER', `certificate is signed by ${signer}, who is not in the operator set`)
     await checkSignature(digest, s.signature, s.signer)
   }
+}
+
+/** Every (already recovered) signer known to the set, and their weight at least its threshold. */
+export function checkCertificateQuorum(c: Certificate, set: OperatorSet): { weight: bigint } {
+  for (const s of c.signatures) if (!set.weights.has(s.signer.toLowerCase() as Address)) throw new ProtocolError('UNKNOWN_SIGNER', `certificate is signed by ${s.signer.toLowerCase()}, who is not in the operator set`)
   const weight = signedWeight(set, c.signatures.map((s) => s.signer))
   if (weight < set.threshold) throw new ProtocolError('BELOW_THRESHOLD', `certificate carries weight ${weight}, below the threshold ${set.threshold} of ${set.totalWeight}`)
   return { weight }
+}
+
+/** Verify with the operator set alone: checkCertificateSignatures, then checkCertificateQuorum. */
+export async function verifyCertificate(c: Certificate, set: OperatorSet): Promise<{ weight: bigint }> {
+  await checkCertificateSignatures(c)
+  return checkCertificateQuorum(c, set)
 }
 
 /** Self-describing JSON: any EIP-712 library can check each signature from this alone. */

@@ -25,6 +25,21 @@ export const ATTESTATION_TYPES = {
   ],
 } as const
 
+/** Watchdog alerts (PROTOCOL.md §12.3). */
+export const ALERT_TYPES = {
+  Alert: [
+    { name: 'chainId', type: 'uint256' },
+    { name: 'adapterId', type: 'string' },
+    { name: 'configHash', type: 'bytes32' },
+    { name: 'paramsHash', type: 'bytes32' },
+    { name: 'kind', type: 'uint8' },
+    { name: 'subject', type: 'address' },
+    { name: 'sinceBlock', type: 'uint64' },
+    { name: 'block', type: 'uint64' },
+    { name: 'values', type: 'int256[]' },
+  ],
+} as const
+
 export const EIP712_DOMAIN_TYPE = [
   { name: 'name', type: 'string' },
   { name: 'version', type: 'string' },

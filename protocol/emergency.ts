@@ -6,6 +6,7 @@ import { CHECKPOINT_KIND } from './attestation.ts'
 import type { Certificate } from './certificate.ts'
 import { ProtocolError } from './errors.ts'
 import { signedWeight, type Address, type OperatorSet } from './operator-set.ts'
+import { decodeWire, type WireShape } from './wire/envelope.ts'
 
 export const EMERGENCY_VERSION = 1
 export const MAX_EMERGENCY_BYTES = 64 * 1024
@@ -42,22 +43,18 @@ export function encodeEmergency(r: EmergencyRecord): Block {
   return { cid: cidOf(bytes), bytes }
 }
 
+export const EMERGENCY_WIRE: WireShape = { name: 'emergency record', maxBytes: MAX_EMERGENCY_BYTES, fields: ['alerts', 'certificate', 'type', 'v'], type: 'ark.emergency', version: EMERGENCY_VERSION }
+
+/** Decode an emergency record through the strict envelope; its alerts are checked inline (steps 3–7). */
 export function decodeEmergency(bytes: Uint8Array): EmergencyRecord {
-  if (bytes.length > MAX_EMERGENCY_BYTES) throw new ProtocolError('OVERSIZED', `emergency record is ${bytes.length} bytes, over ${MAX_EMERGENCY_BYTES}`)
-  let v: Record<string, unknown>
-  try {
-    v = dagCbor.decode(bytes) as Record<string, unknown>
-  } catch (cause) {
-    throw new ProtocolError('MALFORMED', 'emergency record is not valid dag-cbor', { cause })
-  }
-  if (v === null || typeof v !== 'object' || v.type !== 'ark.emergency') throw new ProtocolError('MALFORMED', 'not an ark.emergency block')
-  if (v.v !== EMERGENCY_VERSION) throw new ProtocolError('BAD_VERSION', `emergency record version ${String(v.v)} is not supported`)
-  if (Object.keys(v).sort().join() !== 'alerts,certificate,type,v') throw new ProtocolError('UNKNOWN_FIELD', 'emergency record fields must be exactly alerts, certificate, type, v')
-  const cid = CID.asCID(v.certificate)
-  if (cid === null || !Array.isArray(v.alerts)) throw new ProtocolError('MALFORMED', 'emergency record certificate/alerts malformed')
-  const r: EmergencyRecord = { alerts: v.alerts.map((a: unknown) => alertFromValue(a as Record<string, unknown>)), certificate: cid }
-  if (Buffer.compare(encodeEmergency(r).bytes, bytes) !== 0) throw new ProtocolError('MALFORMED', 'emergency record is not canonically encoded')
-  return r
+  return decodeWire(bytes, EMERGENCY_WIRE, emergencyFromValue, (r) => encodeEmergency(r).bytes)
+}
+
+function emergencyFromValue(v: Record<string, unknown>): EmergencyRecord {
+  const certificate = CID.asCID(v.certificate)
+  if (certificate === null) throw new ProtocolError('MALFORMED', 'emergency record certificate must be a CID link')
+  if (!Array.isArray(v.alerts)) throw new ProtocolError('MALFORMED', 'emergency record alerts must be a list')
+  return { alerts: v.alerts.map((a: unknown) => alertFromValue(a)), certificate }
 }
 
 /**

@@ -17,6 +17,8 @@ export const rejectCodes = [
   'BELOW_THRESHOLD',
   'MISMATCH',
   'UNSORTED',
+  // a regular attestation, certificate or evidence for a block that is not a checkpoint of the schedule (§7)
+  'OFF_SCHEDULE',
   // watchdog alerts (PROTOCOL.md §12)
   'WRONG_PARAMS',
   'FALSE_ALERT',

@@ -1,8 +1,10 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { attestationFromValue, checkpointKey, contentKey, encodeAttestation, verifyAttestation, type SignedAttestation } from './attestation.ts'
 import { ProtocolError } from './errors.ts'
+import { decodeWire, type WireShape } from './wire/envelope.ts'
 
 export const MAX_EVIDENCE_BYTES = 4096
+export const EVIDENCE_VERSION = 1
 
 /**
  * Equivocation: two valid signatures by one operator over different contents
@@ -27,19 +29,12 @@ export function encodeEvidence(e: Evidence): Uint8Array {
   const x = encodeAttestation(e.a)
   const y = encodeAttestation(e.b)
   const [first, second] = Buffer.compare(x, y) <= 0 ? [x, y] : [y, x]
-  return dagCbor.encode({ type: 'ark.evidence', v: 1, a: dagCbor.decode(first), b: dagCbor.decode(second) })
+  return dagCbor.encode({ type: 'ark.evidence', v: EVIDENCE_VERSION, a: dagCbor.decode(first), b: dagCbor.decode(second) })
 }
 
+export const EVIDENCE_WIRE: WireShape = { name: 'evidence', maxBytes: MAX_EVIDENCE_BYTES, fields: ['a', 'b', 'type', 'v'], type: 'ark.evidence', version: EVIDENCE_VERSION }
+
+/** Decode evidence through the strict envelope; its two attestations are checked inline (steps 3–7). */
 export function decodeEvidence(bytes: Uint8Array): Evidence {
-  if (bytes.length > MAX_EVIDENCE_BYTES) throw new ProtocolError('OVERSIZED', `evidence is ${bytes.length} bytes, over ${MAX_EVIDENCE_BYTES}`)
-  let v: Record<string, unknown>
-  try {
-    v = dagCbor.decode(bytes) as Record<string, unknown>
-  } catch (cause) {
-    throw new ProtocolError('MALFORMED', 'evidence is not valid dag-cbor', { cause })
-  }
-  if (v?.type !== 'ark.evidence' || v.v !== 1 || Object.keys(v).length !== 4) throw new ProtocolError('MALFORMED', 'not an ark.evidence v1 message')
-  const e = { a: attestationFromValue(v.a as Record<string, unknown>), b: attestationFromValue(v.b as Record<string, unknown>) }
-  if (Buffer.compare(encodeEvidence(e), bytes) !== 0) throw new ProtocolError('MALFORMED', 'evidence is not canonically encoded')
-  return e
+  return decodeWire(bytes, EVIDENCE_WIRE, (v) => ({ a: attestationFromValue(v.a), b: attestationFromValue(v.b) }), encodeEvidence)
 }

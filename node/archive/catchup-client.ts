@@ -1,6 +1,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { certificatePages } from './catchup.ts'
+import { CATCHUP_LIMITS } from '../../protocol/catchup.ts'
+import { certificatePages } from '../p2p/catchup.ts'
 
 export interface CatchUpClientInit {
   libp2p: Libp2p
@@ -10,6 +11,8 @@ export interface CatchUpClientInit {
   accept: (bytes: Uint8Array) => Promise<boolean>
   log: Logger
   signal: AbortSignal
+  /** pages in a row with nothing new before a peer's catch-up stops (default CATCHUP_LIMITS.maxStalePages) */
+  maxStalePages?: number
 }
 
 /**
@@ -61,11 +64,26 @@ export class CatchUpClient {
     return got
   }
 
+  /**
+   * One catch-up from one peer. Each page is checked as it arrives (protocol/catchup.ts: blocks from
+   * the cursor on, ascending, nothing repeated, the cursor past them), and a peer whose pages bring
+   * nothing new `maxStalePages` times in a row is stopped (PROTOCOL.md §8.9): a peer can no longer
+   * make us read 1,024 MiB of certificates we hold on every connection.
+   */
   private async once(peer: PeerId): Promise<number> {
     let got = 0
+    let stale = 0
+    const maxStale = this.init.maxStalePages ?? CATCHUP_LIMITS.maxStalePages
     try {
       for await (const page of certificatePages(this.init.libp2p, peer, this.init.from(), { signal: this.init.signal })) {
-        for (const bytes of page) if (await this.init.accept(bytes)) got++
+        let fresh = 0
+        for (const bytes of page) if (await this.init.accept(bytes)) fresh++
+        got += fresh
+        stale = fresh === 0 ? stale + 1 : 0
+        if (stale >= maxStale) {
+          this.init.log.debug({ peer: peer.toString(), pages: stale }, 'catch-up peer sends only certificates we hold; stopped')
+          break
+        }
       }
     } catch (err) {
       if (!this.init.signal.aborted) this.init.log.debug({ err, peer: peer.toString() }, 'catch-up from a peer failed')

@@ -17,14 +17,14 @@ import { ArkError } from '../../snapshot/errors.ts'
 import { SPEC_VERSION } from '../../snapshot/state/root.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
-import { Aggregator, type AggregatorEvent } from '../aggregate/aggregator.ts'
+import { Aggregator, type AggregatorEvent } from '../../protocol/aggregator.ts'
 import { fetchDag } from '../p2p/fetch.ts'
 import { createArkNetwork, type ArkNetwork } from '../p2p/network.ts'
 import { SignConflictError, SignLog } from '../signlog/signlog.ts'
 import { loadOrCreateAdminToken } from '../http/admin-token.ts'
 import { createHttpApi, type HttpApi } from '../http/server.ts'
 import { nodeMetrics, nodeView } from './view.ts'
-import { serveCatchup } from './catchup.ts'
+import { serveCatchup } from '../p2p/catchup.ts'
 import { CatchUpClient } from './catchup-client.ts'
 import { OperatorSets, sameOperatorSet } from './operator-sets.ts'
 import { collectGarbage, retainedBlocks, retentionFloor } from './retention.ts'
@@ -223,6 +223,7 @@ export class ArchiveNode {
       finalizedHead: this.finalized,
       maxAheadBlocks: this.config.checkpoint.interval * 4n + 64n,
       oldestBlock: retentionFloor(this.finalized, this.config.checkpoint.interval, this.config.retention.keepLast),
+      schedule: { interval: this.config.checkpoint.interval, first: this.firstCheckpoint() },
       seen: (a) => this.aggregator.seen(a),
     }
   }
@@ -400,7 +401,7 @@ export class ArchiveNode {
     this.init.onEvent?.({ type: 'signed', block: target.number, at: performance.now() })
     await this.network.publish('attestation', encodeAttestation(att)).catch((err: unknown) => this.log.warn({ err }, 'publishing the attestation failed; peers will get it from the certificate'))
     this.counters.attestationsSent++
-    this.handle(this.aggregator.add(att))
+    this.handle(this.aggregator.add(att, { own: true }))
     if (kind !== 0) return
     const t = setTimeout(() => this.checkQuorum(target.number, checkpointKey(body)), this.config.checkpoint.quorumTimeoutMs)
     this.timers.add(t)

@@ -100,7 +100,7 @@ try {
     msgs.push(encodeAttestation({ body, signer: a.address.toLowerCase() as `0x${string}`, signature: sig }))
     sigs.push({ digest: attestationDigest(body), sig })
   }
-  const ctx = { chainId: 31337n, adapterId: 'perp-reference', configHash: `0x${'11'.repeat(32)}`, operators: set, finalizedHead: 100000n, maxAheadBlocks: 1000n, oldestBlock: 0n }
+  const ctx = { chainId: 31337n, adapterId: 'perp-reference', configHash: `0x${'11'.repeat(32)}`, operators: set, finalizedHead: 100000n, maxAheadBlocks: 1000n, oldestBlock: 0n, schedule: { interval: 1n, first: 0n } }
   let t = performance.now()
   let accepted = 0
   for (const m of msgs) if ((await validateAttestation(m, ctx)).action === 'accept') accepted++

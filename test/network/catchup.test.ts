@@ -11,7 +11,11 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeCertificate, encodeCertificate, type Certificate } from '../../protocol/certificate.ts'
 import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
-import { CATCHUP_LIMITS, CATCHUP_PROTOCOL, catchupPage, certificatePages, decodeCatchupRequest, requestCertificatePage, serveCatchup, type CatchupPage } from '../../node/archive/catchup.ts'
+import { CATCHUP_LIMITS, CATCHUP_PROTOCOL, catchupPage, decodeCatchupRequest, type CatchupPage } from '../../protocol/catchup.ts'
+import { certificatePages, requestCertificatePage, serveCatchup } from '../../node/p2p/catchup.ts'
+import { CatchUpClient } from '../../node/archive/catchup-client.ts'
+import { encodeFrame, frameHeader } from '../../protocol/catchup.ts'
+import { pino } from 'pino'
 import { createArkNetwork, type ArkNetwork } from '../../node/p2p/network.ts'
 import { ADAPTER_ID, body, CHAIN_ID, CONFIG_HASH, fourOperators, OP, addr } from '../protocol/support.ts'
 
@@ -95,7 +99,7 @@ describe('catch-up over libp2p', () => {
   let dir: string
   let server: ArkNetwork
   let client: ArkNetwork
-  const context = (): ValidatorContext => ({ chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, operators: fourOperators(), finalizedHead: 0n, maxAheadBlocks: 0n, oldestBlock: 0n })
+  const context = (): ValidatorContext => ({ chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, operators: fourOperators(), finalizedHead: 0n, maxAheadBlocks: 0n, oldestBlock: 0n, schedule: { interval: 1n, first: 0n } })
   // a node that missed 600 checkpoints (two kinds at every tenth): more than two full pages
   const held = Array.from({ length: 600 }, (_, i) => BigInt(i + 1)).flatMap((b) => (b % 10n === 0n ? [cert(b, 0), cert(b, 1)] : [cert(b)]))
   const from = (f: bigint, limit: number): Uint8Array[] => held.filter((b) => blockOf(b) >= f).slice(0, limit)
@@ -171,4 +175,79 @@ describe('catch-up over libp2p', () => {
       await liar.stop()
     }
   })
+
+  /**
+   * Issue 10 item 6: a hostile catch-up server, a real libp2p peer speaking the protocol. Fails on the
+   * old client: it followed any cursor that moved for up to 1,024 pages of certificates it already
+   * held, and took certificates before `from` or repeated within a page without a word.
+   */
+  describe('a hostile catch-up server', () => {
+    let hostile: ArkNetwork
+    let mode: 'stale' | 'backwards' | 'repeat' | 'cursor-behind' = 'stale'
+    let requests = 0
+
+    beforeAll(async () => {
+      hostile = await createArkNetwork({ dataDir: join(dir, 'hostile'), chainId: CHAIN_ID, adapterId: ADAPTER_ID, context })
+      await hostile.start()
+      await hostile.libp2p.handle(CATCHUP_PROTOCOL, async (stream) => {
+        let buf = new Uint8Array(0)
+        for await (const c of stream) {
+          buf = Buffer.concat([buf, c instanceof Uint8Array ? c : c.subarray()])
+          const h = frameHeader(buf, 64)
+          if (h !== undefined && buf.length >= h.offset + h.length) break
+        }
+        const req = decodeCatchupRequest(buf.subarray(frameHeader(buf, 64)!.offset))
+        requests++
+        const page =
+          mode === 'stale' ? { certificates: [cert(req.from)], next: req.from + 1n } // moves, but only ever sends what the client holds
+          : mode === 'backwards' ? { certificates: [cert(req.from - 1n)], next: req.from + 10n }
+          : mode === 'repeat' ? { certificates: [cert(req.from), cert(req.from)], next: req.from + 10n }
+          : { certificates: [cert(req.from + 5n)], next: req.from + 2n }
+        stream.send(encodeFrame(dagCbor.encode(page)))
+        await stream.close()
+      })
+      await client.dial(hostile.multiaddrs()[0]!)
+    }, 60_000)
+
+    afterAll(async () => {
+      await hostile?.stop()
+    })
+
+    const catchUp = (accepted: Uint8Array[]) =>
+      new CatchUpClient({
+        libp2p: client.libp2p,
+        from: () => 10n,
+        accept: async (bytes) => {
+          accepted.push(bytes)
+          return false // the client holds every one of them already
+        },
+        log: pino({ level: 'silent' }),
+        signal: AbortSignal.timeout(60_000),
+      })
+
+    it('stops a peer that sends only certificates the client holds after a few pages, not 1,024', async () => {
+      mode = 'stale'
+      requests = 0
+      const accepted: Uint8Array[] = []
+      expect(await catchUp(accepted).peer(hostile.peerId)).toBe(0)
+      expect(requests).toBe(CATCHUP_LIMITS.maxStalePages)
+      expect(accepted).toHaveLength(CATCHUP_LIMITS.maxStalePages)
+    })
+
+    it('stops at the first page that goes back before `from`, repeats, or whose cursor does not pass its own blocks', async () => {
+      for (const m of ['backwards', 'repeat', 'cursor-behind'] as const) {
+        mode = m
+        requests = 0
+        const accepted: Uint8Array[] = []
+        expect(await catchUp(accepted).peer(hostile.peerId)).toBe(0)
+        expect(requests, m).toBe(1)
+        expect(accepted, m).toHaveLength(0)
+      }
+      mode = 'backwards'
+      await expect(requestCertificatePage(client.libp2p, hostile.peerId, 10n, AbortSignal.timeout(10_000))).rejects.toThrow(/goes backwards/)
+      mode = 'repeat'
+      await expect(requestCertificatePage(client.libp2p, hostile.peerId, 10n, AbortSignal.timeout(10_000))).rejects.toThrow(/repeats/)
+    })
+  })
 })
+

@@ -21,7 +21,7 @@ import { SPEC_VERSION } from '../../snapshot/state/root.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { synthMarkets, synthMeta, synthRecords, type SynthOptions } from '../../snapshot/synth/synth.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
-import { Aggregator, type AggregatorEvent } from '../../node/aggregate/aggregator.ts'
+import { Aggregator, type AggregatorEvent } from '../../protocol/aggregator.ts'
 import { loadOrCreatePeerKey, PEER_KEY_FILE, PeerKeyError } from '../../node/p2p/identity.ts'
 import { fetchDag } from '../../node/p2p/fetch.ts'
 import { createArkNetwork, type ArkNetwork } from '../../node/p2p/network.ts'
@@ -67,6 +67,7 @@ function context(agg?: Aggregator): ValidatorContext {
     finalizedHead: META.block.number,
     maxAheadBlocks: 1000n,
     oldestBlock: 0n,
+    schedule: { interval: 1n, first: 0n },
     ...(agg === undefined ? {} : { seen: (a: SignedAttestation) => agg.seen(a) }),
   }
 }

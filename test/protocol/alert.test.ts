@@ -24,7 +24,7 @@ function alertBody(over: Partial<AlertBody> = {}): AlertBody {
 const signA = (b: AlertBody, account = OP[0]!): Promise<SignedAlert> => signAlert(b, addr(account), (d) => account.sign({ hash: d }))
 
 function ctx(over: Partial<AlertValidatorContext> = {}): AlertValidatorContext {
-  return { chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, paramsHash: PARAMS, operators: fourOperators(), finalizedHead: 1010n, maxAheadBlocks: 100n, oldestBlock: 0n, ...over }
+  return { chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, paramsHash: PARAMS, operators: fourOperators(), finalizedHead: 1010n, maxAheadBlocks: 100n, oldestBlock: 0n, schedule: { interval: 1n, first: 0n }, ...over }
 }
 
 describe('alert-v1 golden vectors', () => {

@@ -171,7 +171,7 @@ describe('attestation signing', () => {
 })
 
 function ctx() {
-  return { chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, operators: fourOperators(), finalizedHead: 1000n, maxAheadBlocks: 10n, oldestBlock: 0n }
+  return { chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, operators: fourOperators(), finalizedHead: 1000n, maxAheadBlocks: 10n, oldestBlock: 0n, schedule: { interval: 1n, first: 0n } }
 }
 
 describe('attestation wire encoding', () => {

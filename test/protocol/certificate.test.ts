@@ -196,7 +196,7 @@ describe('certificate encoding', () => {
   it('a certificate has exactly one valid encoding (no v = 0/1 twin of a 27/28 signature)', async () => {
     // BUG: same root cause as the attestation v twin (checkSignature accepts v in {0,1,27,28}):
     // anyone can flip v on a signature and get a second, different-CID certificate that verifies.
-    const ctx = { chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, operators: fourOperators(), finalizedHead: 1000n, maxAheadBlocks: 10n, oldestBlock: 0n }
+    const ctx = { chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, operators: fourOperators(), finalizedHead: 1000n, maxAheadBlocks: 10n, oldestBlock: 0n, schedule: { interval: 1n, first: 0n } }
     const twin: Certificate = { body: cert3.body, signatures: cert3.signatures.map((s) => ({ ...s, signature: withV(s.signature, Number.parseInt(s.signature.slice(130), 16) - 27) })) }
     expect(encodeCertificate(twin).cid.equals(encodeCertificate(cert3).cid)).toBe(false)
     const res = await validateCertificate(encodeCertificate(twin).bytes, ctx)

@@ -41,7 +41,7 @@ export function standaloneWatchdog(f: ChainFixture, options: WatchdogOptions, da
       operator: () => account.address.toLowerCase() as Address,
       sign: async (d) => normalizeV(await account.sign({ hash: d })),
       publish: async (b) => void published.push(b),
-      context: () => ({ chainId: 31337n, adapterId: 'perp-reference', configHash: configHash(perpReferenceAdapter, f.config), operators, finalizedHead: 1n << 62n, maxAheadBlocks: 0n, oldestBlock: 0n }),
+      context: () => ({ chainId: 31337n, adapterId: 'perp-reference', configHash: configHash(perpReferenceAdapter, f.config), operators, finalizedHead: 1n << 62n, maxAheadBlocks: 0n, oldestBlock: 0n, schedule: { interval: 1n, first: 0n } }),
       emergencyCheckpoint: async () => {},
       ...extra,
     },

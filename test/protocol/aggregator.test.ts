@@ -7,7 +7,7 @@ import { checkpointKey, contentKey, signAttestation, type AttestationBody, type 
 import { verifyCertificate } from '../../protocol/certificate.ts'
 import { checkEvidence } from '../../protocol/evidence.ts'
 import { makeOperatorSet, type Address } from '../../protocol/operator-set.ts'
-import { Aggregator, type AggregatorEvent } from '../../node/aggregate/aggregator.ts'
+import { Aggregator, type AggregatorEvent } from '../../protocol/aggregator.ts'
 
 const ACCOUNTS: PrivateKeyAccount[] = [1, 2, 3, 4, 5].map((i) => privateKeyToAccount(keccak256(toBytes(`ark-aggregator-test-${i}`))))
 const OPS = ACCOUNTS.slice(0, 4)
@@ -109,24 +109,90 @@ describe('aggregator', () => {
     expect(b.certificate(checkpointKey(A[0]!.body))!.cid.toString()).toBe(a.certificate(checkpointKey(A[0]!.body))!.cid.toString())
   })
 
-  it('keeps memory bounded: window, checkpoint cap, explicit prune', async () => {
-    const agg = new Aggregator({ operators: SET, windowBlocks: 100n, maxCheckpoints: 3 })
-    const at = (n: bigint) => sign(body({ blockNumber: n }), OPS[0]!)
+  it('keeps memory bounded: window under the newest certified checkpoint, certified cap, explicit prune', async () => {
+    const agg = new Aggregator({ operators: SET, windowBlocks: 100n, maxCheckpoints: 2 })
+    const certify = async (n: bigint) => {
+      for (const o of OPS.slice(0, 3)) agg.add(await sign(body({ blockNumber: n }), o))
+    }
+    const at = (n: bigint) => sign(body({ blockNumber: n }), OPS[3]!)
     agg.add(await at(1000n))
     agg.add(await at(1050n))
     expect(agg.size).toBe(2)
-    agg.add(await at(1200n))
-    // 1000 and 1050 fell out of the 100-block window below 1200
+    await certify(1200n)
+    // 1000 and 1050 fell out of the 100-block window below the certified 1200
     expect(agg.size).toBe(1)
     expect(types(agg.add(await at(1050n)))).toEqual(['ignored'])
-    for (const n of [1201n, 1202n, 1203n]) agg.add(await at(n))
-    expect(agg.size).toBe(3)
-    expect(agg.tally(checkpointKey(body({ blockNumber: 1200n })))).toEqual([])
-    // an evicted checkpoint is not rebuilt by a late attestation
+    await certify(1201n)
+    await certify(1202n)
+    // two certified at most: 1200 went, and a late attestation does not rebuild it
+    expect(agg.size).toBe(2)
+    expect(agg.certificate(checkpointKey(body({ blockNumber: 1200n })))).toBeUndefined()
     expect(types(agg.add(await at(1200n)))).toEqual(['ignored'])
-    agg.pruneBelow(1203n)
+    agg.pruneBelow(1202n)
     expect(agg.size).toBe(1)
-    expect(types(agg.add(await at(1202n)))).toEqual(['ignored'])
+    expect(types(agg.add(await at(1201n)))).toEqual(['ignored'])
+  })
+
+  // Issue 10 item 1. Fails on the old aggregator (node/aggregate/aggregator.ts): one signer's 300
+  // attestations for distinct blocks evicted the honest open checkpoint (cap 256, oldest first), so
+  // the third honest signature started a fresh checkpoint that never reached quorum.
+  it('one signer flooding distinct blocks cannot evict an honest open checkpoint; past its cap it is ignored with SIGNER_CAP', async () => {
+    const agg = new Aggregator({ operators: SET, maxOpenPerSigner: 8 })
+    agg.add(A[0]!)
+    agg.add(A[1]!)
+    const reasons = new Map<string, number>()
+    for (let i = 1; i <= 300; i++) {
+      for (const e of agg.add(await sign(body({ blockNumber: 1000n + BigInt(i) }), OPS[3]!))) {
+        const k = e.type === 'ignored' ? e.reason : e.type
+        reasons.set(k, (reasons.get(k) ?? 0) + 1)
+      }
+    }
+    expect(reasons.get('counted')).toBe(8)
+    expect(reasons.get('SIGNER_CAP')).toBe(292)
+    expect(agg.openCount(addr(OPS[3]!))).toBe(8)
+    expect(agg.size).toBe(9)
+    expect(types(agg.add(A[2]!))).toEqual(['counted', 'certificate'])
+  })
+
+  // Issue 10 item 1. Fails on the old aggregator: the window followed the newest block *seen*, so one
+  // attestation far ahead (validators allowed finalized + 4·interval + 64, over 7200 when interval ≥ ~1800)
+  // dropped every honest checkpoint below it.
+  it('a block only one signer claims never moves the window', async () => {
+    const agg = new Aggregator({ operators: SET, windowBlocks: 7200n })
+    agg.add(A[0]!)
+    agg.add(A[1]!)
+    agg.add(await sign(body({ blockNumber: 1000n + 8200n }), OPS[3]!))
+    expect(types(agg.add(A[2]!))).toEqual(['counted', 'certificate'])
+  })
+
+  it("never evicts the node's own checkpoint (add with own: true), not even past its cap or the window", async () => {
+    const agg = new Aggregator({ operators: SET, windowBlocks: 10n, maxCheckpoints: 1, maxOpenPerSigner: 1 })
+    const mine = OPS[0]!
+    expect(types(agg.add(await sign(body({ blockNumber: 990n }), mine), { own: true }))).toEqual(['counted'])
+    expect(types(agg.add(await sign(body({ blockNumber: 1000n }), mine), { own: true }))).toEqual(['counted'])
+    // certified far above: the window moves past both, the certified cap is 1, yet both own checkpoints stay
+    for (const n of [2000n, 3000n]) for (const o of OPS.slice(1)) agg.add(await sign(body({ blockNumber: n }), o))
+    expect(agg.tally(checkpointKey(body({ blockNumber: 990n })))).toHaveLength(1)
+    expect(agg.tally(checkpointKey(body({ blockNumber: 1000n })))).toHaveLength(1)
+    // others still complete it
+    agg.add(A[1]!)
+    expect(types(agg.add(A[2]!))).toEqual(['counted', 'certificate'])
+    agg.pruneBelow(1001n)
+    expect(agg.tally(checkpointKey(body({ blockNumber: 990n })))).toEqual([])
+  })
+
+  it('an honest signer whose checkpoints missed quorum is not locked out once the network certifies past them', async () => {
+    const agg = new Aggregator({ operators: SET, maxOpenPerSigner: 2 })
+    const o = OPS[3]!
+    agg.add(await sign(body({ blockNumber: 1000n }), o))
+    agg.add(await sign(body({ blockNumber: 1010n }), o))
+    // nothing certified above its open votes: a third is over the cap
+    expect(agg.add(await sign(body({ blockNumber: 1020n }), o))).toMatchObject([{ type: 'ignored', reason: 'SIGNER_CAP' }])
+    for (const p of OPS.slice(0, 3)) agg.add(await sign(body({ blockNumber: 1020n }), p))
+    // 1020 is certified: the signer gives up its own oldest open vote (1000) for the next checkpoint
+    expect(types(agg.add(await sign(body({ blockNumber: 1030n }), o)))).toEqual(['counted'])
+    expect(agg.tally(checkpointKey(body({ blockNumber: 1000n })))).toEqual([])
+    expect(agg.openCount(addr(o))).toBe(2)
   })
 
   it('counts weight, not heads', async () => {
