@@ -1,0 +1,35 @@
+import type { SignedAttestation } from '../../protocol/attestation.ts'
+import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
+import type { OperatorSets } from './operator-sets.ts'
+
+export interface ValidatorContextParts {
+  chainId: bigint
+  adapterId: string
+  configHash: `0x${string}`
+  interval: bigint
+  sets: OperatorSets
+  finalizedHead: () => bigint
+  /** the retention floor at the current head */
+  floor: () => bigint
+  seen: (a: SignedAttestation) => boolean
+  signal: AbortSignal
+}
+
+/**
+ * What the gossip validators check messages against, read at each message.
+ * The one place the node fills ValidatorContext (the watchdog reuses it).
+ */
+export function validatorContext(p: ValidatorContextParts): ValidatorContext {
+  const finalized = p.finalizedHead()
+  return {
+    chainId: p.chainId,
+    adapterId: p.adapterId,
+    configHash: p.configHash,
+    operators: p.sets.latest,
+    operatorsAt: (b) => p.sets.forBlock(b, p.finalizedHead(), p.signal),
+    finalizedHead: finalized,
+    maxAheadBlocks: p.interval * 4n + 64n,
+    oldestBlock: p.floor(),
+    seen: p.seen,
+  }
+}
