@@ -40,6 +40,8 @@ export interface CertificateHandlingInit {
   own: (block: bigint) => OwnSignature | undefined
   /** the retention floor: older certificates are ignored (not stored, not fetched) */
   floor: () => bigint
+  /** is this block the current checkpoint or close to it: its fetch takes the live lane (older ones, however they came, queue behind history) */
+  recent: (block: bigint) => boolean
   applyRetention: () => Promise<void>
   watchdog: () => { onCertified(cert: Certificate, cid: CID): Promise<void> } | undefined
   onQuorumLatency: (seconds: number) => void
@@ -98,7 +100,7 @@ export class CertificateHandling {
       else i.counters.catchupCertificates++
       i.log.info({ block: b.toString(), certificate: block.cid.toString(), snapshot: cert.body.snapshotCid.toString(), signers: cert.signatures.length, from }, 'certified')
       if (from === 'aggregated') await i.publish('certificate', block.bytes).catch((err: unknown) => i.log.debug({ err }, 'publishing the certificate failed'))
-      this.keepSnapshot(cert, from === 'catchup' ? 'catchup' : 'live')
+      this.keepSnapshot(cert, from !== 'catchup' && i.recent(b) ? 'live' : 'catchup')
     } catch (err) {
       if (!i.signal.aborted) i.log.warn({ err }, 'handling a certificate failed')
     }

@@ -210,6 +210,7 @@ export class ArchiveNode {
       operatorsAt: (b) => this.sets.forBlock(b, this.finalizedHead, signal),
       own: (b) => this.attester.own.get(b),
       floor,
+      recent: (b) => b + 2n * c.checkpoint.interval >= this.finalizedHead,
       applyRetention: () => this.retainer.apply(),
       watchdog: () => this.watchdog,
       onQuorumLatency: (s) => observeQuorumLatency(s),

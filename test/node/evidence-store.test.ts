@@ -54,6 +54,7 @@ function handlerWith(evidence: EvidenceStore, published: Uint8Array[]): Certific
     operatorsAt: async () => ({ weights: new Map(), threshold: 1n }),
     own: () => undefined,
     floor: () => 0n,
+    recent: () => true,
     applyRetention: async () => {},
     watchdog: () => undefined,
     onQuorumLatency: () => {},
