@@ -4,7 +4,15 @@ import type { Logger } from 'pino'
 import { decodeEvidence, encodeEvidence, MAX_EVIDENCE_BYTES, type Evidence } from '../../protocol/evidence.ts'
 import { writeFileAtomic } from '../fs/atomic.ts'
 
-export const EVIDENCE_LIMITS = Object.freeze({
+export interface EvidenceLimits {
+  maxItems: number
+  maxBytes: number
+  maxPerSigner: number
+  pageLimit: number
+  maxPageLimit: number
+}
+
+export const EVIDENCE_LIMITS: Readonly<EvidenceLimits> = Object.freeze({
   /** items held (memory and files) */
   maxItems: 4096,
   /** encoded bytes held */
@@ -15,8 +23,6 @@ export const EVIDENCE_LIMITS = Object.freeze({
   pageLimit: 100,
   maxPageLimit: 1000,
 })
-
-export type EvidenceLimits = typeof EVIDENCE_LIMITS
 
 export interface StoredEvidence {
   /** insertion sequence: the pagination cursor */

@@ -1,6 +1,12 @@
 import type { Logger } from 'pino'
 
-export const FETCH_LIMITS = Object.freeze({
+export interface FetchLimits {
+  deadlineMs: number
+  concurrency: number
+  maxQueued: number
+}
+
+export const FETCH_LIMITS: Readonly<FetchLimits> = Object.freeze({
   /** one snapshot fetch (a whole DAG over bitswap) is abandoned after this long */
   deadlineMs: 10 * 60_000,
   /** fetches running at once per lane */
@@ -8,8 +14,6 @@ export const FETCH_LIMITS = Object.freeze({
   /** fetches waiting per lane; past it the new one is dropped (catch-up offers it again later) */
   maxQueued: 64,
 })
-
-export type FetchLimits = typeof FETCH_LIMITS
 
 /** Live certificates (gossip, our aggregation) and catch-up run in separate lanes: history never delays the current checkpoint. */
 export type FetchLane = 'live' | 'catchup'

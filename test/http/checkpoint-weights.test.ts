@@ -21,8 +21,8 @@ import { testBody } from '../node/fixtures/signlog-body.ts'
 const { ops } = testOperators()
 const addr = (i: number): `0x${string}` => ops[i]!.address.toLowerCase() as `0x${string}`
 // before block 1500: four operators of weight 1, threshold 3; from 1500 on: operator 0 weighs 5, threshold 7
-const OLD: OperatorSet = { weights: new Map([0, 1, 2, 3].map((i) => [addr(i), 1n])), threshold: 3n }
-const NEW: OperatorSet = { weights: new Map([[addr(0), 5n], [addr(1), 1n], [addr(2), 1n], [addr(3), 1n]]), threshold: 7n }
+const OLD: OperatorSet = { weights: new Map([0, 1, 2, 3].map((i) => [addr(i), 1n])), threshold: 3n, totalWeight: 4n }
+const NEW: OperatorSet = { weights: new Map([[addr(0), 5n], [addr(1), 1n], [addr(2), 1n], [addr(3), 1n]]), threshold: 7n, totalWeight: 8n }
 
 let dir: string
 let api: HttpApi

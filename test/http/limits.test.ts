@@ -15,6 +15,7 @@ import { FakeView } from './support.ts'
 
 class PagedView extends FakeView {
   pages: { cursor?: number; limit: number }[] = []
+  // @ts-expect-error FakeView's evidence() takes no page; this one records it
   override evidence(page: { cursor?: number; limit: number }): EvidencePage {
     this.pages.push(page)
     return { evidence: [], next: null }

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { AttestationBody } from '../../protocol/attestation.ts'
 import { encodeCertificate, type Certificate } from '../../protocol/certificate.ts'
@@ -26,7 +26,7 @@ import { certify, testOperators } from '../support/recovery.ts'
 import { testBody } from './fixtures/signlog-body.ts'
 
 const { ops } = testOperators()
-const SET = { weights: new Map(ops.map((o) => [o.address.toLowerCase() as `0x${string}`, 1n])), threshold: 3n }
+const SET = { weights: new Map(ops.map((o) => [o.address.toLowerCase() as `0x${string}`, 1n])), threshold: 3n, totalWeight: 4n }
 const body = (block: bigint, kind = 0): AttestationBody => ({ ...testBody(block), kind })
 const cert = (block: bigint, kind = 0, signers = 3): Promise<Certificate> => certify(body(block, kind), ops.slice(0, signers))
 
@@ -40,9 +40,9 @@ async function dataDir(): Promise<string> {
   return d
 }
 
-function collectingLogger(): { log: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function collectingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = []
-  const log = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) })
+  const log: Logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) })
   return { log, lines }
 }
 

@@ -51,7 +51,7 @@ function handlerWith(evidence: EvidenceStore, published: Uint8Array[]): Certific
     fetchDag: async () => {},
     hasLocally: async () => true,
     publish: async (_kind, bytes) => void published.push(bytes),
-    operatorsAt: async () => ({ weights: new Map(), threshold: 1n }),
+    operatorsAt: async () => ({ weights: new Map(), threshold: 1n, totalWeight: 0n }),
     own: () => undefined,
     floor: () => 0n,
     recent: () => true,

@@ -26,7 +26,7 @@ import { until } from '../support/archive-cluster.ts'
 import { testBody } from './fixtures/signlog-body.ts'
 
 const { ops } = testOperators()
-const SET = { weights: new Map(ops.map((o) => [o.address.toLowerCase() as `0x${string}`, 1n])), threshold: 3n }
+const SET = { weights: new Map(ops.map((o) => [o.address.toLowerCase() as `0x${string}`, 1n])), threshold: 3n, totalWeight: 4n }
 const INTERVAL = 100n
 const HEAD = 20_000n
 const FLOOR = 10_000n
