@@ -1,14 +1,38 @@
 import { certificateJSON } from '../../protocol/certificate.ts'
-import { encodeEvidence } from '../../protocol/evidence.ts'
+import type { OperatorSet } from '../../protocol/operator-set.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
-import type { CheckpointView, NodeView } from '../http/server.ts'
+import type { BlockStore } from '../../snapshot/store.ts'
+import type { CheckpointView, EvidencePage, NodeView } from '../http/server.ts'
 import { PromRegistry } from '../http/metrics.ts'
-import type { StoredCertificate } from './certificate-store.ts'
-import type { ArchiveNode } from './node.ts'
+import type { CertificateStore, StoredCertificate } from './certificate-store.ts'
+import type { EvidenceStore } from './evidence-store.ts'
+import type { Watchdog } from '../watchdog/service.ts'
 import { registerWatchdogMetrics } from '../watchdog/metrics.ts'
 
-function checkpointView(node: ArchiveNode, s: StoredCertificate): CheckpointView {
-  const ops = node.operatorSet
+/** What the HTTP API and the metrics read: a narrow, read-only state, never the node itself. */
+export interface NodeReadState {
+  status(): Record<string, unknown>
+  counters: Readonly<Record<string, number>>
+  certificates: Pick<CertificateStore, 'get' | 'latest' | 'range' | 'size'>
+  evidence: Pick<EvidenceStore, 'page' | 'size'>
+  /** the operator set that counts at a block (the registry's set at that block; cached) */
+  operatorsAt(block: bigint): Promise<OperatorSet>
+  finalizedHead(): bigint
+  peers(): number
+  gossipCounts(): Iterable<{ kind: string; action: string; code: string; count: number }>
+  /** local blocks only */
+  blocks: BlockStore
+  fatal(): Error | undefined
+  /** does the node expect peers (a bootstrap list) */
+  expectsPeers: boolean
+  watchdog: Watchdog | undefined
+  snapshotNow(block?: bigint): Promise<Record<string, unknown>>
+}
+
+const jsonSafe = (v: unknown): Record<string, unknown> => JSON.parse(JSON.stringify(v, (_, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))) as Record<string, unknown>
+
+/** One checkpoint as the API shows it: weights and threshold of the operator set at its block (not the latest set). */
+export function checkpointView(ops: OperatorSet, s: StoredCertificate): CheckpointView {
   let weight = 0n
   const signers = s.certificate.signatures.map((x) => {
     const w = ops.weights.get(x.signer.toLowerCase() as `0x${string}`) ?? 0n
@@ -26,12 +50,12 @@ function checkpointView(node: ArchiveNode, s: StoredCertificate): CheckpointView
     signers,
     weight: weight.toString(),
     threshold: ops.threshold.toString(),
-    certificate: JSON.parse(JSON.stringify(certificateJSON(s.certificate), (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as Record<string, unknown>,
+    certificate: jsonSafe(certificateJSON(s.certificate)),
   }
 }
 
 /** Prometheus metrics of one node: its counters, gossip validation results by code, and the HTTP server's own. */
-export function nodeMetrics(node: ArchiveNode): PromRegistry {
+export function nodeMetrics(state: NodeReadState): { registry: PromRegistry; observeQuorumLatency: (seconds: number) => void } {
   const reg = new PromRegistry()
   const counters = reg.counter({ name: 'ark_node_events_total', help: 'archive node events by kind', labelNames: ['event'] })
   const gossip = reg.counter({ name: 'ark_gossip_messages_total', help: 'gossip messages by topic kind, validation action and code', labelNames: ['kind', 'action', 'code'] })
@@ -40,43 +64,45 @@ export function nodeMetrics(node: ArchiveNode): PromRegistry {
   const certified = reg.gauge({ name: 'ark_latest_certified_block', help: 'block of the newest certificate held' })
   const certs = reg.gauge({ name: 'ark_certificates', help: 'certificates held' })
   const quorum = reg.histogram({ name: 'ark_quorum_latency_seconds', help: 'from signing our attestation to holding the certificate', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60] })
-  node.onQuorumLatency = (s) => quorum.observe(s)
-  if (node.watchdog !== undefined) registerWatchdogMetrics(reg, node.watchdog)
+  if (state.watchdog !== undefined) registerWatchdogMetrics(reg, state.watchdog)
   reg.addCollector(() => {
-    for (const [k, v] of Object.entries(node.counters)) counters.set({ event: k }, v)
-    counters.set({ event: 'evidence' }, node.evidence.length)
-    for (const c of node.network.metrics.snapshot()) gossip.set({ kind: c.kind, action: c.action, code: c.code }, c.count)
-    peers.set(node.network.libp2p.getPeers().length)
-    head.set(Number(node.finalizedHead))
-    const latest = node.certificates.latest()
+    for (const [k, v] of Object.entries(state.counters)) counters.set({ event: k }, v)
+    counters.set({ event: 'evidence' }, state.evidence.size)
+    for (const c of state.gossipCounts()) gossip.set({ kind: c.kind, action: c.action, code: c.code }, c.count)
+    peers.set(state.peers())
+    head.set(Number(state.finalizedHead()))
+    const latest = state.certificates.latest()
     certified.set(latest === undefined ? 0 : Number(latest.certificate.body.blockNumber))
-    certs.set(node.certificates.list().length)
+    certs.set(state.certificates.size)
   })
-  return reg
+  return { registry: reg, observeQuorumLatency: (s) => quorum.observe(s) }
 }
 
-export function nodeView(node: ArchiveNode, metrics: PromRegistry): NodeView {
+export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView {
+  const view = async (s: StoredCertificate): Promise<CheckpointView> => checkpointView(await state.operatorsAt(s.certificate.body.blockNumber), s)
   return {
-    status: () => node.status(),
-    checkpoints: ({ from, to, limit }) =>
-      node.certificates
-        .list()
-        .filter((s) => (from === undefined || s.certificate.body.blockNumber >= from) && (to === undefined || s.certificate.body.blockNumber <= to))
-        .slice(0, limit)
-        .map((s) => checkpointView(node, s)),
-    checkpoint: (block) => {
-      const s = block === 'latest' ? node.certificates.latest() : node.certificates.get(block)
-      return s === undefined ? undefined : checkpointView(node, s)
+    status: () => state.status(),
+    checkpoints: ({ from, to, limit }) => Promise.all(state.certificates.range(from, to, limit).map(view)),
+    checkpoint: async (block) => {
+      const s = block === 'latest' ? state.certificates.latest() : state.certificates.get(block)
+      return s === undefined ? undefined : view(s)
     },
-    ...(node.watchdog === undefined ? {} : { alerts: () => node.watchdog!.view() }),
-    evidence: () => node.evidence.map((e) => ({ signer: e.a.signer, block: e.a.body.blockNumber.toString(), a: e.a.body.snapshotCid.toString(), b: e.b.body.snapshotCid.toString(), bytes: bytesToHex(encodeEvidence(e)) })),
-    blocks: node.network.blocks,
+    ...(state.watchdog === undefined ? {} : { alerts: () => state.watchdog!.view() }),
+    evidence: ({ cursor, limit }): EvidencePage => {
+      const page = state.evidence.page(cursor, limit)
+      return {
+        evidence: page.items.map(({ evidence: e, bytes }) => ({ signer: e.a.signer, block: e.a.body.blockNumber.toString(), a: e.a.body.snapshotCid.toString(), b: e.b.body.snapshotCid.toString(), bytes: bytesToHex(bytes) })),
+        next: page.next === undefined ? null : String(page.next),
+      }
+    },
+    blocks: state.blocks,
     metrics: () => metrics.text(),
-    admin: { snapshotNow: (block) => node.snapshotNow(block) },
+    admin: { snapshotNow: (block) => state.snapshotNow(block) },
     health: () => {
       const reasons: string[] = []
-      if (node.fatal !== undefined) reasons.push(`fatal: ${node.fatal.message}`)
-      if (node.network.libp2p.getPeers().length === 0 && node.config.p2p.bootstrap.length > 0) reasons.push('no peers connected')
+      const fatal = state.fatal()
+      if (fatal !== undefined) reasons.push(`fatal: ${fatal.message}`)
+      if (state.peers() === 0 && state.expectsPeers) reasons.push('no peers connected')
       return { ok: reasons.length === 0, reasons }
     },
   }

@@ -15,7 +15,7 @@ import { HttpError, sendJSON, sendJSONError, sendText } from './respond.ts'
  *   GET  /v1/status                       node status (JSON)
  *   GET  /v1/checkpoints?from=&to=&limit= certified checkpoints in a block range
  *   GET  /v1/checkpoints/{block|latest}   one checkpoint
- *   GET  /v1/evidence                     equivocation evidence seen
+ *   GET  /v1/evidence?cursor=&limit=      equivocation evidence seen, one page (next: the cursor for the next page)
  *   GET  /v1/alerts                       watchdog conditions, alert quorums, emergencies (404 without a watchdog)
  *   GET  /metrics                         Prometheus text format 0.0.4
  *   GET  /healthz                         200 "ok" or 503 with the reasons
@@ -39,6 +39,11 @@ export const HTTP_DEFAULTS = Object.freeze({
   /** CAR streams served at once; more get 503 + Retry-After */
   maxCarStreams: 8,
   maxConnections: 256,
+  /** connections held at once by one client address; more are closed at once (one client cannot hold every slot) */
+  maxConnectionsPerIp: 16,
+  /** /v1/evidence page size when no limit is given, and the largest allowed */
+  evidenceLimit: 100,
+  maxEvidenceLimit: 1000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
@@ -63,6 +68,12 @@ export interface CheckpointView {
   certificate: Record<string, unknown>
 }
 
+/** One page of /v1/evidence: items after the cursor, and the cursor of the next page (null: the last page). */
+export interface EvidencePage {
+  evidence: Record<string, unknown>[]
+  next: string | null
+}
+
 export interface CheckpointRange {
   from?: bigint
   to?: bigint
@@ -73,9 +84,10 @@ export interface CheckpointRange {
 export interface NodeView {
   status(): Record<string, unknown>
   /** checkpoints with from ≤ block ≤ to (bounds optional), at most `limit` */
-  checkpoints(range: CheckpointRange): CheckpointView[]
-  checkpoint(block: bigint | 'latest'): CheckpointView | undefined
-  evidence(): Record<string, unknown>[]
+  checkpoints(range: CheckpointRange): CheckpointView[] | Promise<CheckpointView[]>
+  checkpoint(block: bigint | 'latest'): CheckpointView | undefined | Promise<CheckpointView | undefined>
+  /** evidence after `cursor` (an opaque decimal from a previous page's `next`), at most `limit`; a plain list (a view without pagination) is one last page */
+  evidence(page: { cursor?: number; limit: number }): EvidencePage | Record<string, unknown>[]
   /** watchdog view (GET /v1/alerts); absent when the node runs no watchdog */
   alerts?: () => Record<string, unknown>
   /** local blocks only: the gateway never fetches from the network */
@@ -92,6 +104,9 @@ export interface HttpLimits {
   maxBodyBytes: number
   maxCarStreams: number
   maxConnections: number
+  maxConnectionsPerIp: number
+  evidenceLimit: number
+  maxEvidenceLimit: number
   headersTimeoutMs: number
   requestTimeoutMs: number
   keepAliveTimeoutMs: number
@@ -172,6 +187,26 @@ export function parseCheckpointRange(query: URLSearchParams, limits: Pick<HttpLi
     range.limit = Number(limit)
   }
   return range
+}
+
+/** Validate ?cursor=&limit= of /v1/evidence. */
+export function parseEvidencePage(query: URLSearchParams, limits: Pick<HttpLimits, 'evidenceLimit' | 'maxEvidenceLimit'> = HTTP_DEFAULTS): { cursor?: number; limit: number } {
+  for (const k of new Set(query.keys())) {
+    if (k !== 'cursor' && k !== 'limit') throw new HttpError(400, 'INVALID_PARAMETER', `unknown query parameter ${JSON.stringify(k.slice(0, 40))}; use cursor and limit`, { parameter: k.slice(0, 40) })
+    if (query.getAll(k).length > 1) throw new HttpError(400, 'INVALID_PARAMETER', `${k} is given more than once`, { parameter: k })
+  }
+  const page: { cursor?: number; limit: number } = { limit: limits.evidenceLimit }
+  const cursor = query.get('cursor')
+  const limit = query.get('limit')
+  if (cursor !== null) {
+    if (!/^[0-9]{1,15}$/.test(cursor)) throw new HttpError(400, 'INVALID_PARAMETER', 'cursor must be the "next" value of a previous page', { parameter: 'cursor' })
+    page.cursor = Number(cursor)
+  }
+  if (limit !== null) {
+    if (!/^[0-9]{1,7}$/.test(limit) || Number(limit) < 1 || Number(limit) > limits.maxEvidenceLimit) throw new HttpError(400, 'INVALID_PARAMETER', `limit must be an integer from 1 to ${limits.maxEvidenceLimit}`, { parameter: 'limit' })
+    page.limit = Number(limit)
+  }
+  return page
 }
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest()
@@ -283,19 +318,21 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
       case 'checkpoints': {
         if (!read) throw methodNotAllowed('GET, HEAD')
         const range = parseCheckpointRange(url.searchParams, limits)
-        return sendJSON(res, 200, { checkpoints: view.checkpoints(range) })
+        return sendJSON(res, 200, { checkpoints: await view.checkpoints(range) })
       }
       case 'checkpoint': {
         if (!read) throw methodNotAllowed('GET, HEAD')
         const text = decodeURIComponent(url.pathname.slice('/v1/checkpoints/'.length))
         const block = text === 'latest' ? 'latest' : parseBlockNumber(text, 'block')
-        const cp = view.checkpoint(block)
+        const cp = await view.checkpoint(block)
         if (cp === undefined) throw new HttpError(404, 'NOT_FOUND', block === 'latest' ? 'no checkpoint has been certified yet' : `no certified checkpoint at block ${block}`)
         return sendJSON(res, 200, cp)
       }
-      case 'evidence':
+      case 'evidence': {
         if (!read) throw methodNotAllowed('GET, HEAD')
-        return sendJSON(res, 200, { evidence: view.evidence() })
+        const page = view.evidence(parseEvidencePage(url.searchParams, limits))
+        return sendJSON(res, 200, Array.isArray(page) ? { evidence: page, next: null } : page)
+      }
       case 'alerts':
         if (!read) throw methodNotAllowed('GET, HEAD')
         if (view.alerts === undefined) throw new HttpError(404, 'NOT_FOUND', 'this node runs no watchdog (config "watchdog")')
@@ -395,6 +432,22 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
       })
       s.timeout = limits.idleTimeoutMs
       s.maxConnections = limits.maxConnections
+      // per-address connection cap: a flood from one address is closed before it holds the server's slots
+      const perIp = new Map<string, number>()
+      s.on('connection', (socket) => {
+        const ip = socket.remoteAddress ?? '?'
+        const n = perIp.get(ip) ?? 0
+        if (n >= limits.maxConnectionsPerIp) {
+          socket.destroy()
+          return
+        }
+        perIp.set(ip, n + 1)
+        socket.once('close', () => {
+          const left = (perIp.get(ip) ?? 1) - 1
+          if (left <= 0) perIp.delete(ip)
+          else perIp.set(ip, left)
+        })
+      })
       await new Promise<void>((resolve, reject) => {
         const onError = (err: NodeJS.ErrnoException): void => {
           reject(new ArkError('IO', `cannot listen on ${host}:${port}: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken; choose another)' : err.code === 'EACCES' ? ' (permission denied; use a port above 1023)' : ''}`, { cause: err, retryable: err.code === 'EADDRINUSE' }))

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync, existsSync, ftruncateSync } from 'node:fs'
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, writeSync, existsSync, ftruncateSync } from 'node:fs'
 import type { Hex } from 'viem'
 import { checkpointKey, contentKey, type AttestationBody } from '../../protocol/attestation.ts'
 import { ArkError } from '../../snapshot/errors.ts'
@@ -23,13 +23,29 @@ export class SignConflictError extends ArkError {
   }
 }
 
+/** An append that did not reach the disk in full: the log fails closed (no signature leaves, nothing more is signed). */
+export class SignLogWriteError extends ArkError {
+  override readonly name = 'SignLogWriteError'
+  constructor(path: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code
+    super('IO', `cannot append to the sign log ${path}${code === undefined ? '' : ` (${code})`}${code === 'ENOSPC' ? '; the disk is full: free space' : '; check the disk'}, then restart the node. Nothing was published for this checkpoint and the node signs nothing until restarted`, { cause, retryable: false })
+  }
+}
+
+/** The write primitive (writeSync's shape), injectable so tests can simulate short writes and ENOSPC. */
+export type WriteFn = (fd: number, data: Uint8Array, offset: number, length: number) => number
+
 export class SignLog {
   private readonly path: string
   private readonly entries = new Map<string, SignLogEntry>()
   private fd: number | undefined
+  private readonly write: WriteFn
+  /** set after a failed append: every later sign throws it again */
+  private failed: SignLogWriteError | undefined
 
-  constructor(path: string) {
+  constructor(path: string, options: { write?: WriteFn } = {}) {
     this.path = path
+    this.write = options.write ?? ((fd, data, offset, length) => writeSync(fd, data, offset, length))
   }
 
   /** Load, dropping a torn final line from a crash mid-append. */
@@ -80,6 +96,7 @@ export class SignLog {
 
   async sign(body: AttestationBody, signer: string, sign: () => Promise<Hex>): Promise<Hex> {
     if (this.fd === undefined) throw new ArkError('INVALID_INPUT', 'sign log is not open')
+    if (this.failed !== undefined) throw this.failed
     const checkpoint = checkpointKey(body)
     const content = contentKey(body)
     const had = this.entries.get(checkpoint)
@@ -106,10 +123,34 @@ export class SignLog {
     }
   }
 
+  /**
+   * Append one line in full and fsync it, or fail closed: a short write or an
+   * error (ENOSPC) cuts the file back to its size before the append (so a
+   * restart reads a consistent log) and leaves the log refusing to sign.
+   */
   private append(e: SignLogEntry): void {
-    if (this.fd === undefined) throw new Error('sign log is not open')
-    writeSync(this.fd, `${JSON.stringify(e)}\n`)
-    fsyncSync(this.fd)
+    if (this.fd === undefined) throw new ArkError('INVALID_INPUT', 'sign log is not open')
+    if (this.failed !== undefined) throw this.failed
+    const fd = this.fd
+    const data = Buffer.from(`${JSON.stringify(e)}\n`, 'utf8')
+    const before = fstatSync(fd).size
+    try {
+      for (let off = 0; off < data.length; ) {
+        const n = this.write(fd, data, off, data.length - off)
+        if (!(n > 0)) throw Object.assign(new Error('short write: no bytes written'), { code: 'ENOSPC' })
+        off += n
+      }
+      fsyncSync(fd)
+    } catch (cause) {
+      this.failed = new SignLogWriteError(this.path, cause)
+      try {
+        ftruncateSync(fd, before)
+        fsyncSync(fd)
+      } catch {
+        // the torn line (no newline) is dropped at the next open anyway
+      }
+      throw this.failed
+    }
     this.entries.set(e.checkpoint, e)
   }
 

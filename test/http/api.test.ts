@@ -145,7 +145,7 @@ describe('http api: JSON routes', () => {
   it('GET /v1/evidence', async () => {
     const res = await get(`${base}/v1/evidence`)
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ evidence: [{ signer: '0x' + '01'.repeat(20), block: '7' }] })
+    expect(await res.json()).toEqual({ evidence: [{ signer: '0x' + '01'.repeat(20), block: '7' }], next: null })
   })
 
   it('GET /healthz: 200 ok, or 503 with the reasons', async () => {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { InvalidInputError } from '../../../snapshot/errors.ts'
 import { writeFileAtomic } from '../../fs/atomic.ts'
+import { acquireDataDirLock } from '../../fs/data-dir-lock.ts'
 import { SignLog } from '../../signlog/signlog.ts'
 import { required, type Command } from '../command.ts'
 
@@ -11,9 +12,12 @@ export const signlogExportCommand: Command = {
   usage: 'ark signlog export --data-dir DIR --out history.json [--json]',
   options: { 'data-dir': { type: 'string', description: 'the node data directory' }, out: { type: 'string', description: 'output file (mode 0600)' } },
   async run({ values, json, io }) {
-    const log = new SignLog(join(resolve(required(values, 'data-dir', this)), 'signlog.jsonl'))
-    log.open()
+    const dir = resolve(required(values, 'data-dir', this))
+    // opening the log may cut a torn tail: no node may run on this directory meanwhile
+    const lock = await acquireDataDirLock(dir)
+    const log = new SignLog(join(dir, 'signlog.jsonl'))
     try {
+      log.open()
       const data = log.export()
       const out = resolve(required(values, 'out', this))
       await writeFileAtomic(out, [`${JSON.stringify(data, null, 2)}\n`])
@@ -22,6 +26,7 @@ export const signlogExportCommand: Command = {
       io.stdout(json ? `${JSON.stringify({ out, entries: data.entries.length })}\n` : `exported ${data.entries.length} entries to ${out}\n`)
     } finally {
       log.close()
+      await lock.release()
     }
   },
 }
@@ -38,13 +43,17 @@ export const signlogImportCommand: Command = {
     } catch (cause) {
       throw new InvalidInputError(`cannot read the history file: ${(cause as Error).message}; pass a file written by "ark signlog export"`, { cause })
     }
-    const log = new SignLog(join(resolve(required(values, 'data-dir', this)), 'signlog.jsonl'))
-    log.open()
+    const dir = resolve(required(values, 'data-dir', this))
+    // a running node on this directory could sign a content the import is about to forbid
+    const lock = await acquireDataDirLock(dir)
+    const log = new SignLog(join(dir, 'signlog.jsonl'))
     try {
+      log.open()
       const added = log.import(data)
       io.stdout(json ? `${JSON.stringify({ added })}\n` : `imported ${added} new entries\n`)
     } finally {
       log.close()
+      await lock.release()
     }
   },
 }

@@ -1,0 +1,45 @@
+import type { SignedAttestation } from '../../protocol/attestation.ts'
+import type { Evidence } from '../../protocol/evidence.ts'
+import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
+import type { OperatorSets } from './operator-sets.ts'
+
+export interface ValidatorContextParts {
+  chainId: bigint
+  adapterId: string
+  configHash: `0x${string}`
+  interval: bigint
+  /** the first checkpoint of the schedule (Scheduler's firstCheckpoint) */
+  first: bigint
+  sets: OperatorSets
+  finalizedHead: () => bigint
+  /** the retention floor at the current head */
+  floor: () => bigint
+  seen: (a: SignedAttestation) => boolean
+  /** evidence against this signer at this checkpoint is held already (the evidence store) */
+  seenEvidence: (e: Evidence) => boolean
+  /** a validated alert names this block as an emergency checkpoint (the watchdog, when configured) */
+  emergencyBlock?: (blockNumber: bigint) => boolean
+  signal: AbortSignal
+}
+
+/**
+ * What the gossip validators check messages against, read at each message.
+ * The one place the node fills ValidatorContext (the watchdog reuses it).
+ */
+export function validatorContext(p: ValidatorContextParts): ValidatorContext {
+  const finalized = p.finalizedHead()
+  return {
+    chainId: p.chainId,
+    adapterId: p.adapterId,
+    configHash: p.configHash,
+    operators: p.sets.latest,
+    operatorsAt: (b) => p.sets.forBlock(b, p.finalizedHead(), p.signal),
+    finalizedHead: finalized,
+    maxAheadBlocks: p.interval * 4n + 64n,
+    oldestBlock: p.floor(),
+    schedule: { interval: p.interval, first: p.first },
+    ...(p.emergencyBlock === undefined ? {} : { emergencyBlock: p.emergencyBlock }),
+    seen: p.seen,
+    seenEvidence: p.seenEvidence,
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Issue 10 item 2 (evidence flood), node side: one operator equivocating at 10,000 distinct blocks
+ * keeps memory, disk and work bounded; honest evidence still gets in; /v1/evidence pages.
+ *
+ * Fails on the code before this change: the node kept every item in an unbounded array (10,000
+ * items, 10,000 files, 10,000 gossip re-publications), deduplicated each new one by re-encoding
+ * all held (O(n) per item, O(n²) for the flood), and had no EvidenceStore, caps or pages.
+ */
+import { readdirSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import type { Hex } from 'viem'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { SignedAttestation } from '../../protocol/attestation.ts'
+import { checkpointKey } from '../../protocol/attestation.ts'
+import type { Evidence } from '../../protocol/evidence.ts'
+import { CertificateHandling } from '../../node/archive/certified.ts'
+import type { CertificateStore } from '../../node/archive/certificate-store.ts'
+import { EVIDENCE_LIMITS, EvidenceStore } from '../../node/archive/evidence-store.ts'
+import type { SnapshotFetches } from '../../node/archive/snapshot-fetches.ts'
+import type { Adapter } from '../../snapshot/adapters/types.ts'
+import type { BlockStore } from '../../snapshot/store.ts'
+import { testBody } from './fixtures/signlog-body.ts'
+
+const SIG = `0x${'11'.repeat(64)}1b` as Hex
+const addr = (n: number): `0x${string}` => `0x${n.toString(16).padStart(40, '0')}`
+const att = (signer: `0x${string}`, block: bigint, variant: number): SignedAttestation => ({ body: testBody(block, variant), signer, signature: SIG })
+const equivocation = (signer: `0x${string}`, block: bigint): Evidence => ({ a: att(signer, block, 1), b: att(signer, block, 2) })
+
+const dirs: string[] = []
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+})
+async function dataDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'ark-evidence-'))
+  dirs.push(d)
+  return d
+}
+const files = (dir: string): number => readdirSync(join(dir, 'evidence')).filter((n) => n.endsWith('.evidence')).length
+
+function handlerWith(evidence: EvidenceStore, published: Uint8Array[]): CertificateHandling {
+  return new CertificateHandling({
+    network: { chainId: 31337n, adapterId: 'perp-reference', configHash: `0x${'22'.repeat(32)}` },
+    certificates: {} as CertificateStore,
+    evidence,
+    fetches: {} as SnapshotFetches,
+    store: () => ({}) as BlockStore,
+    adapter: {} as Adapter,
+    fetchDag: async () => {},
+    hasLocally: async () => true,
+    publish: async (_kind, bytes) => void published.push(bytes),
+    operatorsAt: async () => ({ weights: new Map(), threshold: 1n, totalWeight: 0n }),
+    own: () => undefined,
+    floor: () => 0n,
+    recent: () => true,
+    applyRetention: async () => {},
+    watchdog: () => undefined,
+    onQuorumLatency: () => {},
+    counters: { certificates: 0, catchupCertificates: 0, divergences: 0 },
+    log: pino({ level: 'silent' }),
+    signal: new AbortController().signal,
+  })
+}
+
+describe('EvidenceStore under an equivocation flood', () => {
+  it('one operator equivocating at 10,000 blocks: memory, disk and re-publications stay at the per-signer cap', async () => {
+    const dir = await dataDir()
+    const store = new EvidenceStore(dir)
+    await store.open()
+    const published: Uint8Array[] = []
+    const handler = handlerWith(store, published)
+    const rogue = addr(0xbad)
+    for (let i = 1; i <= 10_000; i++) {
+      const e = equivocation(rogue, BigInt(i) * 10n)
+      handler.onEvents([{ type: 'evidence', checkpoint: checkpointKey(e.a.body), signer: rogue, evidence: e }])
+    }
+    await store.flush()
+    expect(store.size).toBe(EVIDENCE_LIMITS.maxPerSigner)
+    expect(store.bytes).toBeLessThanOrEqual(EVIDENCE_LIMITS.maxBytes)
+    expect(files(dir)).toBe(EVIDENCE_LIMITS.maxPerSigner)
+    expect(published).toHaveLength(EVIDENCE_LIMITS.maxPerSigner)
+
+    // the same flood again: every item is a duplicate or over the cap, found by key (nothing re-encoded, written or published)
+    const outcomes = new Map<string, number>()
+    for (let i = 1; i <= 10_000; i++) {
+      const o = store.add(equivocation(rogue, BigInt(i) * 10n), 0n)
+      outcomes.set(o, (outcomes.get(o) ?? 0) + 1)
+    }
+    expect(outcomes.get('duplicate')).toBe(EVIDENCE_LIMITS.maxPerSigner)
+    expect(outcomes.get('signer-cap')).toBe(10_000 - EVIDENCE_LIMITS.maxPerSigner)
+    expect(outcomes.get('added')).toBeUndefined()
+
+    // an honest node's evidence about another operator still gets in
+    expect(store.add(equivocation(addr(0x1), 50n), 0n)).toBe('added')
+    await store.flush()
+    expect(files(dir)).toBe(EVIDENCE_LIMITS.maxPerSigner + 1)
+
+    // a restart loads the same bounded set
+    const again = new EvidenceStore(dir)
+    await again.open()
+    expect(again.size).toBe(EVIDENCE_LIMITS.maxPerSigner + 1)
+  })
+
+  it('count and byte caps hold across many signers (oldest out first); retention prunes below the floor', async () => {
+    const dir = await dataDir()
+    const store = new EvidenceStore(dir, { limits: { maxItems: 50, maxPerSigner: 5 } })
+    await store.open()
+    for (let s = 1; s <= 40; s++) for (let b = 1; b <= 5; b++) store.add(equivocation(addr(s), BigInt(s * 1000 + b)), 0n)
+    expect(store.size).toBe(50)
+    // the newest stay: signers 31..40
+    expect(store.all().every((e) => BigInt(e.a.body.blockNumber) > 30_000n)).toBe(true)
+    const small = new EvidenceStore(await dataDir(), { limits: { maxBytes: 3 * 1024 } })
+    for (let s = 1; s <= 20; s++) small.add(equivocation(addr(s), 10n), 0n)
+    expect(small.bytes).toBeLessThanOrEqual(3 * 1024)
+    expect(small.size).toBeGreaterThan(0)
+
+    expect(store.add(equivocation(addr(99), 5n), 100n)).toBe('too-old')
+    expect(store.prune(36_000n)).toBe(25)
+    expect(store.size).toBe(25)
+    await store.flush()
+    expect(files(dir)).toBe(25)
+  })
+
+  it('pages: every item exactly once, page size clamped', async () => {
+    const store = new EvidenceStore(await dataDir())
+    for (let s = 1; s <= 250; s++) store.add(equivocation(addr(s), 10n), 0n)
+    const seen: string[] = []
+    let cursor: number | undefined
+    for (let pages = 0; pages < 10; pages++) {
+      const p = store.page(cursor, 100)
+      seen.push(...p.items.map((i) => i.key))
+      if (p.next === undefined) break
+      cursor = p.next
+    }
+    expect(seen).toHaveLength(250)
+    expect(new Set(seen).size).toBe(250)
+    expect(store.page(undefined, 1_000_000).items.length).toBeLessThanOrEqual(EVIDENCE_LIMITS.maxPageLimit)
+  })
+})
