@@ -1,4 +1,4 @@
-import { ChainError, RpcError } from './errors.ts'
+import { ChainError, httpTarget, RpcError, type HttpTarget } from './errors.ts'
 
 export interface RpcOptions {
   /** per-request timeout */
@@ -45,13 +45,16 @@ export function isRangeTooLarge(err: unknown): boolean {
  * can fix, and errors that say which endpoint failed and how (URL redacted).
  */
 export class RpcEndpoint {
+  /** as configured (may hold secrets: show it only through redact) */
   readonly url: string
+  private readonly target: HttpTarget
   private readonly options: RpcOptions
   /** requests sent, including retries (for benchmarks and metrics) */
   requests = 0
 
   constructor(url: string, options: Partial<RpcOptions> = {}) {
     this.url = url
+    this.target = httpTarget(url)
     this.options = { ...RPC_DEFAULTS, ...options }
   }
 
@@ -76,9 +79,9 @@ export class RpcEndpoint {
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
     let res: Response
     try {
-      res = await fetch(this.url, {
+      res = await fetch(this.target.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...this.target.headers },
         body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
         signal: combined,
       })

@@ -1,0 +1,69 @@
+import { SourceError } from './source.ts'
+
+/**
+ * Size limits per kind of answer from an untrusted gateway (issue 10 item 9),
+ * enforced while the body streams in: nothing past the limit is buffered.
+ * CAR bodies are bounded per section by the CAR reader (MAX_CAR_SECTION, the
+ * spec's block cap) and in total by the certified DAG (every block must be
+ * linked from an earlier one, each once).
+ */
+export const BODY_LIMITS = Object.freeze({
+  /** a certificate block (raw) */
+  certificate: 64 * 1024,
+  /** one checkpoint (GET /v1/checkpoints/N or /latest): its certificate JSON and signer list */
+  checkpoint: 256 * 1024,
+  /** a checkpoint listing (GET /v1/checkpoints?…, at most 1000 entries) */
+  listing: 8 * 1024 * 1024,
+  /** the text of an HTTP error answer (only its start is shown) */
+  error: 4 * 1024,
+})
+
+export type BodyKind = keyof typeof BODY_LIMITS
+
+/**
+ * The body of `res`, read chunk by chunk; over `BODY_LIMITS[kind]` the
+ * transfer is cancelled and the source is refused (or, for `error`, the text
+ * is cut). Never arrayBuffer()/json()/text() on an untrusted body.
+ */
+export async function readBounded(res: Response, kind: BodyKind, what: string): Promise<Uint8Array> {
+  const max = BODY_LIMITS[kind]
+  if (res.body === null) return new Uint8Array(0)
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN)
+  if (kind !== 'error' && declared > max) {
+    await res.body.cancel().catch(() => {})
+    throw new SourceError(`${what}: the answer declares ${declared} bytes, over the ${max}-byte limit for a ${kind}; the source is refused`)
+  }
+  const parts: Uint8Array[] = []
+  let size = 0
+  const reader = res.body.getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      if (size + value.length > max) {
+        if (kind === 'error') {
+          parts.push(value.subarray(0, max - size))
+          size = max
+          break
+        }
+        throw new SourceError(`${what}: the answer is over the ${max}-byte limit for a ${kind}; the source is refused`)
+      }
+      parts.push(value)
+      size += value.length
+    }
+  } finally {
+    await reader.cancel().catch(() => {})
+    reader.releaseLock()
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)
+}
+
+/** readBounded, parsed as JSON. */
+export async function readBoundedJson(res: Response, kind: BodyKind, what: string): Promise<unknown> {
+  const bytes = await readBounded(res, kind, what)
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown
+  } catch (cause) {
+    throw new SourceError(`${what}: the answer is not JSON`, { cause })
+  }
+}
