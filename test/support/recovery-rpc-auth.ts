@@ -1,0 +1,48 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/**
+ * A JSON-RPC proxy in front of a real anvil that demands HTTP Basic auth, as
+ * paid RPC providers do. Its URL carries every kind of secret a provider URL
+ * can hold: user:pass, an API key in the path and one in the query.
+ */
+export interface AuthRpcProxy {
+  /** http://USER:PASS@127.0.0.1:port/v2/PATH_KEY?apikey=QUERY_KEY */
+  url: string
+  secrets: string[]
+  /** requests refused for missing or wrong credentials */
+  refused: number
+  close(): Promise<void>
+}
+
+export async function startAuthRpcProxy(upstream: string): Promise<AuthRpcProxy> {
+  const user = 'desk'
+  const pass = 'pw-8f3a91c2e7'
+  const pathKey = 'pathkey-5d7e0b14'
+  const queryKey = 'querykey-a9c4f062'
+  const expected = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`
+  const p: AuthRpcProxy = { url: '', secrets: [pass, pathKey, queryKey], refused: 0, close: async () => {} }
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      if (req.headers.authorization !== expected || !String(req.url).startsWith(`/v2/${pathKey}?apikey=${queryKey}`)) {
+        p.refused++
+        res.writeHead(401, { 'content-type': 'text/plain' }).end('unauthorized')
+        return
+      }
+      fetch(upstream, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) })
+        .then(async (up) => res.writeHead(up.status, { 'content-type': 'application/json' }).end(Buffer.from(await up.arrayBuffer())))
+        .catch(() => res.destroy())
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const { port } = server.address() as AddressInfo
+  p.url = `http://${user}:${pass}@127.0.0.1:${port}/v2/${pathKey}?apikey=${queryKey}`
+  p.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections()
+      server.close(() => r())
+    })
+  return p
+}
