@@ -1,3 +1,4 @@
+import { readBodyCapped } from '../../snapshot/chain/rpc.ts'
 import { SourceError } from './source.ts'
 
 /**
@@ -14,7 +15,7 @@ export const BODY_LIMITS = Object.freeze({
   checkpoint: 256 * 1024,
   /** a checkpoint listing (GET /v1/checkpoints?…, at most 1000 entries) */
   listing: 8 * 1024 * 1024,
-  /** the text of an HTTP error answer (only its start is shown) */
+  /** the text of an HTTP error answer (a longer one is not shown) */
   error: 4 * 1024,
 })
 
@@ -23,7 +24,7 @@ export type BodyKind = keyof typeof BODY_LIMITS
 /**
  * The body of `res`, read chunk by chunk; over `BODY_LIMITS[kind]` the
  * transfer is cancelled and the source is refused (or, for `error`, the text
- * is cut). Never arrayBuffer()/json()/text() on an untrusted body.
+ * is replaced). Never arrayBuffer()/json()/text() on an untrusted body.
  */
 export async function readBounded(res: Response, kind: BodyKind, what: string): Promise<Uint8Array> {
   const max = BODY_LIMITS[kind]
@@ -33,29 +34,11 @@ export async function readBounded(res: Response, kind: BodyKind, what: string): 
     await res.body.cancel().catch(() => {})
     throw new SourceError(`${what}: the answer declares ${declared} bytes, over the ${max}-byte limit for a ${kind}; the source is refused`)
   }
-  const parts: Uint8Array[] = []
-  let size = 0
-  const reader = res.body.getReader()
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      if (size + value.length > max) {
-        if (kind === 'error') {
-          parts.push(value.subarray(0, max - size))
-          size = max
-          break
-        }
-        throw new SourceError(`${what}: the answer is over the ${max}-byte limit for a ${kind}; the source is refused`)
-      }
-      parts.push(value)
-      size += value.length
-    }
-  } finally {
-    await reader.cancel().catch(() => {})
-    reader.releaseLock()
-  }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)
+  const bytes = await readBodyCapped(res, max)
+  if (bytes !== undefined) return bytes
+  // an error text is only shown: a longer one is dropped, not held against the source
+  if (kind === 'error') return new TextEncoder().encode(`(an error text over ${max} bytes)`)
+  throw new SourceError(`${what}: the answer is over the ${max}-byte limit for a ${kind}; the source is refused`)
 }
 
 /** readBounded, parsed as JSON. */
