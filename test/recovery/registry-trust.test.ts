@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { encodeFunctionData, keccak256, toHex, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { startAnvil, type AnvilInstance } from '../../node/chain/anvil.ts'
-import { ARK_REGISTRY_ABI, deployRegistry, readOperatorSet } from '../../node/chain/registry.ts'
+import { ARK_REGISTRY_ABI, deployRegistry, readOperatorSet, submitCertificateCalldata } from '../../node/chain/registry.ts'
 import { ChainSource } from '../../snapshot/chain/source.ts'
 import { synthMeta } from '../../snapshot/synth/synth.ts'
 import { addr, OP } from '../protocol/support.ts'
@@ -154,5 +154,34 @@ describe('RPC URLs with credentials (issue 10 item 10)', () => {
     expect(runs.slice(4).map((r) => r.code)).toEqual([1, 1, 1])
     const files = await Promise.all((await readdir(out)).map((f) => readFile(join(out, f), 'utf8')))
     expect(leaks([...runs.flatMap((r) => [r.stdout, r.stderr]), ...files].join('\n'))).toEqual([])
+  })
+})
+
+describe('--block latest with the registry (issue 10 item 8)', () => {
+  // Fails on the code before the fix: the first source's latest was taken, whatever the registry anchored.
+  it('a source whose latest is older than the newest certificate the registry anchors is not enough', { timeout: 120_000 }, async () => {
+    // a genuine certificate of the old block, signed by the quorum of that time
+    const synth = synthMeta({ accounts: 300, seed: 'registry-trust' })
+    const o = await rpc<{ timestamp: string }>('eth_getBlockByNumber', [`0x${old.number.toString(16)}`, false])
+    const early = await certifiedSnapshot({ accounts: 300, seed: 'registry-trust', meta: { ...synth, block: { chainId: 31337n, number: old.number, hash: old.hash, timestamp: BigInt(o.timestamp) } }, signers: OP.slice(0, 3) })
+    const lagging = await startServingNode(join(dir, 'lagging'), [early])
+    stop.push(() => lagging.stop())
+    const args = (out: string, ...gateways: string[]): string[] => ['fetch', '--chain', '31337', '--adapter', 'synth', '--block', 'latest', '--registry', registry, '--rpc', anvil.rpcUrl, ...gateways.flatMap((g) => ['--gateway', g]), '--out', join(dir, out), '--json']
+    // nothing anchored yet: the lagging node's genuine certificate is the best there is
+    const before = await runArk(args('anchor-before', lagging.url))
+    expect(before.code, before.stderr).toBe(0)
+    expect((JSON.parse(before.stdout) as { block: string }).block).toBe(old.number.toString())
+    // anyone anchors the newer certificate in the registry
+    const sender = (await rpc<string[]>('eth_accounts'))[1]!
+    await rpc('eth_sendTransaction', [{ from: sender, to: registry, data: submitCertificateCalldata(genuine.certificate), gas: '0x1000000' }])
+    await rpc('evm_mine')
+    const refused = await runArk(args('anchor-lag', lagging.url))
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(new RegExp(`the certificate of block ${head.number}, the newest the trust root anchors \\(every source lags: the newest they serve is block ${old.number}\\)`))
+    const gnode = await startServingNode(join(dir, 'gnode-2'), [genuine])
+    stop.push(() => gnode.stop())
+    const ok = await runArk(args('anchor-ok', lagging.url, gnode.url))
+    expect(ok.code, ok.stderr).toBe(0)
+    expect((JSON.parse(ok.stdout) as { block: string }).block).toBe(head.number.toString())
   })
 })
