@@ -106,11 +106,15 @@ export function registryTrust(init: RegistryTrustInit): TrustRoot {
     },
     async newestAnchored(c, signal) {
       const source = await chain(c.body.chainId, signal)
-      const head = await source.agreedHeader((await source.finalizedHead(signal)).number, signal)
+      const head = await source.finalizedHead(signal)
       const key = registryAdapterKey(c.body.adapterId, c.body.configHash)
       const topics = encodeEventTopics({ abi: ARK_REGISTRY_ABI, eventName: 'CertificateSubmitted', args: { adapterKey: key } })
       let newest: bigint | undefined
-      for (const log of await source.logs([registry], 0n, head.number, signal)) {
+      // a certificate for a block after c's can only be anchored in a later block (the registry checks
+      // blockhash(blockNumber)): the logs after c's block are all that can name a newer one
+      const from = c.body.blockNumber + 1n
+      if (from > head.number) return undefined
+      for (const log of await source.logs([registry], from, head.number, signal)) {
         if (log.topics[0] !== topics[0]!.toLowerCase() || log.topics[1] !== key.toLowerCase() || log.topics[2] === undefined) continue
         const block = BigInt(log.topics[2])
         if (newest === undefined || block > newest) newest = block
