@@ -132,10 +132,14 @@ describe('RPC URLs with credentials (issue 10 item 10)', () => {
   it('fetch, verify, prove and cite work with a secret-bearing --rpc and print no secret, on success or failure', { timeout: 120_000 }, async () => {
     const gnode = await startServingNode(join(dir, 'gnode'), [genuine])
     stop.push(() => gnode.stop())
+    // the gateway too sits behind Basic auth and a key in its path
+    const gateway = await startAuthRpcProxy(gnode.url)
+    stop.push(() => gateway.close())
     const out = join(dir, 'auth-out')
     const runs = []
-    const fetched = await runArk(['fetch', '--chain', '31337', '--adapter', 'synth', '--block', 'latest', '--registry', registry, '--rpc', proxy.url, '--gateway', gnode.url, '--out', out, '--json'])
+    const fetched = await runArk(['fetch', '--chain', '31337', '--adapter', 'synth', '--block', 'latest', '--registry', registry, '--rpc', proxy.url, '--gateway', gateway.base, '--out', out, '--json'])
     expect(fetched.code, fetched.stderr).toBe(0)
+    expect(gateway.refused).toBe(0)
     runs.push(fetched)
     const verified = await runArk(['verify', out, '--registry', registry, '--rpc', proxy.url, '--json'])
     expect(verified.code, verified.stderr).toBe(0)
@@ -153,7 +157,9 @@ describe('RPC URLs with credentials (issue 10 item 10)', () => {
     runs.push(await runArk(['verify', out, '--registry', registry, '--rpc', proxy.url.replace(/:\d+\//, ':1/'), '--json']))
     expect(runs.slice(4).map((r) => r.code)).toEqual([1, 1, 1])
     const files = await Promise.all((await readdir(out)).map((f) => readFile(join(out, f), 'utf8')))
-    expect(leaks([...runs.flatMap((r) => [r.stdout, r.stderr]), ...files].join('\n'))).toEqual([])
+    const all = [...runs.flatMap((r) => [r.stdout, r.stderr]), ...files].join('\n')
+    expect(leaks(all)).toEqual([])
+    expect(gateway.secrets.filter((x) => all.includes(x))).toEqual([])
   })
 })
 
