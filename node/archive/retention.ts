@@ -1,5 +1,5 @@
-import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
+import { walkDag } from '../../snapshot/dag/walk.ts'
 
 /**
  * Retention policy: keep the newest `keepLast` certified checkpoints and every
@@ -31,28 +31,14 @@ export interface GcStore {
   delete(cid: CID): Promise<void>
 }
 
-function links(bytes: Uint8Array): CID[] {
-  const out: CID[] = []
-  const walk = (v: unknown): void => {
-    const cid = CID.asCID(v)
-    if (cid !== null) out.push(cid)
-    else if (Array.isArray(v)) v.forEach(walk)
-    else if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) Object.values(v).forEach(walk)
-  }
-  walk(dagCbor.decode(bytes))
-  return out
-}
-
+/** Adds to `into` every held block reachable from `roots` (absent blocks are not followed), never entering `stopAt`. */
 async function reachable(store: GcStore, roots: readonly CID[], into: Set<string>, stopAt?: Set<string>): Promise<void> {
-  const stack = [...roots]
-  while (stack.length > 0) {
-    const cid = stack.pop()!
+  const read = async (cid: CID): Promise<Uint8Array | undefined> => ((await store.has(cid)) ? store.get(cid) : undefined)
+  const skip = (cid: CID): boolean => {
     const k = cid.toString()
-    if (into.has(k) || stopAt?.has(k) === true) continue
-    if (!(await store.has(cid))) continue
-    into.add(k)
-    for (const l of links(await store.get(cid))) stack.push(l)
+    return into.has(k) || stopAt?.has(k) === true
   }
+  for await (const b of walkDag(roots, read, { skip, onMissing: () => {} })) into.add(b.cid.toString())
 }
 
 /**

@@ -4,7 +4,6 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { certificateJSON } from '../../protocol/certificate.ts'
-import { parseOperatorSet } from '../../protocol/operator-set.ts'
 import { writeCar } from '../../snapshot/car/car.ts'
 import { exportJsonl } from '../../snapshot/export/records.ts'
 import { ArkError, InvalidInputError } from '../../snapshot/errors.ts'
@@ -14,30 +13,10 @@ import { peerSource } from '../recovery/peer-source.ts'
 import { progressLine } from '../recovery/progress.ts'
 import type { FetchSource } from '../recovery/source.ts'
 import { stagingPathFor } from '../recovery/staging.ts'
-import { fixedTrust, registryTrust, type TrustRoot } from '../recovery/trust.ts'
 import { positiveInt, required, UsageError, type Command } from './command.ts'
+import { TRUST_OPTIONS, trustRootFromOptions } from './recovery/trust-options.ts'
 
 const bigintJSON = (_: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v)
-
-async function trustFrom(values: Record<string, unknown>, chainId: bigint, usage: string): Promise<TrustRoot> {
-  const file = values.trust as string | undefined
-  const registry = values.registry as string | undefined
-  const rpc = (values.rpc as string[] | undefined) ?? []
-  if (file !== undefined && registry !== undefined) throw new UsageError(`give one trust root: --trust FILE or --registry ADDRESS --rpc URL, not both\n\nusage: ${usage}`)
-  if (registry !== undefined) {
-    if (rpc.length === 0) throw new UsageError(`--registry needs --rpc URL (an RPC endpoint of chain ${chainId} you trust)\n\nusage: ${usage}`)
-    return registryTrust({ registry, rpc, chainId })
-  }
-  if (rpc.length > 0) throw new UsageError('--rpc is only used with --registry')
-  if (file === undefined) throw new UsageError(`a trust root is required: --trust operators.json or --registry ADDRESS --rpc URL\n\nusage: ${usage}`)
-  let json: unknown
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'))
-  } catch (cause) {
-    throw new InvalidInputError(`cannot read the trust file: ${(cause as Error).message}; pass an operator-set JSON ({"operators": [...], "threshold": N})`, { cause })
-  }
-  return fixedTrust(parseOperatorSet(json), file)
-}
 
 /** What an existing --out holds: nothing, an earlier fetch's output (its summary), or something else. */
 async function existingOut(out: string): Promise<'absent' | { snapshot: string; block: string }> {
@@ -63,9 +42,7 @@ export const fetchCommand: Command = {
     chain: { type: 'string', description: 'chain id' },
     adapter: { type: 'string', description: 'adapter id, e.g. perp-reference' },
     block: { type: 'string', description: 'N, latest, or before:N (the last certified checkpoint strictly before N)' },
-    trust: { type: 'string', description: 'trusted operator-set file' },
-    registry: { type: 'string', description: 'ArkRegistry address: the trust root is its operator set at the checkpoint block (needs --rpc)' },
-    rpc: { type: 'string', multiple: true, description: 'JSON-RPC endpoint of the chain, trusted for reading the registry' },
+    ...TRUST_OPTIONS,
     peer: { type: 'string', multiple: true, description: 'archive node libp2p multiaddr (catch-up protocol + bitswap); peers are tried first, in order' },
     gateway: { type: 'string', multiple: true, description: 'archive node HTTP API / trustless gateway URL; tried after the peers, in order' },
     out: { type: 'string', description: 'output directory, written by rename when complete; an interrupted fetch resumes from .<name>.partial beside it' },
@@ -86,7 +63,7 @@ export const fetchCommand: Command = {
       throw err instanceof UsageError ? err : new UsageError((err as Error).message)
     }
     const stallMs = positiveInt(values['stall-timeout'] as string | undefined, 'stall-timeout', FETCH_DEFAULTS.stallMs / 1000) * 1000
-    const trust = await trustFrom(values, chainId, this.usage)
+    const trust = (await trustRootFromOptions(values, { required: true, chainId, usage: this.usage }))!
     const out = resolve(required(values, 'out', this))
     const previous = await existingOut(out)
     const staging = stagingPathFor(out)

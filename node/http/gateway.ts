@@ -1,13 +1,14 @@
 import { createHash, hash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import * as dagCbor from '@ipld/dag-cbor'
 import { bases } from 'multiformats/basics'
 import { CID } from 'multiformats/cid'
-import { varint } from 'multiformats'
 import type { MultibaseDecoder } from 'multiformats/bases/interface'
 import type { Logger } from 'pino'
+import { frameCar } from '../../snapshot/car/car.ts'
 import { blockLinks } from '../../snapshot/codec/links.ts'
-import { cidKey, type BlockStore } from '../../snapshot/store.ts'
+import { DagBlockMissingError, walkDag } from '../../snapshot/dag/walk.ts'
+import { ArkError, MalformedBlockError, type ArkErrorOptions } from '../../snapshot/errors.ts'
+import type { BlockStore } from '../../snapshot/store.ts'
 import { HttpError, sendText } from './respond.ts'
 
 /**
@@ -57,8 +58,10 @@ export interface GatewayContext {
   /** try to take a CAR stream slot; false when too many are running */
   acquireStream(): boolean
   releaseStream(): void
-  /** a CAR stream was cut short (missing or corrupt block, client gone, shutdown) */
-  onAbort(reason: 'missing' | 'corrupt' | 'client' | 'shutdown' | 'error'): void
+  /** a CAR stream was cut short (missing or corrupt block, client gone or too slow, shutdown) */
+  onAbort(reason: 'missing' | 'corrupt' | 'client' | 'slow' | 'shutdown' | 'error'): void
+  /** per-stream time and rate bounds (default CAR_STREAM_LIMITS) */
+  streamLimits?: Partial<CarStreamLimits>
 }
 
 type Format = 'raw' | 'car'
@@ -203,16 +206,26 @@ function hashMatches(cid: CID, bytes: Uint8Array): boolean {
   return cid.multihash.code === HASH_SHA2_256 && Buffer.compare(sha256(bytes), cid.multihash.digest) === 0
 }
 
-class UnsupportedCodecError extends Error {}
-class MissingBlockError extends Error {}
-class CorruptBlockError extends Error {}
+export type GatewayStreamFailure = 'missing' | 'corrupt' | 'codec' | 'client' | 'slow'
+
+/** Why a CAR stream was cut short (the client sees a torn connection; the log and metrics see this). */
+export class GatewayStreamError extends ArkError {
+  override readonly name = 'GatewayStreamError'
+  readonly reason: GatewayStreamFailure
+  constructor(reason: GatewayStreamFailure, message: string, options: ArkErrorOptions = {}) {
+    super(reason === 'codec' ? 'INVALID_INPUT' : 'IO', message, { retryable: reason === 'client' || reason === 'slow', ...options })
+    this.reason = reason
+  }
+}
 
 /** Every CID link in a block, in encoding order. Only dag-cbor blocks have links here; raw blocks are leaves. */
 export function linksOf(cid: CID, bytes: Uint8Array): CID[] {
-  if (cid.code === CODEC_RAW) return []
-  if (cid.code !== CODEC_DAG_CBOR) throw new UnsupportedCodecError(`block ${cid.toString()} has codec 0x${cid.code.toString(16)}; this gateway walks dag-cbor and raw blocks only`)
-  // walks the CBOR structure for tag-42 links without decoding values
+  checkCodec(cid)
   return blockLinks(cid, bytes)
+}
+
+function checkCodec(cid: CID): void {
+  if (cid.code !== CODEC_RAW && cid.code !== CODEC_DAG_CBOR) throw new GatewayStreamError('codec', `block ${cid.toString()} has codec 0x${cid.code.toString(16)}; this gateway walks dag-cbor and raw blocks only`)
 }
 
 /** The block, or undefined when the store does not have it (one store read: no separate has()). */
@@ -226,87 +239,67 @@ async function getBlock(store: BlockStore, cid: CID): Promise<Uint8Array | undef
   }
 }
 
+/**
+ * Depth-first walk from `root` through the one DAG walker: each block once,
+ * hash-checked, children read ahead so disk reads overlap. Identity blocks
+ * are walked but not yielded (the spec keeps them out of CARs).
+ */
+async function* walk(store: BlockStore, root: CID, scope: Scope, signal: AbortSignal): AsyncGenerator<{ cid: CID; bytes: Uint8Array }> {
+  const read = async (cid: CID): Promise<Uint8Array | undefined> => {
+    checkCodec(cid)
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = await getBlock(store, cid)
+    } catch (cause) {
+      throw new GatewayStreamError('missing', `block ${cid.toString()} could not be read`, { cause })
+    }
+    if (bytes !== undefined && !hashMatches(cid, bytes)) throw new GatewayStreamError('corrupt', `block ${cid.toString()} in the local store does not match its CID`)
+    return bytes
+  }
+  const blocks = scope === 'all' ? walkDag(root, read, { signal, concurrency: READ_AHEAD }) : oneBlock(root, read)
+  for await (const b of blocks) if (b.cid.multihash.code !== HASH_IDENTITY) yield b
+}
+
+async function* oneBlock(root: CID, read: (cid: CID) => Promise<Uint8Array | undefined>): AsyncGenerator<{ cid: CID; bytes: Uint8Array }> {
+  const bytes = await read(root)
+  if (bytes === undefined) throw new DagBlockMissingError(root)
+  yield { cid: root, bytes }
+}
+
 /** Blocks read ahead while a CAR is streamed: the children of each block, so slow (disk) stores are read in parallel. */
 const READ_AHEAD = 64
 
 /**
- * Depth-first walk from `root`: each block once, hash-checked. Throws
- * MissingBlockError, CorruptBlockError or UnsupportedCodecError; identity
- * blocks are walked but not yielded (the spec keeps them out of CARs).
+ * Per-stream bounds (issue 10 item 13): a CAR slot is held at most `maxMs`,
+ * and a client must take at least `minBytesPerSecond` on average once
+ * `graceMs` have passed; a slower reader is cut off so that slow readers
+ * cannot keep every slot (each drain used to reset the idle timer).
  */
-async function* walk(store: BlockStore, root: CID, scope: Scope, signal: AbortSignal): AsyncGenerator<{ cid: CID; bytes: Uint8Array }> {
-  const seen = new Set<string>()
-  const stack: CID[] = [root]
-  const ahead = new Map<string, Promise<Uint8Array | undefined>>()
-  try {
-    while (stack.length > 0) {
-      signal.throwIfAborted()
-      const cid = stack.pop()!
-      const key = cidKey(cid)
-      if (seen.has(key)) continue
-      seen.add(key)
-      let bytes: Uint8Array | undefined
-      try {
-        const pending = ahead.get(key)
-        ahead.delete(key)
-        bytes = await (pending ?? getBlock(store, cid))
-      } catch (cause) {
-        throw new MissingBlockError(`block ${cid.toString()} could not be read`, { cause })
-      }
-      if (bytes === undefined) throw new MissingBlockError(`block ${cid.toString()} is not in the local store`)
-      if (!hashMatches(cid, bytes)) throw new CorruptBlockError(`block ${cid.toString()} in the local store does not match its CID`)
-      if (cid.multihash.code !== HASH_IDENTITY) yield { cid, bytes }
-      if (scope !== 'all') return
-      let links: CID[]
-      try {
-        links = linksOf(cid, bytes)
-      } catch (err) {
-        if (err instanceof UnsupportedCodecError) throw err
-        throw new CorruptBlockError(`block ${cid.toString()} is not valid dag-cbor`, { cause: err })
-      }
-      for (let i = links.length - 1; i >= 0; i--) stack.push(links[i]!)
-      for (const link of links) {
-        if (ahead.size >= READ_AHEAD) break
-        const k = cidKey(link)
-        if (seen.has(k) || ahead.has(k)) continue
-        const p = getBlock(store, link)
-        p.catch(() => {}) // awaited (and its error reported) when the walk reaches it
-        ahead.set(k, p)
-      }
-    }
-  } finally {
-    ahead.clear()
-  }
+export interface CarStreamLimits {
+  maxMs: number
+  minBytesPerSecond: number
+  graceMs: number
 }
 
-function carHeader(root: CID): Uint8Array {
-  const header = dagCbor.encode({ roots: [root], version: 1 })
-  return Buffer.concat([varint.encodeTo(header.length, new Uint8Array(varint.encodingLength(header.length))), header])
-}
+export const CAR_STREAM_LIMITS: Readonly<CarStreamLimits> = Object.freeze({ maxMs: 60 * 60_000, minBytesPerSecond: 32 * 1024, graceMs: 30_000 })
 
-function carSection(cid: CID, bytes: Uint8Array): Buffer {
-  const len = cid.bytes.length + bytes.length
-  const v = new Uint8Array(varint.encodingLength(len))
-  varint.encodeTo(len, v)
-  return Buffer.concat([v, cid.bytes, bytes])
-}
-
-function waitDrain(res: ServerResponse): Promise<void> {
+/** Waits for 'drain', failing when the client leaves or falls below the stream's limits first. */
+function waitDrain(res: ServerResponse, deadline: number, limit: () => string): Promise<void> {
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new GatewayStreamError('slow', limit())), Math.max(0, deadline - performance.now()))
     const done = (err?: Error): void => {
+      clearTimeout(timer)
       res.off('drain', onDrain)
       res.off('close', onClose)
       if (err === undefined) resolve()
       else reject(err)
     }
     const onDrain = (): void => done()
-    const onClose = (): void => done(new ClientGoneError('the client closed the connection'))
+    const onClose = (): void => done(new GatewayStreamError('client', 'the client closed the connection'))
     res.on('drain', onDrain)
     res.on('close', onClose)
   })
 }
-
-class ClientGoneError extends Error {}
 
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false
@@ -403,28 +396,27 @@ export async function serveIpfs(req: IncomingMessage, res: ServerResponse, url: 
 }
 
 async function streamCar(res: ServerResponse, root: CID, scope: Scope, ctx: GatewayContext): Promise<void> {
-  let pending: Uint8Array[] = [carHeader(root)]
-  let size = pending[0]!.length
-  const flush = async (): Promise<void> => {
-    if (res.destroyed) throw new ClientGoneError('the client closed the connection')
-    const chunk = Buffer.concat(pending)
-    pending = []
-    size = 0
-    if (!res.write(chunk)) await waitDrain(res)
-  }
+  const limits = { ...CAR_STREAM_LIMITS, ...ctx.streamLimits }
+  const started = performance.now()
+  let sent = 0
+  // the moment the stream falls below a limit unless more bytes go out
+  const deadline = (): number => Math.min(started + limits.maxMs, started + limits.graceMs + (sent / limits.minBytesPerSecond) * 1000)
+  const limit = (): string => (performance.now() >= started + limits.maxMs ? `the stream ran past its ${limits.maxMs} ms limit` : `the client reads slower than ${limits.minBytesPerSecond} bytes/s`)
+  const gone = (): GatewayStreamError => new GatewayStreamError('client', 'the client closed the connection')
   try {
-    for await (const b of walk(ctx.blocks, root, scope, ctx.signal)) {
-      const section = carSection(b.cid, b.bytes)
-      pending.push(section)
-      size += section.length
-      if (size >= CHUNK_BYTES) await flush()
+    for await (const chunk of frameCar([root], walk(ctx.blocks, root, scope, ctx.signal), CHUNK_BYTES)) {
+      if (res.destroyed) throw gone()
+      if (performance.now() >= deadline()) throw new GatewayStreamError('slow', limit())
+      sent += chunk.length
+      if (!res.write(chunk)) await waitDrain(res, deadline(), limit)
     }
-    if (res.destroyed) throw new ClientGoneError('the client closed the connection')
-    res.end(Buffer.concat(pending))
+    if (res.destroyed) throw gone()
+    res.end()
   } catch (err) {
-    const reason = err instanceof MissingBlockError ? 'missing' : err instanceof CorruptBlockError ? 'corrupt' : err instanceof ClientGoneError ? 'client' : ctx.signal.aborted ? 'shutdown' : 'error'
+    const reason = err instanceof GatewayStreamError ? (err.reason === 'codec' ? 'corrupt' : err.reason) : err instanceof DagBlockMissingError ? 'missing' : err instanceof MalformedBlockError ? 'corrupt' : ctx.signal.aborted ? 'shutdown' : 'error'
     ctx.onAbort(reason)
     if (reason === 'client' || reason === 'shutdown') ctx.log.debug({ root: root.toString(), reason }, 'CAR stream ended early')
+    else if (reason === 'slow') ctx.log.info({ root: root.toString(), reason, sent, ms: Math.round(performance.now() - started) }, `CAR stream cut off: ${(err as Error).message}`)
     else ctx.log.warn({ root: root.toString(), reason, err: err instanceof Error ? err.message : String(err) }, 'CAR stream aborted: the DAG is not complete or not intact in the local store')
     // Never end() a cut-short CAR: tearing the connection down is what tells the client it failed.
     res.destroy()

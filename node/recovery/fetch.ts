@@ -6,7 +6,7 @@ import { ArkError } from '../../snapshot/errors.ts'
 import { decodeRoot } from '../../snapshot/state/root.ts'
 import type { Snapshot } from '../../snapshot/state/snapshot.ts'
 import type { MemoryBlockStore } from '../../snapshot/store.ts'
-import { SourceStalledError, Watchdog, type BlockQuery, type FetchSource } from './source.ts'
+import { SourceError, SourceStalledError, Watchdog, type BlockQuery, type FetchSource } from './source.ts'
 import { Staging } from './staging.ts'
 import { fixedTrust, verifyAgainst, type TrustRoot } from './trust.ts'
 import { openCertifiedSnapshot } from './verify.ts'
@@ -112,38 +112,71 @@ function failure(reasons: string[], what: string): ArkError {
 }
 
 /**
- * Ask the sources in order for the certificate answering the query, until one
- * returns a certificate block that hash-checks, is for the asked chain,
- * adapter and block, and carries enough signatures of the trust root. A source
- * that fails (unreachable, stalled, wrong or forged certificate) is dropped.
+ * Ask the sources for the certificate answering the query: a certificate
+ * block that hash-checks, is for the asked chain, adapter and block, and
+ * carries enough signatures of the trust root. A source that fails
+ * (unreachable, stalled, wrong or forged certificate) is dropped.
+ *
+ * For a block number or `before:N` the sources are asked in order until one
+ * answers. For `latest` every source is asked (a stale source must not roll
+ * the desk back, issue 10 item 8) and the highest verified certificate wins;
+ * sources that lag behind it are reported. When the trust root knows a newer
+ * anchored certificate (the registry's CertificateSubmitted events), that
+ * block is asked for, and a fetch that cannot get it fails.
  */
 export async function locateCertified(o: FetchOptions): Promise<CertifiedLocation> {
   const trust = trustRoot(o.trust)
   await trust.prepare?.(o.signal)
   const reasons: string[] = []
-  for (let index = 0; index < o.sources.length; index++) {
-    const src = o.sources[index]!
-    const watch = new Watchdog({ stallMs: o.stallMs ?? FETCH_DEFAULTS.stallMs, ...(o.sourceTimeoutMs === undefined ? {} : { timeoutMs: o.sourceTimeoutMs }), ...(o.signal === undefined ? {} : { parent: o.signal }) })
-    try {
-      o.onProgress?.({ phase: 'locate', source: src.name, blocks: 0, bytes: 0, fetchedBlocks: 0, fetchedBytes: 0 })
-      const located = await src.locate({ query: o.query, chainId: o.chainId, adapterId: o.adapterId }, watch)
-      checkBlock(located.cid, located.bytes)
-      const certificate = decodeCertificate(located.bytes)
-      const b = certificate.body
-      if (b.chainId !== o.chainId || b.adapterId !== o.adapterId) throw new Error(`its certificate is for chain ${b.chainId} adapter ${b.adapterId}, not chain ${o.chainId} adapter ${o.adapterId}`)
-      if (o.query.kind === 'number' && b.blockNumber !== o.query.block) throw new Error(`its certificate is for block ${b.blockNumber}, not ${o.query.block}`)
-      if (o.query.kind === 'before' && b.blockNumber >= o.query.block) throw new Error(`its certificate is for block ${b.blockNumber}, not before ${o.query.block}`)
-      const { weight } = await verifyAgainst(trust, certificate, watch.signal)
-      return { certificate, certificateCid: located.cid, certificateBytes: located.bytes, weight, source: src.name, index, reasons }
-    } catch (err) {
-      o.signal?.throwIfAborted()
-      reasons.push(`${label(src)}: ${why(err, watch)}`)
-      o.onNotice?.(`dropped ${label(src)}: ${why(err, watch)}`)
-    } finally {
-      watch.dispose()
+  if (o.query.kind !== 'latest') {
+    for (let index = 0; index < o.sources.length; index++) {
+      const found = await locateAt(o, trust, index, o.query, reasons)
+      if (found !== undefined) return found
     }
+    throw failure(reasons, 'a certificate that verifies')
   }
-  throw failure(reasons, 'a certificate that verifies')
+  const answers = await Promise.all(o.sources.map((_, index) => locateAt(o, trust, index, { kind: 'latest' }, reasons)))
+  let best: CertifiedLocation | undefined
+  for (const a of answers) if (a !== undefined && (best === undefined || a.certificate.body.blockNumber > best.certificate.body.blockNumber)) best = a
+  if (best === undefined) throw failure(reasons, 'a certificate that verifies')
+  const anchored = await trust.newestAnchored?.(best.certificate, o.signal)
+  if (anchored !== undefined && anchored > best.certificate.body.blockNumber) {
+    o.onNotice?.(`${trust.describe(best.certificate)} anchors a certificate for block ${anchored}, newer than any source's latest (${best.certificate.body.blockNumber}); asking the sources for it`)
+    let newer: CertifiedLocation | undefined
+    for (let index = 0; index < o.sources.length && newer === undefined; index++) newer = await locateAt(o, trust, index, { kind: 'number', block: anchored }, reasons)
+    if (newer === undefined) throw failure(reasons, `the certificate of block ${anchored}, the newest the trust root anchors (every source lags: the newest they serve is block ${best.certificate.body.blockNumber})`)
+    best = newer
+  }
+  const top = best.certificate.body.blockNumber
+  answers.forEach((a, index) => {
+    if (a !== undefined && a.certificate.body.blockNumber < top) o.onNotice?.(`${label(o.sources[index]!)} lags: its latest certificate is for block ${a.certificate.body.blockNumber}, block ${top} is certified`)
+  })
+  return { ...best, reasons }
+}
+
+/** One source's verified answer to `query`, or undefined (the reason is noted) when it fails. */
+async function locateAt(o: FetchOptions, trust: TrustRoot, index: number, query: BlockQuery, reasons: string[]): Promise<CertifiedLocation | undefined> {
+  const src = o.sources[index]!
+  const watch = new Watchdog({ stallMs: o.stallMs ?? FETCH_DEFAULTS.stallMs, ...(o.sourceTimeoutMs === undefined ? {} : { timeoutMs: o.sourceTimeoutMs }), ...(o.signal === undefined ? {} : { parent: o.signal }) })
+  try {
+    o.onProgress?.({ phase: 'locate', source: src.name, blocks: 0, bytes: 0, fetchedBlocks: 0, fetchedBytes: 0 })
+    const located = await src.locate({ query, chainId: o.chainId, adapterId: o.adapterId }, watch)
+    checkBlock(located.cid, located.bytes)
+    const certificate = decodeCertificate(located.bytes)
+    const b = certificate.body
+    if (b.chainId !== o.chainId || b.adapterId !== o.adapterId) throw new SourceError(`its certificate is for chain ${b.chainId} adapter ${b.adapterId}, not chain ${o.chainId} adapter ${o.adapterId}`)
+    if (query.kind === 'number' && b.blockNumber !== query.block) throw new SourceError(`its certificate is for block ${b.blockNumber}, not ${query.block}`)
+    if (query.kind === 'before' && b.blockNumber >= query.block) throw new SourceError(`its certificate is for block ${b.blockNumber}, not before ${query.block}`)
+    const { weight } = await verifyAgainst(trust, certificate, watch.signal)
+    return { certificate, certificateCid: located.cid, certificateBytes: located.bytes, weight, source: src.name, index, reasons }
+  } catch (err) {
+    o.signal?.throwIfAborted()
+    reasons.push(`${label(src)}: ${why(err, watch)}`)
+    o.onNotice?.(`dropped ${label(src)}: ${why(err, watch)}`)
+    return undefined
+  } finally {
+    watch.dispose()
+  }
 }
 
 /**

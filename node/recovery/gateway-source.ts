@@ -1,12 +1,14 @@
 import { CID } from 'multiformats/cid'
 import { CarStreamReader } from '../../snapshot/car/stream.ts'
+import { httpTarget } from '../../snapshot/chain/errors.ts'
 import { checkBlock } from '../../snapshot/codec/block.ts'
 import { blockLinks } from '../../snapshot/codec/links.ts'
 import { ArkError } from '../../snapshot/errors.ts'
+import { missingRoots } from '../../snapshot/dag/walk.ts'
 import { cidKey } from '../../snapshot/store.ts'
-import type { FetchSource, LocateRequest, Located, SourceContext } from './source.ts'
+import { SourceError, type FetchSource, type LocateRequest, type Located, type SourceContext } from './source.ts'
 import type { Staging } from './staging.ts'
-import { missingRoots } from './walk.ts'
+import { readBounded, readBoundedJson } from './bounded-body.ts'
 
 export const CAR_ACCEPT = 'application/vnd.ipld.car; version=1; order=dfs; dups=n'
 
@@ -18,8 +20,6 @@ export interface GatewaySourceOptions {
 
 export const GATEWAY_SOURCE_DEFAULTS = Object.freeze({ concurrency: 4 })
 
-class GatewayError extends Error {}
-
 /**
  * An archive node's HTTP API and trustless gateway as a fetch source: the
  * certificate is located through /v1/checkpoints and read as a raw block,
@@ -29,27 +29,23 @@ class GatewayError extends Error {}
  * After an interrupted run only the missing subtrees are requested.
  */
 export function gatewaySource(url: string, options: GatewaySourceOptions = {}): FetchSource {
-  const base = url.replace(/\/+$/, '')
+  const target = httpTarget(url.replace(/\/+$/, ''))
   const f = options.fetch ?? fetch
   const concurrency = options.concurrency ?? GATEWAY_SOURCE_DEFAULTS.concurrency
 
   async function get(path: string, accept: string, ctx: SourceContext): Promise<Response> {
-    const res = await f(`${base}${path}`, { signal: ctx.signal, headers: { accept } })
+    const res = await f(`${target.url}${path}`, { signal: ctx.signal, headers: { accept, ...target.headers } })
     ctx.progress()
     if (!res.ok) {
-      const text = (await res.text().catch(() => '')).trim().slice(0, 200)
-      throw new GatewayError(`GET ${path}: HTTP ${res.status}${text === '' ? '' : ` (${text})`}`)
+      const bytes = await readBounded(res, 'error', `GET ${path}`).catch(() => new Uint8Array(0))
+      const text = Buffer.from(bytes).toString('utf8').trim().slice(0, 200)
+      throw new SourceError(`GET ${path}: HTTP ${res.status}${text === '' ? '' : ` (${text})`}`)
     }
     return res
   }
 
-  async function json(path: string, ctx: SourceContext): Promise<unknown> {
-    const res = await get(path, 'application/json', ctx)
-    try {
-      return await res.json()
-    } catch (cause) {
-      throw new GatewayError(`GET ${path}: the answer is not JSON`, { cause })
-    }
+  async function json(path: string, kind: 'checkpoint' | 'listing', ctx: SourceContext): Promise<unknown> {
+    return readBoundedJson(await get(path, 'application/json', ctx), kind, `GET ${path}`)
   }
 
   function cidField(v: unknown, path: string): CID {
@@ -57,26 +53,26 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
     try {
       return CID.parse(String(s))
     } catch (cause) {
-      throw new GatewayError(`GET ${path}: no valid certificateCid in the answer`, { cause })
+      throw new SourceError(`GET ${path}: no valid certificateCid in the answer`, { cause })
     }
   }
 
   /** Which certificate the gateway says answers the query (a hint: it is verified after). */
   async function locateCid(req: LocateRequest, ctx: SourceContext): Promise<CID> {
     const q = req.query
-    if (q.kind === 'latest') return cidField(await json('/v1/checkpoints/latest', ctx), '/v1/checkpoints/latest')
-    if (q.kind === 'number') return cidField(await json(`/v1/checkpoints/${q.block}`, ctx), `/v1/checkpoints/${q.block}`)
-    if (q.block === 0n) throw new GatewayError('there is no checkpoint before block 0')
+    if (q.kind === 'latest') return cidField(await json('/v1/checkpoints/latest', 'checkpoint', ctx), '/v1/checkpoints/latest')
+    if (q.kind === 'number') return cidField(await json(`/v1/checkpoints/${q.block}`, 'checkpoint', ctx), `/v1/checkpoints/${q.block}`)
+    if (q.block === 0n) throw new SourceError('there is no checkpoint before block 0')
     const path = `/v1/checkpoints?to=${q.block - 1n}&limit=1000`
-    const list = (await json(path, ctx)) as { checkpoints?: { block?: unknown; certificateCid?: unknown }[] }
-    if (!Array.isArray(list?.checkpoints)) throw new GatewayError(`GET ${path}: no checkpoint list in the answer`)
+    const list = (await json(path, 'listing', ctx)) as { checkpoints?: { block?: unknown; certificateCid?: unknown }[] }
+    if (!Array.isArray(list?.checkpoints)) throw new SourceError(`GET ${path}: no checkpoint list in the answer`)
     let best: { block: bigint; cid: unknown } | undefined
     for (const c of list.checkpoints) {
       if (typeof c?.block !== 'string' || !/^[0-9]+$/.test(c.block)) continue
       const b = BigInt(c.block)
       if (b < q.block && (best === undefined || b > best.block)) best = { block: b, cid: c.certificateCid }
     }
-    if (best === undefined) throw new GatewayError(`has no certified checkpoint before block ${q.block}`)
+    if (best === undefined) throw new SourceError(`has no certified checkpoint before block ${q.block}`)
     return cidField({ certificateCid: best.cid }, path)
   }
 
@@ -84,7 +80,7 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
   async function streamCar(root: CID, staging: Staging, ctx: SourceContext): Promise<boolean> {
     const path = `/ipfs/${root.toString()}?format=car&dag-scope=all`
     const res = await get(path, CAR_ACCEPT, ctx)
-    if (res.body === null) throw new GatewayError(`GET ${path}: empty body`)
+    if (res.body === null) throw new SourceError(`GET ${path}: empty body`)
     const reader = new CarStreamReader()
     // every CID the stream may send (the root and whatever a received block links to), and those received
     const expected = new Set<string>([cidKey(root)])
@@ -94,7 +90,7 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
         ctx.progress()
         for (const b of reader.push(chunk)) {
           const key = cidKey(b.cid)
-          if (!expected.has(key) || received.has(key)) throw new GatewayError(`sent block ${b.cid.toString()}, which no earlier block of the CAR links to: not part of ${root.toString()} (or not in depth-first order, or sent twice)`)
+          if (!expected.has(key) || received.has(key)) throw new SourceError(`sent block ${b.cid.toString()}, which no earlier block of the CAR links to: not part of ${root.toString()} (or not in depth-first order, or sent twice)`)
           received.add(key)
           checkBlock(b.cid, b.bytes)
           staging.put(b)
@@ -103,31 +99,31 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
       }
     } catch (err) {
       if (ctx.signal.aborted) throw ctx.signal.reason
-      if (err instanceof GatewayError || err instanceof ArkError) throw err
-      throw new GatewayError(`the CAR stream for ${root.toString()} was cut short after ${reader.offset} bytes (${(err as Error).message}); the gateway lacks blocks or the connection failed`, { cause: err })
+      if (err instanceof ArkError) throw err
+      throw new SourceError(`the CAR stream for ${root.toString()} was cut short after ${reader.offset} bytes (${(err as Error).message}); the gateway lacks blocks or the connection failed`, { cause: err })
     }
     reader.end()
-    if (reader.roots === undefined || !reader.roots[0]!.equals(root)) throw new GatewayError(`the CAR for ${root.toString()} names root ${reader.roots?.[0]?.toString()}`)
+    if (reader.roots === undefined || !reader.roots[0]!.equals(root)) throw new SourceError(`the CAR for ${root.toString()} names root ${reader.roots?.[0]?.toString()}`)
     if (received.size === expected.size) return true
     for (const key of expected) {
-      if (!received.has(key) && !staging.has(CID.parse(key))) throw new GatewayError(`the CAR for ${root.toString()} ended without block ${key}; the gateway's copy is incomplete`)
+      if (!received.has(key) && !staging.has(CID.parse(key))) throw new SourceError(`the CAR for ${root.toString()} ended without block ${key}; the gateway's copy is incomplete`)
     }
     return false
   }
 
   return {
     kind: 'gateway',
-    name: base,
+    name: target.shown,
     async locate(req, ctx): Promise<Located> {
       const cid = await locateCid(req, ctx)
-      const res = await get(`/ipfs/${cid.toString()}?format=raw`, 'application/vnd.ipld.raw', ctx)
-      return { cid, bytes: new Uint8Array(await res.arrayBuffer()) }
+      const path = `/ipfs/${cid.toString()}?format=raw`
+      return { cid, bytes: await readBounded(await get(path, 'application/vnd.ipld.raw', ctx), 'certificate', `GET ${path}`) }
     },
     async fetchBlocks(root, staging, ctx): Promise<void> {
       for (let round = 0; ; round++) {
         const missing = staging.has(root) ? missingRoots(staging, root) : [root]
         if (missing.length === 0) return
-        if (round > 0) throw new GatewayError(`blocks are still missing after a complete CAR (e.g. ${missing[0]!.toString()})`)
+        if (round > 0) throw new SourceError(`blocks are still missing after a complete CAR (e.g. ${missing[0]!.toString()})`)
         let next = 0
         let complete = true
         const worker = async (): Promise<void> => {

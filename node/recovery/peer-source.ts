@@ -12,23 +12,20 @@ import { createHeliaLight, type HeliaInit } from 'helia'
 import type { CID } from 'multiformats/cid'
 import { decodeCertificate } from '../../protocol/certificate.ts'
 import { checkBlock, cidOf } from '../../snapshot/codec/block.ts'
-import { blockLinks } from '../../snapshot/codec/links.ts'
-import { cidKey } from '../../snapshot/store.ts'
-import { CATCHUP_LIMITS } from '../../protocol/catchup.ts'
-import { requestCertificates } from '../p2p/catchup.ts'
-import { SourceStalledError, type FetchSource, type LocateRequest, type Located, type SourceContext } from './source.ts'
+import { walkDag } from '../../snapshot/dag/walk.ts'
+import { ArkError } from '../../snapshot/errors.ts'
+import { certificatePages } from '../p2p/catchup.ts'
+import { SourceError, SourceStalledError, type FetchSource, type LocateRequest, type Located, type SourceContext } from './source.ts'
 import type { Staging } from './staging.ts'
 
 export interface PeerSourceOptions {
   /** blocks wanted at once (bitswap round trips overlap); archive nodes accept wantlists of 1024 */
   concurrency?: number
-  /** catch-up pages (of up to 256 certificates) read at most while locating */
+  /** catch-up pages read at most while locating */
   maxPages?: number
 }
 
 export const PEER_SOURCE_DEFAULTS = Object.freeze({ concurrency: 512, maxPages: 4096 })
-
-class PeerError extends Error {}
 
 /** close() waits at most this long for the client to stop */
 const CLOSE_MS = 2_000
@@ -42,10 +39,16 @@ async function join(bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uin
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
 }
 
+/** Helia treats an error named NotFoundError from a blockstore as "not held here". */
+class StagingNotFoundError extends ArkError {
+  override readonly name = 'NotFoundError'
+  constructor(cid: CID) {
+    super('BLOCK_NOT_FOUND', `block ${cid.toString()} is not held`, { retryable: true })
+  }
+}
+
 function notFound(cid: CID): Error {
-  const err = new Error(`block ${cid.toString()} is not held`)
-  err.name = 'NotFoundError'
-  return err
+  return new StagingNotFoundError(cid)
 }
 
 /**
@@ -62,7 +65,7 @@ class StagingBlockstore {
   }
 
   async put(cid: CID, value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<CID> {
-    if (this.staging === undefined) throw new Error('the fetch client stores no blocks outside a fetch')
+    if (this.staging === undefined) throw new ArkError('IO', 'the fetch client stores no blocks outside a fetch')
     const bytes = await join(value)
     checkBlock(cid, bytes)
     this.staging.put({ cid, bytes })
@@ -119,7 +122,7 @@ export function peerSource(addr: string, options: PeerSourceOptions = {}): Fetch
   }
 
   async function start(ctx: SourceContext): Promise<Client> {
-    if (ma === undefined) throw new PeerError(`${JSON.stringify(addr)} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…)`)
+    if (ma === undefined) throw new SourceError(`${JSON.stringify(addr)} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…)`)
     const helia = withBitswap(
       withLibp2pLight(createHeliaLight({ blockstore: blockstore as unknown as Blockstore, codecs: [dagCbor] }), {
         privateKey: await generateKeyPair('Ed25519'),
@@ -149,11 +152,11 @@ export function peerSource(addr: string, options: PeerSourceOptions = {}): Fetch
   async function locate(req: LocateRequest, ctx: SourceContext): Promise<Located> {
     const { helia, peer } = await connect(ctx)
     const q = req.query
-    let from = q.kind === 'number' ? q.block : 0n
+    const from = q.kind === 'number' ? q.block : 0n
     let best: { block: bigint; bytes: Uint8Array } | undefined
     let seen = 0
-    for (let page = 0; page < maxPages; page++) {
-      const certs = await requestCertificates(helia.libp2p, peer, from, ctx.signal)
+    // the catch-up client's pages (the server's cursor, each page bounded in size and time)
+    for await (const certs of certificatePages(helia.libp2p, peer, from, { signal: ctx.signal, maxPages })) {
       ctx.progress()
       seen += certs.length
       let top = -1n
@@ -162,10 +165,10 @@ export function peerSource(addr: string, options: PeerSourceOptions = {}): Fetch
         try {
           c = decodeCertificate(bytes)
         } catch (cause) {
-          throw new PeerError(`sent a certificate that does not decode (${(cause as Error).message})`, { cause })
+          throw new SourceError(`sent a certificate that does not decode (${(cause as Error).message})`, { cause })
         }
         const b = c.body.blockNumber
-        if (b < from) throw new PeerError(`answered a request for certificates from block ${from} with one for block ${b}`)
+        if (b < from) throw new SourceError(`answered a request for certificates from block ${from} with one for block ${b}`)
         if (b > top) top = b
         if (c.body.chainId !== req.chainId || c.body.adapterId !== req.adapterId || c.body.kind !== 0) continue
         if (q.kind === 'number') {
@@ -175,50 +178,31 @@ export function peerSource(addr: string, options: PeerSourceOptions = {}): Fetch
         if (q.kind === 'before' && b >= q.block) continue
         if (best === undefined || b > best.block) best = { block: b, bytes }
       }
-      if (certs.length < CATCHUP_LIMITS.maxCertificates) break
       if (q.kind === 'number' && top >= q.block) break
       if (q.kind === 'before' && top >= q.block - 1n) break
-      from = top + 1n
     }
     if (best !== undefined) return { cid: cidOf(best.bytes), bytes: best.bytes }
-    if (q.kind === 'number') throw new PeerError(`has no certificate for block ${q.block} of chain ${req.chainId} adapter ${req.adapterId}`)
-    if (q.kind === 'before') throw new PeerError(`has no certified checkpoint before block ${q.block} of chain ${req.chainId} adapter ${req.adapterId} (${seen} certificates looked at)`)
-    throw new PeerError(`has no certificates for chain ${req.chainId} adapter ${req.adapterId}`)
+    if (q.kind === 'number') throw new SourceError(`has no certificate for block ${q.block} of chain ${req.chainId} adapter ${req.adapterId}`)
+    if (q.kind === 'before') throw new SourceError(`has no certified checkpoint before block ${q.block} of chain ${req.chainId} adapter ${req.adapterId} (${seen} certificates looked at)`)
+    throw new SourceError(`has no certificates for chain ${req.chainId} adapter ${req.adapterId}`)
   }
 
   async function fetchBlocks(root: CID, staging: Staging, ctx: SourceContext): Promise<void> {
     const { helia } = await connect(ctx)
     blockstore.staging = staging
     blockstore.ctx = ctx
-    const seen = new Set<string>([cidKey(root)])
     const wanted = new Set<CID>()
-    let level: CID[] = [root]
+    const read = async (cid: CID): Promise<Uint8Array> => {
+      if (staging.has(cid)) return staging.get(cid)
+      const chunks: Uint8Array[] = []
+      wanted.add(cid)
+      for await (const c of helia.blockstore.get(cid, { signal: ctx.signal })) chunks.push(c)
+      wanted.delete(cid)
+      return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+    }
     try {
-      while (level.length > 0) {
-        const next: CID[] = []
-        let i = 0
-        const worker = async (): Promise<void> => {
-          while (i < level.length) {
-            const cid = level[i++]!
-            let bytes: Uint8Array
-            if (staging.has(cid)) bytes = staging.get(cid)
-            else {
-              const chunks: Uint8Array[] = []
-              wanted.add(cid)
-              for await (const c of helia.blockstore.get(cid, { signal: ctx.signal })) chunks.push(c)
-              wanted.delete(cid)
-              bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
-            }
-            for (const link of blockLinks(cid, bytes)) {
-              const k = cidKey(link)
-              if (seen.has(k)) continue
-              seen.add(k)
-              next.push(link)
-            }
-          }
-        }
-        await Promise.all(Array.from({ length: Math.min(concurrency, level.length) }, worker))
-        level = next
+      for await (const _ of walkDag(root, read, { order: 'level', concurrency, signal: ctx.signal })) {
+        // blocks land in staging through the blockstore's put (bitswap) as they arrive
       }
     } catch (err) {
       const reason = ctx.signal.aborted ? ctx.signal.reason : err

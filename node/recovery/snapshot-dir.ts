@@ -1,15 +1,12 @@
 import { readFile, stat } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { certificateFromJSON } from '../../protocol/certificate-json.ts'
-import { verifyCertificate, type Certificate } from '../../protocol/certificate.ts'
+import type { Certificate } from '../../protocol/certificate.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
-import { parseOperatorSet, type OperatorSet } from '../../protocol/operator-set.ts'
-import { ChainSource } from '../../snapshot/chain/source.ts'
 import { ArkError, InvalidInputError } from '../../snapshot/errors.ts'
 import type { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { openCar } from '../cli/open-car.ts'
-import { readOperatorSet } from '../chain/registry.ts'
 
 /** A directory as `ark fetch` writes it, opened and cross-checked. */
 export interface SnapshotDir {
@@ -43,7 +40,7 @@ async function readJson(path: string, what: string, optional: boolean): Promise<
  * Opens DIR (certificate.json, snapshot.car, optional summary.json) and checks that the certificate
  * is intact (its re-encoding has the CID the file states) and certifies exactly the snapshot in the
  * CAR: root CID, chain, block, adapter, configHash and stateRoot. Signatures are checked separately
- * (checkCertificateTrust) when a trust root is given.
+ * (node/recovery/trust.ts) when a trust root is given.
  */
 export async function openSnapshotDir(dir: string): Promise<SnapshotDir> {
   let st
@@ -70,38 +67,4 @@ export async function openSnapshotDir(dir: string): Promise<SnapshotDir> {
   if (b.adapterId !== r.adapter.id) mismatch('adapter', b.adapterId, r.adapter.id)
   if (b.configHash.toLowerCase() !== r.adapter.configHash.toLowerCase()) mismatch('configHash', b.configHash, r.adapter.configHash)
   return { dir, certificate, certificateCid: cid, certificateJson, snapshot, summary }
-}
-
-export interface TrustOptions {
-  /** operator-set JSON file ({"operators": [...], "threshold"?: N}) */
-  trustFile?: string
-  /** ArkRegistry address, read at the certificate's block over `rpc` */
-  registry?: string
-  rpc?: string[]
-  signal?: AbortSignal
-}
-
-/** The operator set to check a certificate against, if a trust root was given. */
-export async function loadTrust(o: TrustOptions, certificate: Certificate): Promise<{ set: OperatorSet; source: string } | undefined> {
-  if (o.trustFile !== undefined) {
-    const json = await readJson(o.trustFile, 'an operator set', false)
-    return { set: parseOperatorSet(json), source: `operator-set file ${basename(o.trustFile)}` }
-  }
-  if (o.registry !== undefined && o.rpc !== undefined && o.rpc.length > 0) {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(o.registry)) throw new InvalidInputError(`--registry must be a 0x-prefixed 20-byte address, got ${JSON.stringify(o.registry)}`)
-    const source = new ChainSource({ rpcUrls: o.rpc, chainId: certificate.body.chainId, finality: { kind: 'confirmations', confirmations: 0 } })
-    const set = await readOperatorSet(source, o.registry as `0x${string}`, certificate.body.blockHash, o.signal)
-    return { set, source: `ArkRegistry ${o.registry} at block ${certificate.body.blockNumber}` }
-  }
-  return undefined
-}
-
-/** verifyCertificate with a message that names the trust root. */
-export async function checkCertificateTrust(certificate: Certificate, trust: { set: OperatorSet; source: string }): Promise<{ weight: bigint }> {
-  try {
-    return await verifyCertificate(certificate, trust.set)
-  } catch (err) {
-    if (err instanceof ProtocolError) throw new ProtocolError(err.reason, `certificate does not verify against ${trust.source}: ${err.message}`, { cause: err })
-    throw err
-  }
 }

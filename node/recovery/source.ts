@@ -44,6 +44,18 @@ export interface FetchSource {
   close(): Promise<void>
 }
 
+/**
+ * A source failed or misbehaved: unreachable, an HTTP error, an answer that
+ * is not what was asked for, a body over its size limit. The fetch drops the
+ * source and goes on with the next one.
+ */
+export class SourceError extends ArkError {
+  override readonly name = 'SourceError'
+  constructor(message: string, options: ArkErrorOptions = {}) {
+    super('IO', message, { retryable: true, ...options })
+  }
+}
+
 /** A source sent nothing for too long, or ran out of its time. */
 export class SourceStalledError extends ArkError {
   override readonly name = 'SourceStalledError'

@@ -1,9 +1,8 @@
 import { open, mkdir, readFile, rename, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import * as dagCbor from '@ipld/dag-cbor'
-import { varint } from 'multiformats'
 import type { CID } from 'multiformats/cid'
 import { decodeCertificate } from '../../protocol/certificate.ts'
+import { carHeader, carSection } from '../../snapshot/car/car.ts'
 import { CarStreamReader } from '../../snapshot/car/stream.ts'
 import { checkBlock, type Block } from '../../snapshot/codec/block.ts'
 import { ArkError } from '../../snapshot/errors.ts'
@@ -18,18 +17,6 @@ export const STAGING_FILES = Object.freeze({ certificate: 'certificate.block', b
 
 /** Appended blocks are written out in batches of about this many bytes. */
 const WRITE_BATCH = 1 << 20
-
-function carHeader(root: CID): Uint8Array {
-  const header = dagCbor.encode({ roots: [root], version: 1 })
-  return Buffer.concat([varint.encodeTo(header.length, new Uint8Array(varint.encodingLength(header.length))), header])
-}
-
-function section(cid: CID, bytes: Uint8Array): Uint8Array[] {
-  const len = cid.bytes.length + bytes.length
-  const v = new Uint8Array(varint.encodingLength(len))
-  varint.encodeTo(len, v)
-  return [v, cid.bytes, bytes]
-}
 
 function ioError(what: string, err: unknown): ArkError {
   const code = (err as NodeJS.ErrnoException).code
@@ -134,7 +121,7 @@ export class Staging implements BlockStore {
     let fh: FileHandle
     try {
       fh = await open(carPath, 'a')
-      if ((await fh.stat()).size === 0) await fh.write(carHeader(snapshotCid))
+      if ((await fh.stat()).size === 0) await fh.write(carHeader([snapshotCid]))
     } catch (err) {
       throw ioError(`open ${carPath}`, err)
     }
@@ -156,7 +143,7 @@ export class Staging implements BlockStore {
     this.memory.put(block)
     this.added.blocks++
     this.added.bytes += block.bytes.length
-    for (const p of section(block.cid, block.bytes)) {
+    for (const p of carSection(block.cid, block.bytes)) {
       this.batch.push(p)
       this.batchBytes += p.length
     }

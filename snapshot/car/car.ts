@@ -1,7 +1,8 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { varint } from 'multiformats'
-import { checkBlock, CID_BYTES, CID_PREFIX, cidFromBinary } from '../codec/block.ts'
+import { checkBlock, CID_BYTES, cidFromBinary } from '../codec/block.ts'
+import { hasArkPrefix } from '../codec/links.ts'
 import { ArkError, type ArkErrorOptions } from '../errors.ts'
 import { MemoryBlockStore, type BlockStore } from '../store.ts'
 
@@ -13,30 +14,53 @@ export class MalformedCarError extends ArkError {
 }
 
 /**
- * CARv1 writer: header {roots, version: 1}, then per block
- * varint(len(cid)+len(bytes)) || cid || bytes. Yields byte chunks so the
- * caller decides where they go (file, HTTP response, hash).
+ * The one CARv1 framer (issue 16): the header {roots, version: 1} behind its
+ * varint length. Every CAR Ark writes (files, gateway streams, the staging
+ * file of a fetch) is framed by carHeader and carSection, so they are
+ * byte-identical for the same blocks.
  */
-export async function* writeCar(roots: CID[], cids: AsyncIterable<CID> | Iterable<CID>, store: BlockStore): AsyncGenerator<Uint8Array> {
+export function carHeader(roots: readonly CID[]): Uint8Array {
   const header = dagCbor.encode({ roots, version: 1 })
-  yield concat([varint.encodeTo(header.length, new Uint8Array(varint.encodingLength(header.length))), header])
-  let batch: Uint8Array[] = []
-  let size = 0
-  for await (const cid of cids) {
-    const got = store.get(cid)
-    const bytes = got instanceof Promise ? await got : got
-    const len = cid.bytes.length + bytes.length
-    const v = new Uint8Array(varint.encodingLength(len))
-    varint.encodeTo(len, v)
-    batch.push(v, cid.bytes, bytes)
-    size += v.length + len
-    if (size >= 1 << 20) {
+  return concat([varint.encodeTo(header.length, new Uint8Array(varint.encodingLength(header.length))), header])
+}
+
+/** One block's section: varint(len(cid)+len(bytes)) || cid || bytes, as parts (no copy of the block). */
+export function carSection(cid: CID, bytes: Uint8Array): [Uint8Array, Uint8Array, Uint8Array] {
+  const len = cid.bytes.length + bytes.length
+  const v = new Uint8Array(varint.encodingLength(len))
+  varint.encodeTo(len, v)
+  return [v, cid.bytes, bytes]
+}
+
+/**
+ * Frames blocks as they come into chunks of about `chunkBytes` (the last may
+ * be smaller): the caller decides where they go (file, HTTP response, hash).
+ */
+export async function* frameCar(roots: readonly CID[], blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }> | Iterable<{ cid: CID; bytes: Uint8Array }>, chunkBytes = 1 << 20): AsyncGenerator<Uint8Array> {
+  let batch: Uint8Array[] = [carHeader(roots)]
+  let size = batch[0]!.length
+  for await (const { cid, bytes } of blocks) {
+    for (const p of carSection(cid, bytes)) {
+      batch.push(p)
+      size += p.length
+    }
+    if (size >= chunkBytes) {
       yield concat(batch)
       batch = []
       size = 0
     }
   }
   if (batch.length > 0) yield concat(batch)
+}
+
+/** CARv1 of the blocks `cids` names, read from `store` in that order. */
+export async function* writeCar(roots: CID[], cids: AsyncIterable<CID> | Iterable<CID>, store: BlockStore): AsyncGenerator<Uint8Array> {
+  yield* frameCar(roots, (async function* () {
+    for await (const cid of cids) {
+      const got = store.get(cid)
+      yield { cid, bytes: got instanceof Promise ? await got : got }
+    }
+  })())
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -61,11 +85,6 @@ function readVarint(bytes: Uint8Array, offset: number, what: string): [number, n
     if ((b & 0x80) === 0) return [value, i + 1]
   }
   throw new MalformedCarError(`CAR file is truncated or corrupt: bad varint in ${what} at byte ${offset}; re-download or re-export it`)
-}
-
-function hasArkPrefix(bytes: Uint8Array, at: number): boolean {
-  for (let i = 0; i < CID_PREFIX.length; i++) if (bytes[at + i] !== CID_PREFIX[i]) return false
-  return true
 }
 
 export interface CarContents {

@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { CID_BYTES, CID_PREFIX, cidFromBinary } from '../codec/block.ts'
+import { CID_BYTES, cidFromBinary } from '../codec/block.ts'
+import { hasArkPrefix } from '../codec/links.ts'
 import { MalformedCarError } from './car.ts'
 
 export interface CarBlock {
@@ -11,11 +12,6 @@ export interface CarBlock {
 
 /** Sections larger than this are refused before they are buffered (a block is at most 1 MiB). */
 export const MAX_CAR_SECTION = (1 << 20) + 256
-
-function hasArkPrefix(bytes: Uint8Array, at: number): boolean {
-  for (let i = 0; i < CID_PREFIX.length; i++) if (bytes[at + i] !== CID_PREFIX[i]) return false
-  return true
-}
 
 /**
  * Incremental CARv1 reader: feed it chunks as they arrive (`push`), take the

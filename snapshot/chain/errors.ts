@@ -42,7 +42,12 @@ export class SpotCheckError extends ChainError {
   }
 }
 
-/** Endpoint URLs often embed API keys: keep only scheme, host and port in messages. */
+/**
+ * The one URL redactor (issue 10 item 10): endpoint URLs often carry secrets,
+ * as user:pass, an API key in the path (…/v2/KEY) or in the query (?key=…),
+ * so only scheme, host and port ever reach a message, a log, a metric or an
+ * API answer.
+ */
 export function redact(url: string): string {
   try {
     const u = new URL(url)
@@ -50,4 +55,30 @@ export function redact(url: string): string {
   } catch {
     return '<invalid url>'
   }
+}
+
+/** An http(s) URL as it is requested: credentials moved out of the URL into an Authorization header. */
+export interface HttpTarget {
+  /** the URL without userinfo (fetch() refuses URLs that carry credentials) */
+  url: string
+  /** Authorization: Basic when the URL had user:pass */
+  headers: Record<string, string>
+  /** redact(url): what messages show */
+  shown: string
+}
+
+export function httpTarget(url: string): HttpTarget {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return { url, headers: {}, shown: redact(url) }
+  }
+  if (u.username === '' && u.password === '') return { url, headers: {}, shown: redact(url) }
+  const user = decodeURIComponent(u.username)
+  const pass = decodeURIComponent(u.password)
+  u.username = ''
+  u.password = ''
+  const plain = url.endsWith('/') || u.pathname !== '/' || u.search !== '' ? u.toString() : u.toString().replace(/\/$/, '')
+  return { url: plain, headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` }, shown: redact(url) }
 }

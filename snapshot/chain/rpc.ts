@@ -1,4 +1,4 @@
-import { ChainError, RpcError } from './errors.ts'
+import { ChainError, httpTarget, RpcError, type HttpTarget } from './errors.ts'
 
 export interface RpcOptions {
   /** per-request timeout */
@@ -33,6 +33,33 @@ function abortError(signal: AbortSignal): ChainError {
 
 let nextId = 1
 
+/** JSON-RPC answers larger than this are refused while they stream (eth_getLogs ranges shrink on refusal). */
+export const MAX_RPC_RESPONSE_BYTES = 64 * 1024 * 1024
+
+/**
+ * A response body read chunk by chunk, at most `max` bytes: `undefined` when
+ * it is longer (the transfer is cancelled then, nothing past the cap is held).
+ */
+export async function readBodyCapped(res: Response, max: number): Promise<Uint8Array | undefined> {
+  if (res.body === null) return new Uint8Array(0)
+  const parts: Uint8Array[] = []
+  let size = 0
+  const reader = res.body.getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      size += value.length
+      if (size > max) return undefined
+      parts.push(value)
+    }
+  } finally {
+    await reader.cancel().catch(() => {})
+    reader.releaseLock()
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)
+}
+
 /** JSON-RPC errors that mean "ask for less" rather than "try again". */
 export function isRangeTooLarge(err: unknown): boolean {
   if (!(err instanceof RpcError) || err.chainCode !== 'RPC_ERROR') return false
@@ -45,13 +72,16 @@ export function isRangeTooLarge(err: unknown): boolean {
  * can fix, and errors that say which endpoint failed and how (URL redacted).
  */
 export class RpcEndpoint {
+  /** as configured (may hold secrets: show it only through redact) */
   readonly url: string
+  private readonly target: HttpTarget
   private readonly options: RpcOptions
   /** requests sent, including retries (for benchmarks and metrics) */
   requests = 0
 
   constructor(url: string, options: Partial<RpcOptions> = {}) {
     this.url = url
+    this.target = httpTarget(url)
     this.options = { ...RPC_DEFAULTS, ...options }
   }
 
@@ -76,9 +106,9 @@ export class RpcEndpoint {
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
     let res: Response
     try {
-      res = await fetch(this.url, {
+      res = await fetch(this.target.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...this.target.headers },
         body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
         signal: combined,
       })
@@ -87,12 +117,14 @@ export class RpcEndpoint {
       const timedOut = timeout.aborted
       throw new RpcError('RPC_UNAVAILABLE', this.url, timedOut ? `${method} timed out after ${this.options.timeoutMs} ms` : `${method} failed: ${(cause as Error).message}`, { cause, retryable: true })
     }
-    let text: string
+    let bytes: Uint8Array | undefined
     try {
-      text = await res.text()
+      bytes = await readBodyCapped(res, MAX_RPC_RESPONSE_BYTES)
     } catch (cause) {
       throw new RpcError('RPC_UNAVAILABLE', this.url, `${method}: response body interrupted`, { cause, retryable: true })
     }
+    if (bytes === undefined) throw new RpcError('RPC_ERROR', this.url, `${method}: response is over the ${MAX_RPC_RESPONSE_BYTES}-byte limit (too large a range?)`, { rpcCode: -32005 })
+    const text = Buffer.from(bytes).toString('utf8')
     if (!res.ok) {
       throw new RpcError('RPC_UNAVAILABLE', this.url, `${method}: HTTP ${res.status}`, { retryable: res.status === 429 || res.status >= 500 })
     }

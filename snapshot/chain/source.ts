@@ -1,4 +1,4 @@
-import { ChainDisagreementError, ChainError, RpcError } from './errors.ts'
+import { ChainDisagreementError, ChainError, redact, RpcError } from './errors.ts'
 import { isRangeTooLarge, RPC_DEFAULTS, RpcEndpoint, type RpcOptions } from './rpc.ts'
 
 export type Hex = `0x${string}`
@@ -115,7 +115,7 @@ export class ChainSource {
     for (const e of this.endpoints) {
       const id = big(await e.request('eth_chainId', [], signal), 'chainId', e.url)
       if (id !== this.options.chainId) {
-        throw new ChainError('WRONG_CHAIN', `endpoint ${e.url.replace(/\/\/.*@/, '//')} serves chain ${id}, but chain ${this.options.chainId} is configured; fix the RPC URL or the chain id`)
+        throw new ChainError('WRONG_CHAIN', `endpoint ${redact(e.url)} serves chain ${id}, but chain ${this.options.chainId} is configured; fix the RPC URL or the chain id`)
       }
     }
   }

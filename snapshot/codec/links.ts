@@ -5,7 +5,8 @@ import { readHead, skipItem } from './cbor-head.ts'
 
 const TAG_CID = 42
 
-function hasArkPrefix(bytes: Uint8Array, at: number): boolean {
+/** The bytes at `at` begin with the one CID prefix an Ark block has (CIDv1, dag-cbor, sha2-256). */
+export function hasArkPrefix(bytes: Uint8Array, at: number): boolean {
   for (let i = 0; i < CID_PREFIX.length; i++) if (bytes[at + i] !== CID_PREFIX[i]) return false
   return true
 }

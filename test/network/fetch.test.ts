@@ -259,8 +259,9 @@ describe('ark fetch: bad input', () => {
     expect(occupied.code).toBe(1)
     expect(occupied.stderr).toMatch(/already exists and is not the output/)
     expect(await readdir(join(dir, 'occupied'))).toEqual(['notes.txt'])
+    // one option parser for fetch, verify, prove and cite: a malformed address is a usage error everywhere
     const badRegistry = await ark(['fetch', '--chain', '31337', '--adapter', 'synth', '--block', '1', '--gateway', honest.url, '--registry', '0x1234', '--rpc', 'http://127.0.0.1:1', '--out', out])
-    expect(badRegistry.code).toBe(1)
+    expect(badRegistry.code).toBe(2)
     expect(badRegistry.stderr).toMatch(/20-byte address/)
     const badPeer = await ark([...base(), '--block', a.checkpoint.block, '--peer', 'not-a-multiaddr', '--out', out])
     expect(badPeer.code).toBe(1)

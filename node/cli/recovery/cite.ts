@@ -23,7 +23,7 @@ export const citeCommand: Command = {
     const mdOut = values.markdown === undefined ? null : resolve(values.markdown as string)
     if (out !== null && out === mdOut) throw new UsageError('--out and --markdown must be different files')
     const d = await openSnapshotDir(resolve(positionals[0]!))
-    const trust = await trustFromOptions(values, d.certificate, true, signal)
+    const trust = await trustFromOptions(values, d.certificate, { required: false, registryIsTarget: true }, signal)
     const citation = buildCitation(d, { ...(registry === undefined ? {} : { registry }), gateways: (values.gateway as string[] | undefined) ?? [], ...(trust === undefined ? {} : { trust }) })
     const markdown = citationMarkdown(citation)
     // everything is computed and checked before anything is written

@@ -22,7 +22,7 @@ export const recoveryProveCommand: Command = {
     const account = addressToBytes(required(values, 'account', this), '--account')
     const vault = addressOption(values, 'vault')
     const d = await openSnapshotDir(dir)
-    const trust = await trustFromOptions(values, d.certificate, false, signal)
+    const trust = await trustFromOptions(values, d.certificate, { required: false }, signal)
     const bundle = await buildClaimBundle(d, account, vault === undefined ? {} : { vault })
     const out = values.out as string | undefined
     if (out === undefined) {

@@ -9,10 +9,11 @@ import { decodeBlock } from '../../../snapshot/codec/block.ts'
 import { ArkError } from '../../../snapshot/errors.ts'
 import type { Snapshot } from '../../../snapshot/state/snapshot.ts'
 import type { MemoryBlockStore } from '../../../snapshot/store.ts'
-import { checkCertificateTrust, loadTrust } from '../../recovery/snapshot-dir.ts'
+import { verifyAgainst } from '../../recovery/trust.ts'
 import { checkAccountsJsonl, checkMarketsJson, checkSummaryJson } from '../../recovery/verify-files.ts'
 import { openCertifiedSnapshot } from '../../recovery/verify.ts'
 import { UsageError, type Command } from '../command.ts'
+import { TRUST_OPTIONS, trustRootFromOptions } from './trust-options.ts'
 
 async function readBytes(path: string, what: string): Promise<Buffer> {
   try {
@@ -71,20 +72,13 @@ export const verifyCommand: Command = {
   summary: 'Re-verify a fetched snapshot offline: certificate signatures and threshold against the trust root, every block hash, tree layout, account count and stateRoot, and the exported files against the CAR.',
   usage: 'ark verify DIR|snapshot.car (--trust operators.json | --registry ADDRESS --rpc URL) [--certificate certificate.json] [--json]',
   options: {
-    trust: { type: 'string', description: 'trusted operator-set file ({"operators": [...], "threshold": N})' },
-    registry: { type: 'string', description: 'ArkRegistry address: the operator set is read at the certificate\'s block (needs --rpc)' },
-    rpc: { type: 'string', multiple: true, description: 'JSON-RPC URL for --registry' },
+    ...TRUST_OPTIONS,
     certificate: { type: 'string', description: 'certificate for a plain snapshot CAR (certificate.json or the raw block); not needed for a DIR or a CAR rooted at its certificate' },
   },
   positionals: [1, 1],
   async run({ values, positionals, json, io, signal }) {
     const input = positionals[0]!
-    const trustFile = values.trust as string | undefined
-    const registry = values.registry as string | undefined
-    const rpc = (values.rpc as string[] | undefined) ?? []
-    if (trustFile === undefined && registry === undefined) throw new UsageError(`a trust root is required: --trust operators.json, or --registry ADDRESS --rpc URL\n\nusage: ${this.usage}`)
-    if (trustFile !== undefined && registry !== undefined) throw new UsageError('pass either --trust or --registry, not both')
-    if (registry !== undefined && rpc.length === 0) throw new UsageError('--registry needs --rpc URL (the chain to read the operator set from)')
+    const root = (await trustRootFromOptions(values, { required: true, usage: this.usage }))!
     let isDir: boolean
     try {
       isDir = (await stat(input)).isDirectory()
@@ -109,8 +103,8 @@ export const verifyCommand: Command = {
     if (car.certificate === undefined && !car.root.equals(snapshotCid)) {
       throw new ProtocolError('MISMATCH', `${isDir ? 'snapshot.car' : input} holds snapshot ${car.root} but the certificate certifies ${snapshotCid}; ${isDir ? 'the directory mixes two snapshots or was altered, fetch it again' : 'pass the certificate of this snapshot'}`)
     }
-    const trust = await loadTrust({ trustFile, registry, rpc, signal }, cert.certificate)
-    const { weight } = await checkCertificateTrust(cert.certificate, trust!)
+    await root.prepare?.(signal)
+    const { weight, set } = await verifyAgainst(root, cert.certificate, signal)
     checked.push('certificate')
     const snapshot: Snapshot<unknown, unknown> = await openCertifiedSnapshot(cert.certificate, car.store)
     checked.push('blocks', 'tree', 'accountCount', 'stateRoot')
@@ -134,9 +128,9 @@ export const verifyCommand: Command = {
       stateRoot: r.stateRoot,
       accounts: r.accountCount,
       weight: weight.toString(),
-      threshold: trust!.set.threshold.toString(),
+      threshold: set.threshold.toString(),
       signers: cert.certificate.signatures.map((s) => s.signer),
-      trust: trust!.source,
+      trust: root.describe(cert.certificate),
       checked,
       extraBlocks,
     }
