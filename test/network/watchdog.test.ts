@@ -14,9 +14,10 @@ import type { Address } from '../../protocol/operator-set.ts'
 import type { ArchiveNode } from '../../node/archive/node.ts'
 import { paramsHash } from '../../node/watchdog/options.ts'
 import { SIGNATURE_HEADER, verifyWebhook } from '../../node/watchdog/webhook.ts'
+import { MAX_OPEN_PER_SIGNER } from '../../node/watchdog/alert-pool.ts'
 import { blockNumber, startChain, type ChainFixture } from '../support/chain.ts'
 import { operatorKey, startNode, until, writeClusterConfigs } from '../support/archive-cluster.ts'
-import { mineAfter, setPrice, watchdogOptions } from '../support/watchdog.ts'
+import { floodAlerts, mineAfter, setPrice, watchdogOptions } from '../support/watchdog.ts'
 
 const SECRET = 'watchdog-test-webhook-secret'
 const GUARDIAN_KEY = `0x${'7a'.repeat(32)}` as Hex
@@ -86,6 +87,53 @@ afterAll(async () => {
 })
 
 describe('watchdog on a 4-node network', () => {
+  // Fails on the code before this change (issue 10 item 3): the alert pool held 1,024 condition keys in all and
+  // evicted the oldest whoever raised it, so the flood below pushed the honest oracle-stale key out of every
+  // node's pool (before its quorum, or before its certificate, leaving no emergency record).
+  it('while a byzantine operator floods thousands of distinct alerts, a real stale feed still gets its emergency certificate and record on every node, and the single pause', { timeout: 300_000 }, async () => {
+    const rogue = nodes[3]!
+    stopKeepAlive.abort()
+    await keepAlive
+    const H = await blockNumber(f)
+    // conditions about blocks not final yet: accepted everywhere without a claim check (no reject, no score loss)
+    const flood = await floodAlerts({ count: 3_000, key: operatorKey(3), configHash: rogue.validatorContext().configHash as Hex, paramsHash: paramsHash(rogue.watchdog!.options), fromBlock: H + 3n, spread: 60n })
+    const stop = new AbortController()
+    let sent = 0
+    const flooding = (async () => {
+      for (const bytes of flood) {
+        if (stop.signal.aborted) break
+        await rogue.network.publish('alert', bytes).catch(() => undefined)
+        if (++sent % 50 === 0) await new Promise((r) => setTimeout(r, 5))
+      }
+    })()
+    try {
+      await until('the flood under way', () => sent >= 200, 60_000)
+      await mineAfter(f, HEARTBEAT + 5)
+      const S = await blockNumber(f)
+      const feed = f.deployment.markets[0]!.feed.toLowerCase()
+      await until('oracle-stale raised on every node', () => nodes.every((n) => n.watchdog!.tracker.active.get(`oracle-stale/${feed}`)?.sinceBlock === S), 60_000)
+      await until('the emergency certificate on every node', () => nodes.every((n) => n.certificates.get(S - 1n, 1) !== undefined), 180_000)
+      await until('the emergency record on every node', () => nodes.every((n) => [...n.watchdog!.book.entries.values()].some((e) => e.status === 'certified' && e.subject === feed && e.block === S - 1n && e.record !== undefined)), 60_000)
+      await until('the exchange paused', async () => (await pauses()) === 1, 60_000)
+      await until('the flood delivered', () => sent >= 1_100 && nodes.slice(0, 3).every((n) => n.watchdog!.counters.alertsReceived >= 1_025), 120_000)
+    } finally {
+      stop.abort()
+      await flooding
+    }
+    for (const n of nodes.slice(0, 3)) {
+      expect(n.watchdog!.pool.openCount(privateKeyToAccount(operatorKey(3)).address)).toBeLessThanOrEqual(MAX_OPEN_PER_SIGNER)
+      expect(n.watchdog!.pool.size).toBeLessThanOrEqual(MAX_OPEN_PER_SIGNER + 16)
+      expect(n.network.peerScore(rogue.network.peerId)).toBeGreaterThanOrEqual(0)
+    }
+    expect(await pauses()).toBe(1)
+    expect(JSON.parse(await readFile(join(nodes[0]!.config.dataDir, 'breaker.json'), 'utf8')).status).toBe('sent')
+    // fresh feeds, then past the cooldown (50 blocks) so the next case's stale feed is a new emergency
+    await setPrice(f, f.deployment.markets[0]!.feed, 2000n * 10n ** 8n)
+    await setPrice(f, f.deployment.markets[1]!.feed, 60_000n * 10n ** 8n)
+    await until('oracle-stale cleared on every node', () => nodes.every((n) => ![...n.watchdog!.tracker.active.keys()].some((k) => k.startsWith('oracle-stale/'))), 60_000)
+    await f.rpc('anvil_mine', ['0x3c', '0x1'])
+  })
+
   it('a price feed stops updating: every node raises oracle-stale, the emergency certificate for sinceBlock − 1 forms everywhere, webhooks arrive signed, pause is sent once; when it clears, alerts resolve and nothing more is certified', { timeout: 240_000 }, async () => {
     stopKeepAlive.abort()
     await keepAlive

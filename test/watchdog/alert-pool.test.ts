@@ -141,12 +141,12 @@ describe('bounded per-subject state (issue 10 item 14)', () => {
   it('10,000 conditions raised and cleared, 10,000 checkpoints confirmed: gauges, pool, book stay bounded', () => {
     const gauges = new ConditionGauges()
     for (let i = 0; i < 10_000; i++) {
-      const c = { id: `liquidation-backlog/${subject(i)}`, kind: 'liquidation-backlog', subject: subject(i) }
+      const c = { id: `liquidation-backlog/${subject(i)}`, kind: 'liquidation-backlog' as const, subject: subject(i) }
       gauges.raise(c)
       gauges.clear(c)
       expect(gauges.size).toBeLessThanOrEqual(MAX_CLEARED_GAUGES)
     }
-    gauges.raise({ id: 'x', kind: 'oracle-stale', subject: FEED })
+    gauges.raise({ id: 'x', kind: 'oracle-stale' as const, subject: FEED })
     expect(gauges.size).toBe(MAX_CLEARED_GAUGES + 1)
     expect(gauges.get('x')?.value).toBe(1)
     expect(gauges.get(`liquidation-backlog/${subject(9_999)}`)?.value).toBe(0)
