@@ -1,13 +1,14 @@
 import type { Address } from '../../protocol/operator-set.ts'
 
-/** Claim checks (chain reads) one signer's alerts may cost: a burst of this many… */
-export const CLAIM_CHECK_BURST = 16
+/** New alerts one signer may have validated, claim-checked and forwarded by this node: a burst of this many… */
+export const ALERT_BURST = 64
 /** …refilled at this many per minute (PROTOCOL.md §12.7). */
-export const CLAIM_CHECKS_PER_MINUTE = 30
+export const ALERTS_PER_MINUTE = 30
 
 /**
- * A token bucket per signer: how much of this node's RPC budget alerts
- * signed by one operator may spend. Only signers already known to be in the
+ * A token bucket per signer: how much of this node's work (signature checks
+ * already done, claim checks on the chain, forwarding) new alerts signed by
+ * one operator may cost. Only signers already known to be in the
  * operator set reach it (the validator checks membership and the signature
  * first), so the map is bounded by the set; `maxSigners` is a backstop that
  * forgets the least recently seen signer. Wall clock: local policy, not
@@ -21,8 +22,8 @@ export class SignerBudget {
   private readonly buckets = new Map<Address, { tokens: number; at: number }>()
 
   constructor(init: { burst?: number; perMinute?: number; maxSigners?: number; now?: () => number } = {}) {
-    this.burst = init.burst ?? CLAIM_CHECK_BURST
-    this.perMs = (init.perMinute ?? CLAIM_CHECKS_PER_MINUTE) / 60_000
+    this.burst = init.burst ?? ALERT_BURST
+    this.perMs = (init.perMinute ?? ALERTS_PER_MINUTE) / 60_000
     this.maxSigners = init.maxSigners ?? 1024
     this.now = init.now ?? Date.now
   }

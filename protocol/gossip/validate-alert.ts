@@ -13,14 +13,18 @@ export interface AlertValidatorContext extends ValidatorContext {
   seenAlert?: (a: SignedAlert) => boolean
   /** re-evaluates the claimed condition at its sinceBlock on this node's chain view */
   checkClaim?: (a: SignedAlert) => Promise<ClaimCheck>
-  /** spends one claim check of the signer's budget (chain reads); false → over budget */
-  claimBudget?: (a: SignedAlert) => boolean
+  /**
+   * Spends one unit of the signer's alert budget (validation, chain reads,
+   * forwarding); false → over budget. Asked only after the signature holds,
+   * so no one can spend another signer's budget.
+   */
+  budget?: (a: SignedAlert) => boolean
 }
 
 /**
  * Ignore codes of the alert topic: the shared ones plus RATE_LIMITED (the
- * signer's claim-check budget is spent: our resource, not a rule the sender
- * broke). Bounded; the gossip adapter labels metrics with it.
+ * signer's alert budget is spent: our resource, not a rule the sender
+ * broke; an ignored message is not forwarded either). Bounded; the gossip adapter labels metrics with it.
  */
 export type AlertIgnoreCode = IgnoreCode | 'RATE_LIMITED'
 export type AlertValidation = Exclude<Validation<SignedAlert>, { action: 'ignore' }> | { action: 'ignore'; code: AlertIgnoreCode; message: string }
@@ -31,8 +35,8 @@ export type AlertValidation = Exclude<Validation<SignedAlert>, { action: 'ignore
  * canonical) → scope (chain, adapter+config, params) → sinceBlock past
  * finalizedHead + maxAheadBlocks → ignore TOO_FAR_AHEAD → sinceBlock below
  * the validity window (oldestBlock) → ignore TOO_OLD → signer in the set →
- * signature → duplicate → ignore → (claim needs chain reads) signer's budget
- * spent → ignore RATE_LIMITED → claim provably false at its sinceBlock →
+ * signature → duplicate → ignore → signer's alert budget spent → ignore
+ * RATE_LIMITED → claim provably false at its sinceBlock →
  * reject FALSE_ALERT → accept. Window edges and budgets depend on this
  * node's view and resources, so they ignore (no score); only a broken rule
  * rejects. A claim that cannot be checked is accepted: it is signed, and
@@ -60,10 +64,8 @@ export async function validateAlert(bytes: Uint8Array, ctx: AlertValidatorContex
     return { action: 'reject', code: 'BAD_SIGNATURE', message: String(err) }
   }
   if (ctx.seenAlert?.(a) === true) return { action: 'ignore', code: 'DUPLICATE', message: 'already have this alert' }
-  if (ctx.checkClaim === undefined) return { action: 'accept', value: a }
-  // a claim about a block that is not final yet is not checked (no chain reads, no budget)
-  if (b.sinceBlock <= ctx.finalizedHead && ctx.claimBudget?.(a) === false) return { action: 'ignore', code: 'RATE_LIMITED', message: `${a.signer} spent its claim-check budget; alert ignored` }
-  const claim = await ctx.checkClaim(a)
+  if (ctx.budget?.(a) === false) return { action: 'ignore', code: 'RATE_LIMITED', message: `${a.signer} spent its alert budget; alert ignored` }
+  const claim = ctx.checkClaim === undefined ? 'unknown' : await ctx.checkClaim(a)
   if (claim === 'false') return { action: 'reject', code: 'FALSE_ALERT', message: `the chain contradicts ${b.kind} for ${b.subject} since block ${b.sinceBlock}` }
   return { action: 'accept', value: a }
 }

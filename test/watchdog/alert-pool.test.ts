@@ -7,7 +7,7 @@ import { AlertPool, MAX_OPEN_PER_SIGNER } from '../../node/watchdog/alert-pool.t
 import { EmergencyBook } from '../../node/watchdog/emergency.ts'
 import { ConditionGauges, MAX_CLEARED_GAUGES } from '../../node/watchdog/gauges.ts'
 import { paramsHash, WATCHDOG_DEFAULTS } from '../../node/watchdog/options.ts'
-import { CLAIM_CHECK_BURST, SignerBudget } from '../../node/watchdog/signer-budget.ts'
+import { ALERT_BURST, SignerBudget } from '../../node/watchdog/signer-budget.ts'
 import { addr, ADAPTER_ID, CHAIN_ID, CONFIG_HASH, fourOperators, OP } from '../protocol/support.ts'
 
 const PARAMS = paramsHash(WATCHDOG_DEFAULTS)
@@ -97,7 +97,7 @@ describe('alert validator: sinceBlock window and per-signer claim-check budget (
       checks.n++
       return 'unknown'
     },
-    claimBudget: (a) => budget.take(a.signer),
+    budget: (a) => budget.take(a.signer),
     ...over,
   })
   const signed = (op: number, over: Partial<AlertBody>): Promise<SignedAlert> => signAlert(body(over), addr(OP[op]!), (d) => OP[op]!.sign({ hash: d }))
@@ -112,23 +112,24 @@ describe('alert validator: sinceBlock window and per-signer claim-check budget (
     expect(checks.n).toBe(1)
   })
 
-  // Fails on the code before this change: no budget, every alert cost its claim check on the chain.
-  it('one signer’s claim checks are rate-limited (ignore RATE_LIMITED, no score); other signers keep their budget; unfinal claims cost none', async () => {
+  // Fails on the code before this change: no budget, every alert was checked on the chain and forwarded.
+  it('one signer’s alerts are rate-limited after the signature check (ignore RATE_LIMITED, no score); other signers keep their budget', async () => {
     const checks = { n: 0 }
     let now = 0
     const budget = new SignerBudget({ now: () => now })
     const c = ctx(checks, budget)
     const results: string[] = []
-    for (let i = 0; i < 40; i++) {
-      const v = await validateAlert(encodeAlert(await signed(3, { subject: subject(i + 1), sinceBlock: 5_000n })), c)
+    for (let i = 0; i < ALERT_BURST + 10; i++) {
+      const v = await validateAlert(encodeAlert(await signed(3, { subject: subject(i + 1), sinceBlock: i % 2 === 0 ? 5_000n : 10_050n })), c)
       results.push(v.action === 'accept' ? 'accept' : v.code)
     }
-    expect(checks.n).toBe(CLAIM_CHECK_BURST)
-    expect(results.filter((r) => r === 'RATE_LIMITED').length).toBe(40 - CLAIM_CHECK_BURST)
+    expect(checks.n).toBe(ALERT_BURST)
+    expect(results.filter((r) => r === 'RATE_LIMITED').length).toBe(10)
+    // a forged copy does not spend the signer's budget: it fails the signature first
+    const forged = await signed(3, { subject: subject(999), sinceBlock: 5_000n })
+    expect(await validateAlert(encodeAlert({ ...forged, signer: addr(OP[0]!) }), c)).toMatchObject({ action: 'reject' })
     expect(await validateAlert(encodeAlert(await signed(0, { sinceBlock: 5_000n })), c)).toMatchObject({ action: 'accept' })
-    expect(checks.n).toBe(CLAIM_CHECK_BURST + 1)
-    // a claim about a block past the finalized head is not checked: accepted without spending
-    expect(await validateAlert(encodeAlert(await signed(3, { subject: subject(99), sinceBlock: 10_050n })), c)).toMatchObject({ action: 'accept' })
+    expect(checks.n).toBe(ALERT_BURST + 1)
     // the bucket refills with time
     now += 60_000
     expect(await validateAlert(encodeAlert(await signed(3, { subject: subject(100), sinceBlock: 5_000n })), c)).toMatchObject({ action: 'accept' })
