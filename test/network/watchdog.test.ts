@@ -87,43 +87,45 @@ afterAll(async () => {
 })
 
 describe('watchdog on a 4-node network', () => {
-  // Fails on the code before this change (issue 10 item 3): the alert pool held 1,024 condition keys in all and
-  // evicted the oldest whoever raised it, so the flood below pushed the honest oracle-stale key out of every
-  // node's pool (before its quorum, or before its certificate, leaving no emergency record).
-  it('while a byzantine operator floods thousands of distinct alerts, a real stale feed still gets its emergency certificate and record on every node, and the single pause', { timeout: 300_000 }, async () => {
+  // Issue 10 item 3. Fails on the code before this change: its pool held 1,024 condition keys in all and evicted
+  // the oldest whoever raised it, so a flood landing after the honest alerts pushed the oracle-stale key out of
+  // every node's pool before its certificate (no emergency record, 'the emergency record' times out) or before
+  // its quorum (no certificate, no pause). The flood starts once the honest condition is raised, as an attacker
+  // watching the alert topic would; the deterministic pool-level case is in test/watchdog/alert-pool.test.ts.
+  it('while a byzantine operator floods distinct alerts, a real stale feed still gets its emergency certificate and record on every node, and the single pause', { timeout: 480_000 }, async () => {
+    const FLOOD = 1_100
     const rogue = nodes[3]!
+    const rogueAddress = privateKeyToAccount(operatorKey(3)).address
     stopKeepAlive.abort()
     await keepAlive
     const H = await blockNumber(f)
-    // conditions about blocks not final yet: accepted everywhere without a claim check (no reject, no score loss)
-    const flood = await floodAlerts({ count: 3_000, key: operatorKey(3), configHash: rogue.validatorContext().configHash as Hex, paramsHash: paramsHash(rogue.watchdog!.options), fromBlock: H + 3n, spread: 60n })
-    const stop = new AbortController()
+    // conditions about blocks not final yet: accepted without a claim check (no reject, so no score loss that would cut the flood)
+    const flood = await floodAlerts({ count: FLOOD, key: operatorKey(3), configHash: rogue.validatorContext().configHash as Hex, paramsHash: paramsHash(rogue.watchdog!.options), fromBlock: H + 3n, spread: 60n })
     let sent = 0
+    const feed = f.deployment.markets[0]!.feed.toLowerCase()
+    await mineAfter(f, HEARTBEAT + 5)
+    const S = await blockNumber(f)
+    await until('oracle-stale raised on a node', () => nodes.some((n) => n.watchdog!.tracker.active.get(`oracle-stale/${feed}`)?.sinceBlock === S), 60_000)
     const flooding = (async () => {
       for (const bytes of flood) {
-        if (stop.signal.aborted) break
         await rogue.network.publish('alert', bytes).catch(() => undefined)
-        if (++sent % 50 === 0) await new Promise((r) => setTimeout(r, 5))
+        if (++sent % 20 === 0) await new Promise((r) => setTimeout(r, 1))
       }
     })()
     try {
-      await until('the flood under way', () => sent >= 200, 60_000)
-      await mineAfter(f, HEARTBEAT + 5)
-      const S = await blockNumber(f)
-      const feed = f.deployment.markets[0]!.feed.toLowerCase()
       await until('oracle-stale raised on every node', () => nodes.every((n) => n.watchdog!.tracker.active.get(`oracle-stale/${feed}`)?.sinceBlock === S), 60_000)
-      await until('the emergency certificate on every node', () => nodes.every((n) => n.certificates.get(S - 1n, 1) !== undefined), 180_000)
-      await until('the emergency record on every node', () => nodes.every((n) => [...n.watchdog!.book.entries.values()].some((e) => e.status === 'certified' && e.subject === feed && e.block === S - 1n && e.record !== undefined)), 60_000)
+      await until('the emergency certificate on every node', () => nodes.every((n) => n.certificates.get(S - 1n, 1) !== undefined), 300_000)
+      await until('the emergency record on every node', () => nodes.every((n) => [...n.watchdog!.book.entries.values()].some((e) => e.status === 'certified' && e.subject === feed && e.block === S - 1n && e.record !== undefined)), 120_000)
       await until('the exchange paused', async () => (await pauses()) === 1, 60_000)
-      await until('the flood sent', () => sent >= 1_100, 120_000)
     } finally {
-      stop.abort()
       await flooding
     }
-    // the rogue's direct peer validated the flood and ignored what exceeded the signer's budget (not forwarded, no score)
-    expect(nodes[0]!.network.metrics.get('alert', 'ignore', 'RATE_LIMITED')).toBeGreaterThan(500)
+    // the rogue's direct peer validated the whole flood and ignored what exceeded the signer's budget (not forwarded, no score)
+    const seen = (n: ArchiveNode): number => n.network.metrics.get('alert', 'accept') + n.network.metrics.get('alert', 'ignore', 'RATE_LIMITED')
+    await until('the flood validated by the rogue’s peer', () => seen(nodes[0]!) >= FLOOD, 240_000)
+    expect(nodes[0]!.network.metrics.get('alert', 'ignore', 'RATE_LIMITED')).toBeGreaterThan(FLOOD / 2)
     for (const n of nodes.slice(0, 3)) {
-      expect(n.watchdog!.pool.openCount(privateKeyToAccount(operatorKey(3)).address)).toBeLessThanOrEqual(MAX_OPEN_PER_SIGNER)
+      expect(n.watchdog!.pool.openCount(rogueAddress)).toBeLessThanOrEqual(MAX_OPEN_PER_SIGNER)
       expect(n.watchdog!.pool.size).toBeLessThanOrEqual(MAX_OPEN_PER_SIGNER + 16)
       expect(n.network.peerScore(rogue.network.peerId)).toBeGreaterThanOrEqual(0)
     }
@@ -134,6 +136,13 @@ describe('watchdog on a 4-node network', () => {
     await setPrice(f, f.deployment.markets[1]!.feed, 60_000n * 10n ** 8n)
     await until('oracle-stale cleared on every node', () => nodes.every((n) => ![...n.watchdog!.tracker.active.keys()].some((k) => k.startsWith('oracle-stale/'))), 60_000)
     await f.rpc('anvil_mine', ['0x3c', '0x1'])
+    // nothing of the flood left in flight before the next cases count accepted alerts
+    let last = { count: -1, at: Date.now() }
+    await until('alert gossip quiet for 2 s', () => {
+      const count = nodes.reduce((t, n) => t + seen(n), 0)
+      if (count !== last.count) last = { count, at: Date.now() }
+      return Date.now() - last.at >= 2_000
+    }, 120_000)
   })
 
   it('a price feed stops updating: every node raises oracle-stale, the emergency certificate for sinceBlock − 1 forms everywhere, webhooks arrive signed, pause is sent once; when it clears, alerts resolve and nothing more is certified', { timeout: 240_000 }, async () => {
