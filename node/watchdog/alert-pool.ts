@@ -117,7 +117,11 @@ export class AlertPool {
     const more = evicted === undefined ? {} : { evicted }
     if (!e.quorum && weight >= this.operators.threshold) {
       e.quorum = true
-      for (const s of e.signers.keys()) this.open.get(s)?.delete(key)
+      for (const s of e.signers.keys()) {
+        const mine = this.open.get(s)
+        mine?.delete(key)
+        if (mine?.size === 0) this.open.delete(s)
+      }
       return { type: 'quorum', key, weight, alerts: [...e.signers.values()], ...more }
     }
     return { type: 'counted', key, weight, ...more }
