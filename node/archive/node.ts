@@ -378,6 +378,9 @@ export class ArchiveNode {
       floor: () => this.retainer.floor(),
       seen: (a) => this.aggregator.seen(a),
       seenEvidence: (e) => this.evidenceStore.has(e),
+      // with a watchdog, emergency attestations count only for blocks a validated alert names; a node
+      // without one cannot judge alerts and bounds kind-1 messages by the window and per-signer caps
+      ...(this.watchdog === undefined ? {} : { emergencyBlock: (b: bigint) => this.watchdog!.namesEmergencyBlock(b) }),
       signal: this.signal,
     })
   }

@@ -5,6 +5,7 @@ import type { PrivateKeyAccount } from 'viem/accounts'
 import type { Address } from '../../protocol/operator-set.ts'
 import { writeFileAtomic } from '../fs/atomic.ts'
 import { watchdogExchangeAbi } from './chain-reader.ts'
+import { WatchdogOutputError } from './errors.ts'
 
 /** What the breaker did, persisted before and after sending (`{dataDir}/breaker.json`). */
 export interface BreakerState {
@@ -83,9 +84,11 @@ export class CircuitBreaker {
       const tx: Hex = await wallet.sendTransaction({ to: this.exchange, data: encodeFunctionData({ abi: watchdogExchangeAbi, functionName: 'pause' }), gas: 100_000n })
       await this.save({ ...base, status: 'sent', tx, at: new Date().toISOString() })
       this.log?.warn({ exchange: this.exchange, tx, conditionKey }, 'circuit breaker: pause() sent')
-    } catch (err) {
+    } catch (cause) {
+      // viem puts the endpoint URL (user:pass, keys in path or query) in its messages and fields: only a scrubbed summary goes on
+      const err = new WatchdogOutputError('BREAKER_SEND_FAILED', `circuit breaker: sending pause() to ${this.exchange}`, this.rpcUrl, cause, 'Check the RPC endpoint and the guardian key (set on the exchange, funded); not retried automatically: remove breaker.json to re-arm.')
       // 'sending' stays on disk only if this save fails too: then a restart never re-sends
-      await this.save({ ...base, status: 'failed', error: (err as Error).message.slice(0, 300), at: new Date().toISOString() })
+      await this.save({ ...base, status: 'failed', error: err.message.slice(0, 300), at: new Date().toISOString() })
       this.log?.error({ err, exchange: this.exchange }, 'circuit breaker: sending pause() failed; not retried automatically')
     }
     return this.state!

@@ -98,6 +98,21 @@ export class EmergencyBook {
     return e
   }
 
+  /**
+   * Forget what fell out of the validity window: entries whose block is below
+   * `oldest` (alerts for them are ignored as TOO_OLD now, so the key cannot
+   * come back) and cooldown marks that can no longer decide anything (every
+   * future emergency block is ≥ oldest − 1, further than cooldownBlocks away).
+   */
+  prune(oldest: bigint): void {
+    for (const [k, e] of this.entries) if (e.block < oldest) this.entries.delete(k)
+    for (const [id, b] of this.lastBlock) if (b + this.cooldownBlocks < oldest - 1n) this.lastBlock.delete(id)
+  }
+
+  get sizes(): { entries: number; cooldowns: number } {
+    return { entries: this.entries.size, cooldowns: this.lastBlock.size }
+  }
+
   /** Keys waiting for the kind-1 certificate of `block`. */
   waiting(block: bigint): EmergencyEntry[] {
     return [...this.entries.values()].filter((e) => e.block === block && (e.status === 'deriving' || e.status === 'attested' || e.status === 'confirmed' || e.status === 'certified'))

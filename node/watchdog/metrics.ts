@@ -17,6 +17,8 @@ export function registerWatchdogMetrics(reg: PromRegistry, wd: Watchdog): void {
   const hooks = reg.counter({ name: 'ark_watchdog_webhook_deliveries_total', help: 'webhook deliveries by result', labelNames: ['result'] })
   const breaker = reg.gauge({ name: 'ark_watchdog_breaker_tripped', help: '1 once the circuit breaker sent pause() (or found the exchange paused)' })
   reg.addCollector(() => {
+    // rebuilt on every scrape: series the watchdog forgot (bounded, gauges.ts) leave /metrics too
+    cond.reset()
     for (const c of wd.conditionGauge.values()) cond.set({ kind: c.kind, subject: c.subject }, c.value)
     const n = new Map<string, number>(alertKindNames.map((k) => [k, 0]))
     for (const c of wd.tracker.active.values()) n.set(c.kind, (n.get(c.kind) ?? 0) + 1)

@@ -3,7 +3,7 @@ import type { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
 import type { Hex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
-import { alertJSON, conditionKey, encodeAlert, isEmergencyKind, MAX_ALERT_VALUES, signAlert, type SignedAlert } from '../../protocol/alert.ts'
+import { conditionKey, encodeAlert, signAlert, type SignedAlert } from '../../protocol/alert.ts'
 import type { Certificate } from '../../protocol/certificate.ts'
 import { validateAlert } from '../../protocol/gossip/validate-alert.ts'
 import type { Validation, ValidatorContext } from '../../protocol/gossip/validate.ts'
@@ -12,16 +12,19 @@ import type { ChainSource } from '../../snapshot/chain/source.ts'
 import type { Block } from '../../snapshot/codec/block.ts'
 import type { AccountRecord } from '../../snapshot/schema/derivatives.ts'
 import type { Service } from '../p2p/service.ts'
-import { AlertPool } from './alert-pool.ts'
+import { pause } from '../util/pause.ts'
+import type { AlertPool } from './alert-pool.ts'
 import { CircuitBreaker } from './breaker.ts'
 import { ChainReader } from './chain-reader.ts'
 import { ConditionTracker, type Condition } from './conditions.ts'
-import { EmergencyBook, type EmergencyEntry } from './emergency.ts'
-import { underwaterCandidates } from './margin.ts'
-import { arkFindings, chainStall, fundingStale, headLag, liquidationBacklog, oracleDisagreement, oracleFindings, protocolPaused, rpcDisagreement, type ArkObservation, type Finding, type UnderwaterRun } from './monitors.ts'
+import { EmergencyBook } from './emergency.ts'
+import { ConditionGauges } from './gauges.ts'
+import type { ArkObservation } from './monitors.ts'
+import { Observer, type FoundCondition } from './observer.ts'
 import { paramsHash, type WatchdogOptions } from './options.ts'
-import { WebhookSender } from './webhook.ts'
-import { pause } from '../util/pause.ts'
+import { entryJSON, Responder } from './responder.ts'
+import { SignerBudget } from './signer-budget.ts'
+import { WebhookSender, type WebhookEvent } from './webhook.ts'
 
 export interface WatchdogInit {
   options: WatchdogOptions
@@ -55,14 +58,14 @@ export interface WatchdogComponents {
 }
 
 const str = (c: Condition): Record<string, unknown> => ({ id: c.id, kind: c.kind, subject: c.subject, sinceBlock: c.sinceBlock.toString(), block: c.block.toString(), values: c.values.map(String), message: c.message, signed: c.signed, raisedAt: new Date(c.raisedAt).toISOString() })
-const entryJSON = (e: EmergencyEntry): Record<string, unknown> => ({ ...e, block: e.block.toString(), confirmedAt: new Date(e.confirmedAt).toISOString(), ...(e.certifiedAt === undefined ? {} : { certifiedAt: new Date(e.certifiedAt).toISOString() }) })
 
 /**
- * The watchdog of one archive node (PROTOCOL.md §12): polls the chain,
- * runs the monitors, raises and clears conditions (log lines, metrics,
- * webhooks, HTTP), signs and gossips alerts for emergency kinds, counts
- * everyone's alerts per condition key, and on a quorum starts the emergency
- * checkpoint and (optionally) trips the circuit breaker — once per key.
+ * The watchdog of one archive node (PROTOCOL.md §12), wiring its rooms: the
+ * observer polls the chain and runs the monitors; this service raises and
+ * clears conditions (log lines, metrics, webhooks, HTTP) and signs and
+ * gossips alerts for emergency kinds; the responder counts everyone's
+ * alerts per condition key and on a quorum starts the emergency checkpoint
+ * and (optionally) trips the circuit breaker — once per key.
  */
 export class Watchdog implements Service {
   readonly name = 'watchdog'
@@ -74,19 +77,19 @@ export class Watchdog implements Service {
   readonly book: EmergencyBook
   readonly counters = { polls: 0, pollErrors: 0, raised: 0, cleared: 0, alertsSigned: 0, alertsReceived: 0, quorums: 0, emergencies: 0, emergencyCertified: 0, rateLimited: 0 }
   readonly raisedByKind = new Map<string, number>()
-  /** condition id → 1 active / 0 cleared (Prometheus series per condition) */
-  readonly conditionGauge = new Map<string, { kind: string; subject: string; value: number }>()
-  breaker: CircuitBreaker | undefined
-  pool: AlertPool | undefined
+  /** condition id → 1 active / 0 cleared (Prometheus series per condition; bounded, gauges.ts) */
+  readonly conditionGauge = new ConditionGauges()
+  /** new gossiped alerts per signer: validation, claim checks, forwarding (PROTOCOL.md §12.7) */
+  readonly alertBudget = new SignerBudget()
+  readonly breaker: CircuitBreaker | undefined
   private readonly init: WatchdogInit
   private readonly c: WatchdogComponents
   private readonly log: Logger
   private readonly controller = new AbortController()
   private loop: Promise<void> | undefined
   private readonly tasks = new Set<Promise<unknown>>()
-  private head: { number: bigint; since: number } | undefined
-  private lastFinal: string | undefined
-  private readonly runs = new Map<string, { since: bigint; checked: bigint; capped: boolean }>()
+  private readonly observer: Observer
+  private responderInstance: Responder | undefined
 
   constructor(init: WatchdogInit, components: WatchdogComponents) {
     this.init = init
@@ -100,24 +103,58 @@ export class Watchdog implements Service {
     if (init.guardian !== undefined) {
       this.breaker = new CircuitBreaker({ account: init.guardian, exchange: init.options.breaker?.exchange ?? init.exchange, rpcUrl: init.source.options.rpcUrls[0]!, chainId: init.chainId, stateFile: join(init.dataDir, 'breaker.json'), isPaused: async () => this.reader.paused((await this.reader.source.finalizedHead(this.controller.signal)).hash), log: this.log })
     }
+    this.observer = new Observer({
+      reader: this.reader,
+      options: init.options,
+      log: this.log,
+      signal: this.controller.signal,
+      oldestBlock: () => this.c.context().oldestBlock,
+      found: (group, conditions) => this.apply(group, conditions),
+      ...(components.accounts === undefined ? {} : { accounts: components.accounts }),
+      ...(components.ark === undefined ? {} : { ark: components.ark }),
+    })
   }
 
-  private get alertPool(): AlertPool {
-    this.pool ??= new AlertPool(this.c.context().operators)
-    return this.pool
+  /** Built on first use: the node's context (operator set) is ready only once the node built its network. */
+  private get responder(): Responder {
+    this.responderInstance ??= new Responder({
+      book: this.book,
+      breaker: this.breaker,
+      enabled: this.options.emergency.enabled,
+      log: this.log,
+      signal: this.controller.signal,
+      counters: this.counters,
+      operators: () => this.c.context().operators,
+      notify: (event, payload) => this.notify(event, payload),
+      track: (p) => this.track(p),
+      emergencyCheckpoint: (block, key) => this.c.emergencyCheckpoint(block, key),
+      ...(this.c.putBlock === undefined ? {} : { putBlock: this.c.putBlock }),
+    })
+    return this.responderInstance
+  }
+
+  /** Validated alerts by condition key. */
+  get pool(): AlertPool {
+    return this.responder.pool
   }
 
   /** The alert topic's validator (for the node's network): pure checks, then the claim against this node's chain view. */
   validate = async (bytes: Uint8Array): Promise<Validation<SignedAlert>> => {
     const ctx = this.c.context()
-    const v = await validateAlert(bytes, { ...ctx, paramsHash: this.paramsHash, seenAlert: (a) => this.alertPool.seen(a), checkClaim: (a) => this.reader.checkClaim(a, ctx.finalizedHead) })
-    return v
+    const v = await validateAlert(bytes, { ...ctx, paramsHash: this.paramsHash, seenAlert: (a) => this.pool.seen(a), budget: (a) => this.alertBudget.take(a.signer), checkClaim: (a) => this.reader.checkClaim(a, ctx.finalizedHead) })
+    // RATE_LIMITED is an alert-topic ignore code; the gossip adapter labels metrics with any bounded code
+    return v as Validation<SignedAlert>
   }
 
   /** An accepted alert from gossip. */
   onAlert(a: SignedAlert): void {
     this.counters.alertsReceived++
     this.count(a)
+  }
+
+  /** True when a validated alert in the pool names this block as its emergency checkpoint (sinceBlock − 1). */
+  namesEmergencyBlock(blockNumber: bigint): boolean {
+    return this.responderInstance?.pool.namesEmergencyBlock(blockNumber) ?? false
   }
 
   async start(): Promise<void> {
@@ -140,7 +177,7 @@ export class Watchdog implements Service {
       if (!this.controller.signal.aborted) this.log.warn({ err }, 'watchdog task failed')
     })
     this.tasks.add(q)
-    void q.finally(() => this.tasks.delete(q))
+    q.finally(() => this.tasks.delete(q)).catch(() => undefined)
   }
 
   private async run(): Promise<void> {
@@ -157,88 +194,30 @@ export class Watchdog implements Service {
     }
   }
 
-  /** One observation round; each monitor group updates its conditions only if its reads succeeded. */
+  /** One observation round (observer.ts); then what fell out of the validity window is forgotten. */
   async poll(): Promise<void> {
-    const now = Date.now()
-    const o = this.options
-    const { heads, common, latest } = await this.reader.endpointHeads()
-    if (latest !== undefined) {
-      if (this.head === undefined || this.head.number !== latest.number) this.head = { number: latest.number, since: now }
-      const found = [chainStall({ number: latest.number, timestamp: latest.timestamp, stuckMs: now - this.head.since }, o), rpcDisagreement(heads, common, o)]
-      await this.apply('chain', found, latest.number)
-    }
-    const B = await this.reader.finalized()
-    const ark = this.c.ark?.()
-    if (ark !== undefined) await this.apply('node', [headLag(ark.nodeFinalized, B.number, o), ...arkFindings(ark)], B.number)
-    // the protocol monitors are functions of the state at B: nothing to redo until B changes
-    if (this.lastFinal === B.hash) return
-    const found: (Finding | undefined)[] = []
-    const markets = await this.reader.markets(B.hash)
-    const feeds = [...new Set([...markets.map((m) => m.feed), ...o.oracle.extraFeeds, ...o.oracle.pairs.flatMap((p) => p.feeds)].map((f) => f.toLowerCase() as Address))]
-    const obs = new Map((await Promise.all(feeds.map((f) => this.reader.feed(f, B.hash)))).map((f) => [f.feed, f]))
-    for (const f of obs.values()) if (f.roundId > 0n) found.push(...oracleFindings(f, B.timestamp, o))
-    for (const p of o.oracle.pairs) found.push(oracleDisagreement(obs.get(p.feeds[0])!, obs.get(p.feeds[1])!, p.maxBps))
-    for (const m of markets) found.push(fundingStale(m, B.timestamp, o))
-    found.push(protocolPaused(await this.reader.paused(B.hash), this.reader.exchange, B.number))
-    await this.apply('protocol', found, B.number, B)
-    this.lastFinal = B.hash
-    // the backlog monitor may walk back many blocks: it runs beside the poll, never delaying the others
-    if (this.backlog === undefined && this.c.accounts !== undefined) {
-      this.backlog = this.pollBacklog(B, markets)
-        .catch((err: unknown) => {
-          if (!this.controller.signal.aborted) this.log.debug({ err }, 'watchdog backlog poll failed')
-        })
-        .finally(() => (this.backlog = undefined))
-    }
+    await this.observer.poll()
+    this.responder.prune(this.c.context().oldestBlock)
   }
-
-  private backlog: Promise<void> | undefined
 
   /** Wait for a backlog evaluation in flight (tests). */
   async settled(): Promise<void> {
-    await this.backlog
+    await this.observer.settled()
   }
 
-  private async pollBacklog(B: Awaited<ReturnType<ChainReader['finalized']>>, markets: Awaited<ReturnType<ChainReader['markets']>>): Promise<void> {
-    const o = this.options
-    const records = this.c.accounts?.()
-    if (records !== undefined) {
-      const ctx = await this.reader.marginContext(B, markets)
-      const runs: UnderwaterRun[] = []
-      const live = new Set<string>()
-      for (const cand of underwaterCandidates(records, ctx, o.engine.backlogCandidates)) {
-        const acct = cand.account as Address
-        const now2 = await this.reader.underwater(acct, B.hash)
-        if (!now2.under) continue
-        live.add(acct)
-        const r = await this.reader.runStart(acct, B.number, this.runs.get(acct))
-        this.runs.set(acct, { ...r, checked: B.number })
-        runs.push({ account: acct, since: r.since, capped: r.capped, equity: now2.equity, requirement: now2.requirement })
-      }
-      for (const k of [...this.runs.keys()]) if (!live.has(k)) this.runs.delete(k)
-      await this.apply('backlog', [liquidationBacklog(runs, B.number, o)], B.number, B)
-    }
-  }
-
-  private async apply(group: string, found: (Finding | undefined)[], block: bigint, hi?: Awaited<ReturnType<ChainReader['finalized']>>): Promise<void> {
-    const conditions: Omit<Condition, 'id' | 'group' | 'raisedAt'>[] = []
-    for (const f of found) {
-      if (f === undefined) continue
-      const sinceBlock = hi === undefined ? (f.since.rule === 'block' ? f.since.block : block) : await this.reader.resolveSince(f.since, hi)
-      conditions.push({ kind: f.kind, subject: f.subject.toLowerCase() as Address, sinceBlock, block, values: f.values.slice(0, MAX_ALERT_VALUES), message: f.message, signed: isEmergencyKind(f.kind) && f.local !== true && sinceBlock >= 1n })
-    }
-    const { raised, cleared } = this.tracker.update(group, conditions, Date.now())
+  private apply(group: string, found: FoundCondition[]): void {
+    const { raised, cleared } = this.tracker.update(group, found, Date.now())
     for (const c of raised) {
       this.counters.raised++
       this.raisedByKind.set(c.kind, (this.raisedByKind.get(c.kind) ?? 0) + 1)
-      this.conditionGauge.set(c.id, { kind: c.kind, subject: c.subject, value: 1 })
+      this.conditionGauge.raise(c)
       this.log.warn({ watchdog: 'raised', kind: c.kind, subject: c.subject, sinceBlock: c.sinceBlock.toString(), block: c.block.toString(), values: c.values.map(String) }, `watchdog: ${c.message}`)
       this.notify('alert.raised', { condition: str(c) })
       if (c.signed) this.track(this.signAndPublish(c))
     }
     for (const c of cleared) {
       this.counters.cleared++
-      this.conditionGauge.set(c.id, { kind: c.kind, subject: c.subject, value: 0 })
+      this.conditionGauge.clear(c)
       this.log.info({ watchdog: 'cleared', kind: c.kind, subject: c.subject, sinceBlock: c.sinceBlock.toString(), activeMs: c.clearedAt - c.raisedAt }, `watchdog: condition cleared: ${c.kind} ${c.subject}`)
       this.notify('alert.cleared', { condition: { ...str(c), clearedAt: new Date(c.clearedAt).toISOString() } })
     }
@@ -253,99 +232,26 @@ export class Watchdog implements Service {
   }
 
   private count(a: SignedAlert): void {
-    this.alertPool.setOperators(this.c.context().operators)
-    const e = this.alertPool.add(a)
-    if (e.type !== 'quorum') return
-    this.counters.quorums++
-    const entry = this.book.admit(a, this.options.emergency.enabled, Date.now())
-    if (entry === undefined) return
-    this.log.warn({ watchdog: 'quorum', conditionKey: e.key, weight: e.weight.toString(), block: entry.block.toString(), status: entry.status, reason: entry.reason }, 'watchdog: operators holding a quorum of weight raised the same condition')
-    if (entry.status === 'rate-limited') {
-      this.counters.rateLimited++
-      return
-    }
-    this.notify('emergency.confirmed', { emergency: entryJSON(entry), alerts: e.alerts.map(alertJSON) })
-    if (entry.status !== 'confirmed') return
-    this.counters.emergencies++
-    if (this.breaker !== undefined) {
-      this.track(
-        this.breaker.trip(e.key).then((s) => {
-          if (s.status === 'sent' && s.conditionKey === e.key) this.notify('breaker.paused', { breaker: s })
-        }),
-      )
-    }
-    this.track(this.takeEmergency(entry))
+    this.responder.count(a)
   }
-
-  private readonly deriving = new Map<bigint, Promise<void>>()
-
-  /** Derive and attest the kind-1 checkpoint (once per block, however many keys name it), retrying while it is not final yet. */
-  private async takeEmergency(e: EmergencyEntry): Promise<void> {
-    e.status = 'deriving'
-    let run = this.deriving.get(e.block)
-    if (run === undefined) this.deriving.set(e.block, (run = this.deriveEmergency(e)))
-    await run
-    if (e.status === 'deriving') e.status = 'attested'
-  }
-
-  private async deriveEmergency(e: EmergencyEntry): Promise<void> {
-    const signal = this.controller.signal
-    for (let attempt = 0; !signal.aborted; attempt++) {
-      try {
-        await this.c.emergencyCheckpoint(e.block, e.conditionKey)
-        return
-      } catch (err) {
-        const retryable = (err as { retryable?: boolean }).retryable === true
-        if (!retryable || attempt > 600) {
-          e.status = 'failed'
-          e.reason = (err as Error).message
-          this.log.error({ err, block: e.block.toString() }, 'emergency checkpoint failed')
-          return
-        }
-        await pause(200, signal)
-      }
-    }
-  }
-
-  /** condition keys whose certification was announced (counted, logged, webhook sent) */
-  private readonly announced = new Set<string>()
 
   /** A certificate the node now holds: an emergency one completes the records waiting for its block. */
   async onCertified(cert: Certificate, cid: CID): Promise<void> {
-    if (cert.body.kind !== 1) return
-    // Every key of this block turns 'certified' in the same tick, and only once its record block is stored:
-    // a reader never sees a certified entry without its record, nor one key certified and another still pending.
-    const done: { e: EmergencyEntry; record: Block; first: boolean }[] = []
-    for (const e of this.book.waiting(cert.body.blockNumber)) {
-      const alerts = this.alertPool.alerts(e.conditionKey)
-      if (alerts.length === 0) continue
-      const first = e.status !== 'certified' && !this.announced.has(e.conditionKey)
-      this.announced.add(e.conditionKey)
-      const record = EmergencyBook.record(alerts, cid)
-      await this.c.putBlock?.(record)
-      done.push({ e, record, first })
-    }
-    const now = Date.now()
-    await Promise.all(done.map(({ e, record }) => this.book.certify(e, record, cert, cid, now)))
-    for (const { e, record, first } of done) {
-      if (!first) continue
-      this.counters.emergencyCertified++
-      this.log.warn({ watchdog: 'emergency', conditionKey: e.conditionKey, block: e.block.toString(), certificate: cid.toString(), record: record.cid.toString(), signers: cert.signatures.length }, 'watchdog: emergency checkpoint certified')
-      this.notify('emergency.certified', { emergency: entryJSON(e), certificate: cid.toString(), snapshot: cert.body.snapshotCid.toString(), stateRoot: cert.body.stateRoot, blockHash: cert.body.blockHash, signers: cert.signatures.map((s) => s.signer) })
-    }
+    await this.responder.onCertified(cert, cid)
   }
 
-  private notify(event: Parameters<WebhookSender['send']>[0], payload: Record<string, unknown>): void {
+  private notify(event: WebhookEvent, payload: Record<string, unknown>): void {
     this.webhooks.send(event, { operator: this.c.operator(), chainId: this.init.chainId.toString(), adapterId: this.init.adapterId, ...payload })
   }
 
   /** GET /v1/alerts */
   view(): Record<string, unknown> {
+    const pool = this.responderInstance?.pool
     return {
       paramsHash: this.paramsHash,
       active: [...this.tracker.active.values()].map(str),
       recent: this.tracker.recent.map((c) => ({ ...str(c), clearedAt: new Date(c.clearedAt).toISOString() })),
-      quorums: (this.pool?.keys() ?? []).map((k) => ({ conditionKey: k, weight: this.alertPool.weight(k).toString(), quorum: this.alertPool.hasQuorum(k), signers: this.alertPool.alerts(k).map((a) => a.signer) })),
+      quorums: (pool?.keys() ?? []).map((k) => ({ conditionKey: k, weight: pool!.weight(k).toString(), quorum: pool!.hasQuorum(k), signers: pool!.alerts(k).map((a) => a.signer) })),
       emergencies: [...this.book.entries.values()].map(entryJSON),
       breaker: this.breaker === undefined ? null : { guardian: this.breaker.guardian, exchange: this.breaker.exchange, state: this.breaker.state ?? null },
       webhooks: { ...this.webhooks.counts, pending: this.webhooks.pending },

@@ -1,6 +1,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Service } from '../p2p/service.ts'
+import { WatchdogOutputError } from './errors.ts'
 
 /** Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. */
 export const SIGNATURE_HEADER = 'x-ark-signature'
@@ -160,7 +161,8 @@ export class WebhookSender implements Service {
       }
       return retry
     } catch (err) {
-      if (!signal.aborted) this.log?.debug({ err, event: d.event, delivery: d.id }, 'webhook delivery failed; will retry')
+      // fetch's errors may quote the URL (a key in its path, credentials): log a scrubbed summary only
+      if (!signal.aborted) this.log?.debug({ err: new WatchdogOutputError('WEBHOOK_FAILED', `webhook ${d.event}`, d.url, err, 'Check the receiver; the delivery is retried with backoff.'), event: d.event, delivery: d.id }, 'webhook delivery failed; will retry')
       return true
     }
   }

@@ -14,9 +14,10 @@ import type { Address } from '../../protocol/operator-set.ts'
 import type { ArchiveNode } from '../../node/archive/node.ts'
 import { paramsHash } from '../../node/watchdog/options.ts'
 import { SIGNATURE_HEADER, verifyWebhook } from '../../node/watchdog/webhook.ts'
+import { MAX_OPEN_PER_SIGNER } from '../../node/watchdog/alert-pool.ts'
 import { blockNumber, startChain, type ChainFixture } from '../support/chain.ts'
 import { operatorKey, startNode, until, writeClusterConfigs } from '../support/archive-cluster.ts'
-import { mineAfter, setPrice, watchdogOptions } from '../support/watchdog.ts'
+import { floodAlerts, mineAfter, setPrice, watchdogOptions } from '../support/watchdog.ts'
 
 const SECRET = 'watchdog-test-webhook-secret'
 const GUARDIAN_KEY = `0x${'7a'.repeat(32)}` as Hex
@@ -86,6 +87,64 @@ afterAll(async () => {
 })
 
 describe('watchdog on a 4-node network', () => {
+  // Issue 10 item 3. Fails on the code before this change: its pool held 1,024 condition keys in all and evicted
+  // the oldest whoever raised it, so a flood landing after the honest alerts pushed the oracle-stale key out of
+  // every node's pool before its certificate (no emergency record, 'the emergency record' times out) or before
+  // its quorum (no certificate, no pause). The flood starts once the honest condition is raised, as an attacker
+  // watching the alert topic would; the deterministic pool-level case is in test/watchdog/alert-pool.test.ts.
+  it('while a byzantine operator floods distinct alerts, a real stale feed still gets its emergency certificate and record on every node, and the single pause', { timeout: 480_000 }, async () => {
+    const FLOOD = 1_100
+    const rogue = nodes[3]!
+    const rogueAddress = privateKeyToAccount(operatorKey(3)).address
+    stopKeepAlive.abort()
+    await keepAlive
+    const H = await blockNumber(f)
+    // conditions about blocks not final yet: accepted without a claim check (no reject, so no score loss that would cut the flood)
+    const flood = await floodAlerts({ count: FLOOD, key: operatorKey(3), configHash: rogue.validatorContext().configHash as Hex, paramsHash: paramsHash(rogue.watchdog!.options), fromBlock: H + 3n, spread: 60n })
+    let sent = 0
+    const feed = f.deployment.markets[0]!.feed.toLowerCase()
+    await mineAfter(f, HEARTBEAT + 5)
+    const S = await blockNumber(f)
+    await until('oracle-stale raised on a node', () => nodes.some((n) => n.watchdog!.tracker.active.get(`oracle-stale/${feed}`)?.sinceBlock === S), 60_000)
+    const flooding = (async () => {
+      for (const bytes of flood) {
+        await rogue.network.publish('alert', bytes).catch(() => undefined)
+        if (++sent % 20 === 0) await new Promise((r) => setTimeout(r, 1))
+      }
+    })()
+    try {
+      await until('oracle-stale raised on every node', () => nodes.every((n) => n.watchdog!.tracker.active.get(`oracle-stale/${feed}`)?.sinceBlock === S), 60_000)
+      await until('the emergency certificate on every node', () => nodes.every((n) => n.certificates.get(S - 1n, 1) !== undefined), 300_000)
+      await until('the emergency record on every node', () => nodes.every((n) => [...n.watchdog!.book.entries.values()].some((e) => e.status === 'certified' && e.subject === feed && e.block === S - 1n && e.record !== undefined)), 120_000)
+      await until('the exchange paused', async () => (await pauses()) === 1, 60_000)
+    } finally {
+      await flooding
+    }
+    // the rogue's direct peer validated the whole flood and ignored what exceeded the signer's budget (not forwarded, no score)
+    const seen = (n: ArchiveNode): number => n.network.metrics.get('alert', 'accept') + n.network.metrics.get('alert', 'ignore', 'RATE_LIMITED')
+    await until('the flood validated by the rogue’s peer', () => seen(nodes[0]!) >= FLOOD, 240_000)
+    expect(nodes[0]!.network.metrics.get('alert', 'ignore', 'RATE_LIMITED')).toBeGreaterThan(FLOOD / 2)
+    for (const n of nodes.slice(0, 3)) {
+      expect(n.watchdog!.pool.openCount(rogueAddress)).toBeLessThanOrEqual(MAX_OPEN_PER_SIGNER)
+      expect(n.watchdog!.pool.size).toBeLessThanOrEqual(MAX_OPEN_PER_SIGNER + 16)
+      expect(n.network.peerScore(rogue.network.peerId)).toBeGreaterThanOrEqual(0)
+    }
+    expect(await pauses()).toBe(1)
+    expect(JSON.parse(await readFile(join(nodes[0]!.config.dataDir, 'breaker.json'), 'utf8')).status).toBe('sent')
+    // fresh feeds, then past the cooldown (50 blocks) so the next case's stale feed is a new emergency
+    await setPrice(f, f.deployment.markets[0]!.feed, 2000n * 10n ** 8n)
+    await setPrice(f, f.deployment.markets[1]!.feed, 60_000n * 10n ** 8n)
+    await until('oracle-stale cleared on every node', () => nodes.every((n) => ![...n.watchdog!.tracker.active.keys()].some((k) => k.startsWith('oracle-stale/'))), 60_000)
+    await f.rpc('anvil_mine', ['0x3c', '0x1'])
+    // nothing of the flood left in flight before the next cases count accepted alerts
+    let last = { count: -1, at: Date.now() }
+    await until('alert gossip quiet for 2 s', () => {
+      const count = nodes.reduce((t, n) => t + seen(n), 0)
+      if (count !== last.count) last = { count, at: Date.now() }
+      return Date.now() - last.at >= 2_000
+    }, 120_000)
+  })
+
   it('a price feed stops updating: every node raises oracle-stale, the emergency certificate for sinceBlock − 1 forms everywhere, webhooks arrive signed, pause is sent once; when it clears, alerts resolve and nothing more is certified', { timeout: 240_000 }, async () => {
     stopKeepAlive.abort()
     await keepAlive

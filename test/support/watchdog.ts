@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
+import { encodeAlert, signAlert } from '../../protocol/alert.ts'
 import { encodeFunctionData, parseAbi, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import type { Address } from '../../protocol/operator-set.ts'
@@ -63,4 +65,17 @@ export async function setPrice(f: ChainFixture, feed: string, answer: bigint): P
 export async function mineAfter(f: ChainFixture, seconds: number): Promise<void> {
   await f.rpc('evm_increaseTime', [seconds])
   await f.rpc('evm_mine')
+}
+
+/** Signed alerts from one operator key, each a distinct condition (random subjects), sinceBlock in [fromBlock, fromBlock + spread). */
+export async function floodAlerts(o: { count: number; key: Hex; configHash: Hex; paramsHash: Hex; fromBlock: bigint; spread: bigint }): Promise<Uint8Array[]> {
+  const account = privateKeyToAccount(o.key)
+  const signer = account.address.toLowerCase() as Address
+  const out: Uint8Array[] = []
+  for (let i = 0; i < o.count; i++) {
+    const subject = `0x${randomBytes(20).toString('hex')}` as Address
+    const a = await signAlert({ chainId: 31337n, adapterId: 'perp-reference', configHash: o.configHash, paramsHash: o.paramsHash, kind: 'oracle-stale', subject, sinceBlock: o.fromBlock + (BigInt(i) % o.spread), block: o.fromBlock, values: [] }, signer, (d) => account.sign({ hash: d }))
+    out.push(encodeAlert(a))
+  }
+  return out
 }
