@@ -1,0 +1,100 @@
+import type { ClusterNode } from './cluster.ts'
+
+/** One certified checkpoint as a node's HTTP API shows it (GET /v1/checkpoints). */
+interface CheckpointView {
+  block: string
+  kind: string
+  certificateCid: string
+  snapshotCid: string
+  signers: { signer: string }[]
+  weight: string
+  threshold: string
+}
+
+export interface CertifiedEvent {
+  event: 'certified'
+  block: string
+  kind: string
+  certificate: string
+  snapshot: string
+  /** the nodes whose signatures the certificate carries */
+  signedBy: number[]
+  signers: number
+  weight: string
+  threshold: string
+  /** the node whose API showed it first */
+  seenAt: number
+}
+
+export interface CaughtUpEvent {
+  event: 'caught-up'
+  node: number
+  block: string
+}
+
+export interface WatchOptions {
+  nodes: () => readonly ClusterNode[]
+  onCertified: (e: CertifiedEvent) => void
+  onCaughtUp: (e: CaughtUpEvent) => void
+  signal: AbortSignal
+  pollMs?: number
+}
+
+const MAX_BODY = 4 * 1024 * 1024
+
+/** GET a node's /v1/checkpoints?from=; undefined when it does not answer well (it may be paused, stopping or starting). */
+async function checkpointsOf(url: string, from: bigint, signal: AbortSignal): Promise<CheckpointView[] | undefined> {
+  try {
+    const res = await fetch(`${url}/v1/checkpoints?from=${from}`, { signal: AbortSignal.any([signal, AbortSignal.timeout(2_000)]) })
+    const text = await res.text()
+    if (!res.ok || text.length > MAX_BODY) return undefined
+    const j = JSON.parse(text) as unknown
+    const list = Array.isArray(j) ? j : (j as { checkpoints?: unknown }).checkpoints
+    return Array.isArray(list) ? list.filter((c): c is CheckpointView => typeof (c as CheckpointView)?.block === 'string' && Array.isArray((c as CheckpointView).signers)) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Follows the nodes through their HTTP APIs: reports each checkpoint once,
+ * when the first node holds its certificate, with the nodes that signed it;
+ * and reports a node catching up a checkpoint certified while it was not
+ * running (killed, stopped, paused or restarting).
+ */
+export function watchCheckpoints(o: WatchOptions): Promise<void> {
+  const operators = new Map<string, number>()
+  const seen = new Map<string, CertifiedEvent>()
+  /** per node: blocks certified while it was down, not yet held by it */
+  const missed = new Map<number, Set<string>>()
+  /** per node: the newest block it holds */
+  const newest = new Map<number, bigint>()
+
+  const poll = async (n: ClusterNode): Promise<void> => {
+    if (n.httpUrl === null) return
+    const gaps = missed.get(n.index)
+    const from = [...(gaps ?? [])].map(BigInt).reduce((a, b) => (a < b ? a : b), (newest.get(n.index) ?? -1n) + 1n)
+    const list = await checkpointsOf(n.httpUrl, from, o.signal)
+    if (list === undefined) return
+    for (const c of list) {
+      const b = BigInt(c.block)
+      if (b > (newest.get(n.index) ?? -1n)) newest.set(n.index, b)
+      if (gaps?.delete(c.block) === true) o.onCaughtUp({ event: 'caught-up', node: n.index, block: c.block })
+      if (seen.has(c.block)) continue
+      const signedBy = c.signers.map((s) => operators.get(s.signer.toLowerCase()) ?? -1).filter((i) => i >= 0).sort((a, z) => a - z)
+      const e: CertifiedEvent = { event: 'certified', block: c.block, kind: c.kind, certificate: c.certificateCid, snapshot: c.snapshotCid, signedBy, signers: c.signers.length, weight: c.weight, threshold: c.threshold, seenAt: n.index }
+      seen.set(c.block, e)
+      for (const other of o.nodes()) if (other.state !== 'running') missed.set(other.index, (missed.get(other.index) ?? new Set()).add(c.block))
+      o.onCertified(e)
+    }
+  }
+
+  return (async () => {
+    while (!o.signal.aborted) {
+      const nodes = o.nodes()
+      for (const n of nodes) operators.set(n.operator.toLowerCase(), n.index)
+      await Promise.all(nodes.filter((n) => n.state === 'running').map(poll))
+      await new Promise((r) => setTimeout(r, o.pollMs ?? 500))
+    }
+  })()
+}
