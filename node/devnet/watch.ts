@@ -7,7 +7,6 @@ interface CheckpointView {
   certificateCid: string
   snapshotCid: string
   signers: { signer: string }[]
-  weight: string
   threshold: string
 }
 
@@ -17,13 +16,12 @@ export interface CertifiedEvent {
   kind: string
   certificate: string
   snapshot: string
-  /** the nodes whose signatures the certificate carries */
+  /** the nodes whose signatures the nodes' certificates carry (a node keeps a fuller certificate when late signatures arrive) */
   signedBy: number[]
   signers: number
-  weight: string
   threshold: string
-  /** the node whose API showed it first */
-  seenAt: number
+  /** the nodes holding the certificate when it was reported */
+  heldBy: number[]
 }
 
 export interface CaughtUpEvent {
@@ -38,6 +36,8 @@ export interface WatchOptions {
   onCaughtUp: (e: CaughtUpEvent) => void
   signal: AbortSignal
   pollMs?: number
+  /** how long after the first node shows a certificate to wait for the others before reporting it (default 1500 ms) */
+  settleMs?: number
 }
 
 const MAX_BODY = 4 * 1024 * 1024
@@ -64,7 +64,8 @@ async function checkpointsOf(url: string, from: bigint, signal: AbortSignal): Pr
  */
 export function watchCheckpoints(o: WatchOptions): Promise<void> {
   const operators = new Map<string, number>()
-  const seen = new Map<string, CertifiedEvent>()
+  const reported = new Set<string>()
+  const pending = new Map<string, { view: CheckpointView; signers: Set<string>; heldBy: Set<number>; firstAt: number }>()
   /** per node: blocks certified while it was down, not yet held by it */
   const missed = new Map<number, Set<string>>()
   /** per node: the newest block it holds */
@@ -80,12 +81,26 @@ export function watchCheckpoints(o: WatchOptions): Promise<void> {
       const b = BigInt(c.block)
       if (b > (newest.get(n.index) ?? -1n)) newest.set(n.index, b)
       if (gaps?.delete(c.block) === true) o.onCaughtUp({ event: 'caught-up', node: n.index, block: c.block })
-      if (seen.has(c.block)) continue
-      const signedBy = c.signers.map((s) => operators.get(s.signer.toLowerCase()) ?? -1).filter((i) => i >= 0).sort((a, z) => a - z)
-      const e: CertifiedEvent = { event: 'certified', block: c.block, kind: c.kind, certificate: c.certificateCid, snapshot: c.snapshotCid, signedBy, signers: c.signers.length, weight: c.weight, threshold: c.threshold, seenAt: n.index }
-      seen.set(c.block, e)
-      for (const other of o.nodes()) if (other.state !== 'running') missed.set(other.index, (missed.get(other.index) ?? new Set()).add(c.block))
-      o.onCertified(e)
+      if (reported.has(c.block)) continue
+      let p = pending.get(c.block)
+      if (p === undefined) {
+        p = { view: c, signers: new Set(), heldBy: new Set(), firstAt: Date.now() }
+        pending.set(c.block, p)
+        for (const other of o.nodes()) if (other.state !== 'running') missed.set(other.index, (missed.get(other.index) ?? new Set()).add(c.block))
+      }
+      p.heldBy.add(n.index)
+      for (const s of c.signers) p.signers.add(s.signer.toLowerCase())
+    }
+  }
+
+  const flush = (running: readonly ClusterNode[]): void => {
+    const ready = [...pending.entries()].filter(([, p]) => Date.now() - p.firstAt >= (o.settleMs ?? 1500) || running.every((n) => p.heldBy.has(n.index)))
+    for (const [block, p] of ready.sort(([a], [z]) => (BigInt(a) < BigInt(z) ? -1 : 1))) {
+      pending.delete(block)
+      reported.add(block)
+      const signedBy = [...p.signers].map((s) => operators.get(s) ?? -1).filter((i) => i >= 0).sort((a, z) => a - z)
+      const v = p.view
+      o.onCertified({ event: 'certified', block, kind: v.kind, certificate: v.certificateCid, snapshot: v.snapshotCid, signedBy, signers: p.signers.size, threshold: v.threshold, heldBy: [...p.heldBy].sort((a, z) => a - z) })
     }
   }
 
@@ -93,7 +108,9 @@ export function watchCheckpoints(o: WatchOptions): Promise<void> {
     while (!o.signal.aborted) {
       const nodes = o.nodes()
       for (const n of nodes) operators.set(n.operator.toLowerCase(), n.index)
-      await Promise.all(nodes.filter((n) => n.state === 'running').map(poll))
+      const running = nodes.filter((n) => n.state === 'running')
+      await Promise.all(running.map(poll))
+      flush(running)
       await new Promise((r) => setTimeout(r, o.pollMs ?? 500))
     }
   })()

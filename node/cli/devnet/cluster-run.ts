@@ -77,10 +77,10 @@ export async function runCluster(o: ClusterRunOptions): Promise<void> {
     // a ready-to-paste recovery command, trusting the devnet's on-chain operator set
     const fetchArgs = api === null || api === undefined ? undefined : ['fetch', '--chain', '31337', '--adapter', 'perp-reference', '--block', e.block, '--registry', registry.address, '--rpc', o.rpcUrl, '--gateway', api, '--out', join(o.dir, `recovered-${e.block}`)]
     const fetchLine = fetchArgs === undefined ? '' : `\n  recover it: npx ark ${fetchArgs.join(' ')}`
-    o.say(`checkpoint block ${e.block}: signed by node${e.signedBy.length === 1 ? '' : 's'} ${e.signedBy.join(', ')} (${e.signers}/${o.nodes}, weight ${e.weight} of threshold ${e.threshold}), certified ${e.certificate}\n  snapshot ${e.snapshot}${fetchLine}`, { ...e, ...(fetchArgs === undefined ? {} : { fetch: fetchArgs }) })
+    o.say(`checkpoint block ${e.block}: signed by node${e.signedBy.length === 1 ? '' : 's'} ${e.signedBy.join(', ')} (${e.signers} of ${o.nodes}, threshold ${e.threshold}), certified ${e.certificate}\n  snapshot ${e.snapshot}${fetchLine}`, { ...e, ...(fetchArgs === undefined ? {} : { fetch: fetchArgs }) })
     if (++done >= o.limit) finished.abort()
   }
-  const watching = watchCheckpoints({ nodes: () => cluster.nodes, onCertified, onCaughtUp: (e) => o.say(`node ${e.node} caught up checkpoint block ${e.block} (certified while it was down)`, { ...e }), signal })
+  const watching = watchCheckpoints({ nodes: () => cluster.nodes, onCertified, onCaughtUp: (e) => o.say(`node ${e.node} caught up checkpoint block ${e.block} (certified while it was not running)`, { ...e }), signal })
   try {
     for (const n of cluster.nodes) o.say(...nodeLine(n))
     o.say(`quorum: more than 2/3 of ${o.nodes} operators (registry ${registry.address}); checkpoints every ${o.interval} blocks from block ${firstBlock}\n  try: npx ark devnet node kill 0 --dir ${o.dir}   (stop|kill|pause|resume|restart N)`, { event: 'quorum', registry: registry.address, operators: join(o.dir, 'operators.json'), control: join(o.dir, 'control.sock') })

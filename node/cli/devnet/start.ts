@@ -44,7 +44,7 @@ export const startCommand: Command = {
       const config = perpReferenceAdapter.parseConfig({ exchange: deployment.exchange, options: deployment.options, startBlock: Number(deployment.deployBlock) })
       await writeDeployment(join(dir, 'deployment.json'), deployment)
       await writeFileAtomic(join(dir, 'adapter.json'), [`${JSON.stringify(perpReferenceAdapter.configJSON(config), null, 2)}\n`])
-      say(`chain      ${anvil.rpcUrl} (anvil, chain 31337)\nexchange   ${deployment.exchange}\noptions    ${deployment.options}\nfiles      ${dir}/deployment.json, ${dir}/adapter.json`, { event: 'ready', rpc: anvil.rpcUrl, exchange: deployment.exchange, options: deployment.options, dir })
+      say(`chain      ${anvil.rpcUrl} (anvil, chain 31337)\nexchange   ${deployment.exchange}\noptions    ${deployment.options}\nfiles      ${dir}/deployment.json, ${dir}/adapter.json`, { event: 'ready', rpc: anvil.rpcUrl, pid: anvil.process.pid, exchange: deployment.exchange, options: deployment.options, dir })
 
       const source = new ChainSource({ rpcUrls: [anvil.rpcUrl], chainId: 31337n, finality: { kind: 'confirmations', confirmations: 2 } })
       const nodeCount = values.nodes === undefined ? DEVNET_DEFAULTS.nodes : Number(values.nodes)
