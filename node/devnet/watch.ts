@@ -30,10 +30,26 @@ export interface CaughtUpEvent {
   block: string
 }
 
+/** A node that was down (exited, restarting, paused) sends an attestation again. */
+export interface SigningEvent {
+  event: 'signing-again'
+  node: number
+  attestations: number
+}
+
+/** A node gave up waiting for a quorum on a checkpoint (its noQuorum counter rose). */
+export interface NoQuorumEvent {
+  event: 'no-quorum'
+  node: number
+  total: number
+}
+
 export interface WatchOptions {
   nodes: () => readonly ClusterNode[]
   onCertified: (e: CertifiedEvent) => void
   onCaughtUp: (e: CaughtUpEvent) => void
+  onSigning: (e: SigningEvent) => void
+  onNoQuorum: (e: NoQuorumEvent) => void
   signal: AbortSignal
   pollMs?: number
   /** how long after the first node shows a certificate to wait for the others before reporting it (default 1500 ms) */
@@ -42,25 +58,33 @@ export interface WatchOptions {
 
 const MAX_BODY = 4 * 1024 * 1024
 
-/** GET a node's /v1/checkpoints?from=; undefined when it does not answer well (it may be paused, stopping or starting). */
-async function checkpointsOf(url: string, from: bigint, signal: AbortSignal): Promise<CheckpointView[] | undefined> {
+/** GET a JSON document from a node's API; undefined when it does not answer well (it may be paused, stopping or starting). */
+async function getJSON(url: string, signal: AbortSignal): Promise<unknown> {
   try {
-    const res = await fetch(`${url}/v1/checkpoints?from=${from}`, { signal: AbortSignal.any([signal, AbortSignal.timeout(2_000)]) })
+    const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(2_000)]) })
     const text = await res.text()
-    if (!res.ok || text.length > MAX_BODY) return undefined
-    const j = JSON.parse(text) as unknown
-    const list = Array.isArray(j) ? j : (j as { checkpoints?: unknown }).checkpoints
-    return Array.isArray(list) ? list.filter((c): c is CheckpointView => typeof (c as CheckpointView)?.block === 'string' && Array.isArray((c as CheckpointView).signers)) : undefined
+    return res.ok && text.length <= MAX_BODY ? (JSON.parse(text) as unknown) : undefined
   } catch {
     return undefined
   }
+}
+
+async function checkpointsOf(url: string, from: bigint, signal: AbortSignal): Promise<CheckpointView[] | undefined> {
+  const list = ((await getJSON(`${url}/v1/checkpoints?from=${from}`, signal)) as { checkpoints?: unknown } | undefined)?.checkpoints
+  return Array.isArray(list) ? list.filter((c): c is CheckpointView => typeof (c as CheckpointView)?.block === 'string' && Array.isArray((c as CheckpointView).signers)) : undefined
+}
+
+async function countersOf(url: string, signal: AbortSignal): Promise<{ attestationsSent: number; noQuorum: number } | undefined> {
+  const c = ((await getJSON(`${url}/v1/status`, signal)) as { counters?: Record<string, unknown> } | undefined)?.counters
+  return typeof c?.attestationsSent === 'number' && typeof c.noQuorum === 'number' ? { attestationsSent: c.attestationsSent, noQuorum: c.noQuorum } : undefined
 }
 
 /**
  * Follows the nodes through their HTTP APIs: reports each checkpoint once,
  * when the first node holds its certificate, with the nodes that signed it;
  * and reports a node catching up a checkpoint certified while it was not
- * running (killed, stopped, paused or restarting).
+ * running (killed, stopped, paused or restarting), and attesting again; and
+ * a node whose quorum timer ran out (its /v1/status counters).
  */
 export function watchCheckpoints(o: WatchOptions): Promise<void> {
   const operators = new Map<string, number>()
@@ -70,6 +94,24 @@ export function watchCheckpoints(o: WatchOptions): Promise<void> {
   const missed = new Map<number, Set<string>>()
   /** per node: the newest block it holds */
   const newest = new Map<number, bigint>()
+  /** per node: its process and counters at the last poll */
+  const last = new Map<number, { pid: number | undefined; attestationsSent: number; noQuorum: number }>()
+  /** nodes that were down, until they attest again: the attestation count to exceed, for which process */
+  const rejoining = new Map<number, { pid: number | undefined; base: number }>()
+
+  const pollCounters = async (n: ClusterNode): Promise<void> => {
+    const c = await countersOf(n.httpUrl!, o.signal)
+    if (c === undefined) return
+    const pid = n.process.pid
+    const prev = last.get(n.index)
+    last.set(n.index, { pid, ...c })
+    if (c.noQuorum > (prev?.pid === pid ? prev.noQuorum : 0)) o.onNoQuorum({ event: 'no-quorum', node: n.index, total: c.noQuorum })
+    const r = rejoining.get(n.index)
+    if (r !== undefined && c.attestationsSent > (r.pid === pid ? r.base : 0)) {
+      rejoining.delete(n.index)
+      o.onSigning({ event: 'signing-again', node: n.index, attestations: c.attestationsSent })
+    }
+  }
 
   const poll = async (n: ClusterNode): Promise<void> => {
     if (n.httpUrl === null) return
@@ -108,8 +150,9 @@ export function watchCheckpoints(o: WatchOptions): Promise<void> {
     while (!o.signal.aborted) {
       const nodes = o.nodes()
       for (const n of nodes) operators.set(n.operator.toLowerCase(), n.index)
-      const running = nodes.filter((n) => n.state === 'running')
-      await Promise.all(running.map(poll))
+      for (const n of nodes) if (n.state !== 'running' && !rejoining.has(n.index)) rejoining.set(n.index, { pid: last.get(n.index)?.pid, base: last.get(n.index)?.attestationsSent ?? 0 })
+      const running = nodes.filter((n) => n.state === 'running' && n.httpUrl !== null)
+      await Promise.all(running.flatMap((n) => [poll(n), pollCounters(n)]))
       flush(running)
       await new Promise((r) => setTimeout(r, o.pollMs ?? 500))
     }

@@ -80,7 +80,11 @@ export async function runCluster(o: ClusterRunOptions): Promise<void> {
     o.say(`checkpoint block ${e.block}: signed by node${e.signedBy.length === 1 ? '' : 's'} ${e.signedBy.join(', ')} (${e.signers} of ${o.nodes}, threshold ${e.threshold}), certified ${e.certificate}\n  snapshot ${e.snapshot}${fetchLine}`, { ...e, ...(fetchArgs === undefined ? {} : { fetch: fetchArgs }) })
     if (++done >= o.limit) finished.abort()
   }
-  const watching = watchCheckpoints({ nodes: () => cluster.nodes, onCertified, onCaughtUp: (e) => o.say(`node ${e.node} caught up checkpoint block ${e.block} (certified while it was not running)`, { ...e }), signal })
+  const watching = watchCheckpoints({ nodes: () => cluster.nodes, onCertified, onCaughtUp: (e) => o.say(`node ${e.node} caught up checkpoint block ${e.block} (certified while it was not running)`, { ...e }),
+    onSigning: (e) => o.say(`node ${e.node} signs again (${e.attestations} attestation${e.attestations === 1 ? '' : 's'} since it came back)`, { ...e }),
+    onNoQuorum: (e) => o.say(`node ${e.node}: a checkpoint got no quorum within the timeout (${e.total} so far); ${quorumLine(cluster, o.nodes).text}`, { ...e }),
+    signal,
+  })
   try {
     for (const n of cluster.nodes) o.say(...nodeLine(n))
     o.say(`quorum: more than 2/3 of ${o.nodes} operators (registry ${registry.address}); checkpoints every ${o.interval} blocks from block ${firstBlock}\n  try: npx ark devnet node kill 0 --dir ${o.dir}   (stop|kill|pause|resume|restart N)`, { event: 'quorum', registry: registry.address, operators: join(o.dir, 'operators.json'), control: join(o.dir, 'control.sock') })
