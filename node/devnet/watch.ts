@@ -105,7 +105,7 @@ export function watchCheckpoints(o: WatchOptions): Promise<void> {
     const pid = n.process.pid
     const prev = last.get(n.index)
     last.set(n.index, { pid, ...c })
-    if (c.noQuorum > (prev?.pid === pid ? prev.noQuorum : 0)) o.onNoQuorum({ event: 'no-quorum', node: n.index, total: c.noQuorum })
+    if (c.noQuorum > (prev !== undefined && prev.pid === pid ? prev.noQuorum : 0)) o.onNoQuorum({ event: 'no-quorum', node: n.index, total: c.noQuorum })
     const r = rejoining.get(n.index)
     if (r !== undefined && c.attestationsSent > (r.pid === pid ? r.base : 0)) {
       rejoining.delete(n.index)
