@@ -7,6 +7,7 @@ import { keccak256 } from '../../snapshot/codec/keccak.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import { parseNodeConfig, type NodeConfig } from '../../node/archive/config.ts'
 import { ArchiveNode, type ArchiveNodeInit } from '../../node/archive/node.ts'
+import { prepareMesh } from '../../node/devnet/mesh.ts'
 import { runWorkload, type WorkloadResult } from '../../node/devnet/workload.ts'
 import { startChain, type ChainFixture } from './chain.ts'
 
@@ -14,15 +15,21 @@ export function operatorKey(i: number): `0x${string}` {
   return bytesToHex(keccak256(Buffer.from(`ark-test-operator-${i}`)))
 }
 
-/** Write n node directories (dev keys 0600, shared operators.json) and return their configs. */
+/**
+ * Write n node directories (dev keys 0600, shared operators.json) and return their configs. The
+ * nodes form a mesh (node/devnet/mesh.ts: peer keys made now, fixed loopback ports, each node
+ * bootstraps from all the others) unless `bootstrap` gives a test's own topology.
+ */
 export async function writeClusterConfigs(dir: string, f: ChainFixture, n: number, opts: { interval?: number; firstBlock: bigint; quorumTimeoutMs?: number; bootstrap?: (i: number) => string[] }): Promise<NodeConfig[]> {
   await mkdir(dir, { recursive: true })
+  const dirs = Array.from({ length: n }, (_, i) => join(dir, `node${i}`))
+  for (const nd of dirs) await mkdir(nd, { recursive: true, mode: 0o700 })
+  const mesh = opts.bootstrap === undefined ? await prepareMesh(dirs) : undefined
   const operators = Array.from({ length: n }, (_, i) => ({ address: privateKeyToAccount(operatorKey(i)).address, weight: 1 }))
   await writeFile(join(dir, 'operators.json'), JSON.stringify({ operators }))
   const configs: NodeConfig[] = []
   for (let i = 0; i < n; i++) {
-    const nd = join(dir, `node${i}`)
-    await mkdir(nd, { recursive: true, mode: 0o700 })
+    const nd = dirs[i]!
     await writeFile(join(nd, 'dev.key'), operatorKey(i), { mode: 0o600 })
     await chmod(join(nd, 'dev.key'), 0o600)
     configs.push(
@@ -34,7 +41,7 @@ export async function writeClusterConfigs(dir: string, f: ChainFixture, n: numbe
           checkpoint: { interval: opts.interval ?? 4, quorumTimeoutMs: opts.quorumTimeoutMs ?? 8000, pollMs: 100, firstBlock: Number(opts.firstBlock) },
           operators: { file: join(dir, 'operators.json') },
           key: { devPrivateKeyFile: join(nd, 'dev.key') },
-          p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: opts.bootstrap?.(i) ?? [] },
+          p2p: { listen: [mesh?.listen[i] ?? '/ip4/127.0.0.1/tcp/0'], bootstrap: opts.bootstrap?.(i) ?? mesh?.bootstrap(i) ?? [] },
           http: { port: 0 },
         },
         dir,

@@ -18,8 +18,8 @@ export const DEVNET_DEFAULTS = Object.freeze({ traders: 40, stepsPerRound: 120, 
 
 export const startCommand: Command = {
   name: 'start',
-  summary: 'Local devnet: anvil, the reference protocol deployed, the seeded workload running, and --nodes archive nodes (separate processes, quorum > 2/3) certifying a checkpoint every --interval blocks. With --nodes 0 one in-process deriver writes checkpoint CARs instead. Ctrl-C stops everything.',
-  usage: 'ark devnet start [--nodes N] [--traders N] [--interval BLOCKS] [--seed S] [--dir DIR] [--checkpoints N] [--json]',
+  summary: 'Local devnet: anvil, the reference protocol deployed, the seeded workload running, and --nodes archive nodes (separate processes, quorum > 2/3) certifying a checkpoint every --interval blocks. With --nodes 0 one in-process deriver writes checkpoint CARs instead. A node that exits is reported and the others keep running; `ark devnet node stop|kill|pause|resume|restart N` acts on one node. Ctrl-C stops everything.',
+  usage: 'ark devnet start [--nodes N] [--traders N] [--interval BLOCKS] [--seed S] [--dir DIR] [--checkpoints N] [--stop-on-node-exit] [--json]',
   options: {
     traders: { type: 'string', description: `trader accounts (default ${DEVNET_DEFAULTS.traders})` },
     interval: { type: 'string', description: `blocks between checkpoints (default ${DEVNET_DEFAULTS.interval})` },
@@ -27,6 +27,7 @@ export const startCommand: Command = {
     dir: { type: 'string', description: `where deployment.json, adapter.json and checkpoint CARs go (default ${DEVNET_DEFAULTS.dir})` },
     checkpoints: { type: 'string', description: 'stop after this many checkpoints (default: run until Ctrl-C)' },
     nodes: { type: 'string', description: `archive node processes (default ${DEVNET_DEFAULTS.nodes}; 0 = in-process deriver only)` },
+    'stop-on-node-exit': { type: 'boolean', description: 'stop the devnet when a node exits by itself (default: report it, keep the others running)' },
   },
   async run({ values, json, io, signal }) {
     const traders = positiveInt(values.traders as string | undefined, 'traders', DEVNET_DEFAULTS.traders)
@@ -43,14 +44,14 @@ export const startCommand: Command = {
       const config = perpReferenceAdapter.parseConfig({ exchange: deployment.exchange, options: deployment.options, startBlock: Number(deployment.deployBlock) })
       await writeDeployment(join(dir, 'deployment.json'), deployment)
       await writeFileAtomic(join(dir, 'adapter.json'), [`${JSON.stringify(perpReferenceAdapter.configJSON(config), null, 2)}\n`])
-      say(`chain      ${anvil.rpcUrl} (anvil, chain 31337)\nexchange   ${deployment.exchange}\noptions    ${deployment.options}\nfiles      ${dir}/deployment.json, ${dir}/adapter.json`, { event: 'ready', rpc: anvil.rpcUrl, exchange: deployment.exchange, options: deployment.options, dir })
+      say(`chain      ${anvil.rpcUrl} (anvil, chain 31337)\nexchange   ${deployment.exchange}\noptions    ${deployment.options}\nfiles      ${dir}/deployment.json, ${dir}/adapter.json`, { event: 'ready', rpc: anvil.rpcUrl, pid: anvil.process.pid, exchange: deployment.exchange, options: deployment.options, dir })
 
       const source = new ChainSource({ rpcUrls: [anvil.rpcUrl], chainId: 31337n, finality: { kind: 'confirmations', confirmations: 2 } })
       const nodeCount = values.nodes === undefined ? DEVNET_DEFAULTS.nodes : Number(values.nodes)
       if (!Number.isSafeInteger(nodeCount) || nodeCount < 0 || nodeCount > 16) throw new UsageError('--nodes must be an integer from 0 to 16')
       if (nodeCount > 0) {
         const deployedAt = BigInt(await source.endpoints[0]!.request<string>('eth_blockNumber', [], signal))
-        await runCluster({ dir, rpcUrl: anvil.rpcUrl, deployment, nodes: nodeCount, interval: Number(interval), firstBlock: deployedAt + interval, traders, seed, limit, say, signal })
+        await runCluster({ dir, rpcUrl: anvil.rpcUrl, deployment, nodes: nodeCount, interval: Number(interval), firstBlock: deployedAt + interval, traders, seed, limit, stopOnNodeExit: values['stop-on-node-exit'] === true, say, signal })
         return
       }
       const cache = new CheckpointCache<AccountRecord, DerivativesMarkets>()
