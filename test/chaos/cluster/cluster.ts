@@ -46,12 +46,15 @@ export class ChaosCluster {
   readonly t0 = Date.now()
   private mining: AbortController | undefined
   private miningDone: Promise<void> = Promise.resolve()
-  private constructor(
-    readonly o: ClusterOptions,
-    readonly root: string,
-    readonly chain: ChainFixture,
-    readonly net: FaultNet,
-  ) {
+  readonly o: ClusterOptions
+  readonly root: string
+  readonly chain: ChainFixture
+  readonly net: FaultNet
+  private constructor(o: ClusterOptions, root: string, chain: ChainFixture, net: FaultNet) {
+    this.o = o
+    this.root = root
+    this.chain = chain
+    this.net = net
     this.n = o.operators ?? 7
     this.nodes = Array.from({ length: this.n }, () => undefined)
     this.logs = Array.from({ length: this.n }, () => newNodeLog())

@@ -10,7 +10,9 @@ export class FaultNet {
   private readonly links = new Map<string, LinkProxy>()
   private readonly upstream: (number | undefined)[]
 
-  private constructor(readonly n: number) {
+  readonly n: number
+  private constructor(n: number) {
+    this.n = n
     this.upstream = Array.from({ length: n }, () => undefined)
   }
 

@@ -33,12 +33,15 @@ export interface LinkStats {
 class Pipe {
   private nextAt = 0
   private pending = 0
-  constructor(
-    private readonly from: Socket,
-    private readonly to: Socket,
-    private readonly fault: () => LinkFault,
-    private readonly count: (n: number) => void,
-  ) {
+  private readonly from: Socket
+  private readonly to: Socket
+  private readonly fault: () => LinkFault
+  private readonly count: (n: number) => void
+  constructor(from: Socket, to: Socket, fault: () => LinkFault, count: (n: number) => void) {
+    this.from = from
+    this.to = to
+    this.fault = fault
+    this.count = count
     from.on('data', (chunk: Buffer) => this.push(chunk))
     // a half-close travels after the bytes queued before it
     from.on('end', () => setTimeout(() => to.end(), Math.max(0, this.nextAt - Date.now())).unref())
