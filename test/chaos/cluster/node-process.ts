@@ -51,7 +51,7 @@ export async function spawnNode(o: SpawnOptions): Promise<NodeProcess> {
       o.onLog(o.index, j)
     })
     void exited.then((code) => reject(new Error(`node ${o.index} exited with code ${code} before starting:\n${stderr.join('\n')}`)))
-    const t = setTimeout(() => reject(new Error(`node ${o.index} did not start within ${o.startTimeoutMs ?? 60_000} ms:\n${stderr.join('\n')}`)), o.startTimeoutMs ?? 60_000)
+    const t = setTimeout(() => reject(new Error(`node ${o.index} did not start within ${o.startTimeoutMs ?? 180_000} ms:\n${stderr.join('\n')}`)), o.startTimeoutMs ?? 180_000)
     t.unref()
     void exited.finally(() => clearTimeout(t))
   })
