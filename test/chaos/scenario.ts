@@ -53,7 +53,9 @@ export async function withCluster(id: string, copts: Omit<ClusterOptions, 'name'
     c = await ChaosCluster.start({ name: id, ...copts })
     o.log?.(`${id}: cluster of ${c.n} up in ${Date.now() - t0} ms`)
     figures = await body(c, goals)
-    figures.bypassConnections = await c.net.bypassing()
+    figures.bypassConnectionsReset = c.net.bypassKilled
+    figures.bypassConnectionsOpen = await c.net.bypassing()
+    if (c.net.enforcement !== 'on') figures.bypassEnforcement = c.net.enforcement
     await c.stopNodes()
     report = await checkSafety({ dataDirs: c.running.map((i) => c!.dataDirs[i]!), quorum: c.threshold, ...safety })
     for (const v of report.violations) goals.failures.push(`safety: ${v}`)

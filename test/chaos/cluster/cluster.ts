@@ -82,6 +82,7 @@ export class ChaosCluster {
       const n = o.operators ?? 7
       net = await FaultNet.create(n)
       c = new ChaosCluster(o, root, chain, net)
+      net.enforce()
       await c.writeConfigs()
       await Promise.all(c.running.map((i) => c!.startNode(i)))
       return c

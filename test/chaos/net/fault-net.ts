@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { LinkProxy, type LinkFault } from './link-proxy.ts'
 
@@ -99,22 +100,63 @@ export class FaultNet {
    * (/proc/net/tcp); elsewhere 0.
    */
   async bypassing(): Promise<number> {
+    return (await this.bypassConnections()).length
+  }
+
+  private async bypassConnections(): Promise<{ real: number; remote: number }[]> {
     const real = new Set(this.upstream.filter((p): p is number => p !== undefined))
     const ours = new Set<number>()
     for (const l of this.links.values()) for (const p of l.stats.upstreamPorts) ours.add(p)
     const text = await readFile('/proc/net/tcp', 'utf8').catch(() => '')
-    let n = 0
+    const out: { real: number; remote: number }[] = []
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/)
       if (f.length < 4 || f[3] !== '01') continue // 01 = ESTABLISHED
       const local = parseInt(f[1]!.split(':')[1]!, 16)
       const remote = parseInt(f[2]!.split(':')[1]!, 16)
-      if (real.has(local) && !ours.has(remote)) n++
+      if (real.has(local) && !ours.has(remote)) out.push({ real: local, remote })
     }
-    return n
+    return out
+  }
+
+  /** connections that bypassed the proxies and were reset by enforce() */
+  bypassKilled = 0
+  /** why enforcement is off, when it is */
+  enforcement: 'on' | 'off' | string = 'off'
+  private enforcer: NodeJS.Timeout | undefined
+
+  /**
+   * The node config has no announce option, so identify tells peers each node's real listen address
+   * and libp2p sometimes dials it, around the proxies. Until the node can announce the proxy address,
+   * such connections are reset as soon as they are seen twice in a row (a proxied connection is
+   * recognised by its upstream port, known a moment after it connects), with `ss -K` (root, Linux).
+   */
+  enforce(everyMs = 300): void {
+    if (this.enforcer !== undefined) return
+    this.enforcement = 'on'
+    let suspects = new Set<string>()
+    const scan = async (): Promise<void> => {
+      const now = new Set<string>()
+      for (const c of await this.bypassConnections()) {
+        const k = `${c.real}:${c.remote}`
+        now.add(k)
+        if (!suspects.has(k)) continue
+        const ok = await new Promise<boolean>((resolve) => execFile('ss', ['-K', 'state', 'established', `( sport = :${c.real} and dport = :${c.remote} ) or ( sport = :${c.remote} and dport = :${c.real} )`], (err) => resolve(err === null)))
+        if (ok) this.bypassKilled++
+        else this.enforcement = 'ss -K failed (needs root and a kernel with socket destroy): bypassing connections are only counted'
+      }
+      suspects = now
+    }
+    const tick = (): void => {
+      this.enforcer = setTimeout(() => void scan().catch(() => {}).finally(() => this.enforcer !== undefined && tick()), everyMs)
+      this.enforcer.unref()
+    }
+    tick()
   }
 
   async close(): Promise<void> {
+    if (this.enforcer !== undefined) clearTimeout(this.enforcer)
+    this.enforcer = undefined
     await Promise.all([...this.links.values()].map((l) => l.close()))
   }
 }

@@ -49,9 +49,9 @@ export async function runPartition(id: string, minorityShare: 'third' | 'small',
     const majorRate = rate(c, major[0]!, tSplit, tHeal)
     c.net.heal()
     o.log?.(`${id}: healed at block ${headAtHeal}; during the split: majority ${majorityCerts.size}, minority ${minorityCerts.size} certificates`)
-    // the next certificate formed after the heal, on every node
+    // the next certificate formed after the heal (for a checkpoint after the split began), on every node
     const next = await waitFor(() => {
-      const firsts = nodes.map((i) => [...c.logs[i]!.certified].filter(([b, e]) => b > headAtHeal && e.at >= tHeal).map(([, e]) => e.at))
+      const firsts = nodes.map((i) => [...c.logs[i]!.certified].filter(([b, e]) => b > headAtSplit && e.at >= tHeal).map(([, e]) => e.at))
       return firsts.every((f) => f.length > 0) ? Math.max(...firsts.map((f) => Math.min(...f))) : undefined
     }, 90_000)
     // checkpoints the majority certified while split: on every minority node by catch-up
