@@ -1,0 +1,44 @@
+import type { LogLine } from './node-process.ts'
+
+export interface Certified {
+  at: number
+  snapshot: string
+  certificate: string
+  from: string
+}
+
+/** What one node said in its log, by the lines the harness cares about (tolerant: unknown lines are ignored). */
+export interface NodeLog {
+  derived: Map<bigint, { at: number; snapshot: string }>
+  certified: Map<bigint, Certified>
+  noQuorum: { block: bigint; at: number; tally: unknown }[]
+  divergences: number
+  equivocations: number
+  fatal: string[]
+  errors: number
+  /** recent error and warn messages, for reports */
+  lastErrors: string[]
+}
+
+export function newNodeLog(): NodeLog {
+  return { derived: new Map(), certified: new Map(), noQuorum: [], divergences: 0, equivocations: 0, fatal: [], errors: 0, lastErrors: [] }
+}
+
+const big = (v: unknown): bigint | undefined => (typeof v === 'string' && /^[0-9]+$/.test(v) ? BigInt(v) : undefined)
+
+/** Fold one pino JSON line into the node's log summary. */
+export function observe(log: NodeLog, l: LogLine, now = Date.now()): void {
+  const msg = typeof l.msg === 'string' ? l.msg : ''
+  const block = big(l.block)
+  if (msg === 'checkpoint derived' && block !== undefined) log.derived.set(block, { at: now, snapshot: String(l.root) })
+  else if (msg === 'certified' && block !== undefined && !log.certified.has(block)) log.certified.set(block, { at: now, snapshot: String(l.snapshot), certificate: String(l.certificate), from: String(l.from) })
+  else if (msg === 'no quorum within the timeout' && block !== undefined) log.noQuorum.push({ block, at: now, tally: l.tally })
+  else if (msg.startsWith('divergence')) log.divergences++
+  else if (msg.startsWith('equivocation')) log.equivocations++
+  else if (msg === 'archive node stopped on an error') log.fatal.push(JSON.stringify(l.err ?? null))
+  if (typeof l.level === 'number' && l.level >= 50) {
+    log.errors++
+    log.lastErrors.push(`${msg} ${JSON.stringify((l.err as { message?: string } | undefined)?.message ?? '')}`.slice(0, 300))
+    if (log.lastErrors.length > 10) log.lastErrors.shift()
+  }
+}

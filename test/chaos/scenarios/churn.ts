@@ -1,0 +1,86 @@
+import type { ChaosCluster } from '../cluster/cluster.ts'
+import { procStats } from '../cluster/proc-stats.ts'
+import { sleep, withCluster, type Scenario } from '../scenario.ts'
+import { baseline } from './partition.ts'
+
+type Fault = 'SIGKILL' | 'SIGSTOP' | 'disconnect'
+
+/** Inflict one fault on node i for `ms`, then restore it (restart with the same data directory, SIGCONT, reconnect). */
+async function churnOnce(c: ChaosCluster, i: number, fault: Fault, ms: number): Promise<void> {
+  if (fault === 'SIGKILL') {
+    await c.crash(i)
+    await sleep(ms)
+    await c.startNode(i)
+  } else if (fault === 'SIGSTOP') {
+    c.kill(i, 'SIGSTOP')
+    await sleep(ms)
+    c.kill(i, 'SIGCONT')
+  } else {
+    c.net.isolate(i)
+    await sleep(ms)
+    c.net.heal()
+  }
+}
+
+/**
+ * Scenario 4: churn soak. Every 30 s a random node is SIGKILLed (then restarted on its data
+ * directory), SIGSTOPped (then continued) or cut off (then reconnected), for 5–15 s; one node at a
+ * time, so more than 2/3 of the weight is always up and every checkpoint should be certified.
+ * Figures: share of scheduled checkpoints certified (anywhere, and held by every node at the end),
+ * faults inflicted, memory and open-file growth of the nodes that were never restarted.
+ */
+export const churn: Scenario = {
+  id: 'churn',
+  title: 'Churn soak',
+  run(o) {
+    const minutes = o.minutes ?? 3
+    const everyMs = 30_000
+    return withCluster('churn', { operators: o.nodes ?? 7 }, o, async (c, goals) => {
+      c.mine()
+      await baseline(c, 1, 120_000)
+      const interval = BigInt(c.o.interval ?? 4)
+      const start = await c.head()
+      const firstPid = new Map(c.running.map((i) => [i, c.nodes[i]!.pid]))
+      const before = new Map(await Promise.all(c.running.map(async (i) => [i, await procStats(c.nodes[i]!.pid)] as const)))
+      const faults: Record<Fault, number> = { SIGKILL: 0, SIGSTOP: 0, disconnect: 0 }
+      const end = Date.now() + minutes * 60_000
+      let seed = 4
+      const rnd = (k: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % k)
+      while (Date.now() + everyMs <= end) {
+        const t = Date.now()
+        const i = c.running[rnd(c.running.length)]!
+        const fault = (['SIGKILL', 'SIGSTOP', 'disconnect'] as const)[rnd(3)]!
+        faults[fault]++
+        o.log?.(`churn: ${fault} node ${i}`)
+        await churnOnce(c, i, fault, 5_000 + rnd(10_000))
+        await sleep(Math.max(0, t + everyMs - Date.now()))
+      }
+      const last = await c.head()
+      // let the last checkpoints finish and the restored nodes catch up
+      await sleep(20_000)
+      const after = new Map(await Promise.all(c.running.map(async (i) => [i, await procStats(c.nodes[i]!.pid)] as const)))
+      const scheduled: bigint[] = []
+      for (let b = ((start / interval) + 1n) * interval; b <= last - interval; b += interval) scheduled.push(b)
+      const anywhere = scheduled.filter((b) => c.running.some((i) => c.logs[i]!.certified.has(b)))
+      const everywhere = scheduled.filter((b) => c.running.every((i) => c.logs[i]!.certified.has(b)))
+      const steady = c.running.filter((i) => c.nodes[i]!.pid === firstPid.get(i) && before.get(i) !== undefined && after.get(i) !== undefined)
+      const rssGrowth = steady.map((i) => Math.round((after.get(i)!.rssMiB - before.get(i)!.rssMiB) * 10) / 10)
+      const fdGrowth = steady.map((i) => after.get(i)!.fds - before.get(i)!.fds)
+      const share = scheduled.length === 0 ? null : Math.round((anywhere.length / scheduled.length) * 1000) / 10
+      goals.expect(scheduled.length > 0, 'checkpoints were scheduled during the soak')
+      goals.expect(share === 100, `every checkpoint certified while more than 2/3 of the weight is up (${share}%: missing ${scheduled.filter((b) => !anywhere.includes(b)).slice(0, 10).join(', ')})`)
+      return {
+        nodes: c.n,
+        minutes,
+        faults,
+        checkpointsScheduled: scheduled.length,
+        certifiedSharePct: share,
+        heldByEveryNodeSharePct: scheduled.length === 0 ? null : Math.round((everywhere.length / scheduled.length) * 1000) / 10,
+        nodesNeverRestarted: steady.length,
+        rssGrowthMiBMax: rssGrowth.length === 0 ? null : Math.max(...rssGrowth),
+        openFilesGrowthMax: fdGrowth.length === 0 ? null : Math.max(...fdGrowth),
+        rssMiBEnd: c.running.map((i) => after.get(i)?.rssMiB ?? null),
+      }
+    })
+  },
+}

@@ -1,0 +1,8 @@
+import type { Scenario } from '../scenario.ts'
+import { byzantineThird } from './byzantine-third.ts'
+import { fuzz } from './fuzz.ts'
+import { partition43 } from './partition-4-3.ts'
+import { partition52 } from './partition-5-2.ts'
+
+/** Every scenario, in the order `npm run chaos` runs them. */
+export const SCENARIOS: Scenario[] = [partition43, byzantineThird, fuzz, partition52]
