@@ -29,7 +29,7 @@ export class GossipAdversary {
 
   static async start(c: ChaosCluster, operators: number[]): Promise<GossipAdversary> {
     const me = operators[0]!
-    const dummy: ValidatorContext = { chainId: 31337n, adapterId: 'perp-reference', configHash: '0x', operators: makeOperatorSet(new Map([[privateKeyToAccount(chaosOperatorKey(me)).address.toLowerCase() as `0x${string}`, 1n]])), finalizedHead: 0n, maxAheadBlocks: 0n, oldestBlock: 0n }
+    const dummy: ValidatorContext = { chainId: 31337n, adapterId: 'perp-reference', configHash: '0x', operators: makeOperatorSet(new Map([[privateKeyToAccount(chaosOperatorKey(me)).address.toLowerCase() as `0x${string}`, 1n]])), finalizedHead: 0n, maxAheadBlocks: 0n, oldestBlock: 0n, schedule: { interval: 1n, first: 0n } }
     // it validates nothing it hears (it is not a node): every attestation is decoded and passed on
     const net = await createArkNetwork({
       dataDir: c.dataDirs[me]!,

@@ -48,7 +48,7 @@ export async function fuzzTargets(): Promise<FuzzTarget[]> {
   const certBytes = encodeCertificate(certificateFrom(att)).bytes
   const other = await sign(body({ snapshotCid: SNAPSHOT_B }), OP[0]!)
   const evBytes = encodeEvidence({ a: att[0]!, b: other })
-  const ctx: ValidatorContext = { chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, operators: fourOperators(), finalizedHead: b.blockNumber + 10n, maxAheadBlocks: 100n, oldestBlock: 0n }
+  const ctx: ValidatorContext = { chainId: CHAIN_ID, adapterId: ADAPTER_ID, configHash: CONFIG_HASH, operators: fourOperators(), finalizedHead: b.blockNumber + 10n, maxAheadBlocks: 100n, oldestBlock: 0n, schedule: { interval: 1n, first: 0n } }
   const store = new MemoryBlockStore()
   const blocks = [encodeBlock({ ark: 'fuzz', n: 1 }), encodeBlock({ ark: 'fuzz', n: 2, link: SNAPSHOT_B })]
   for (const x of blocks) store.put(x)
