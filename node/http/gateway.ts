@@ -11,6 +11,11 @@ import { ArkError, MalformedBlockError, type ArkErrorOptions } from '../../snaps
 import type { BlockStore } from '../../snapshot/store.ts'
 import { HttpError, sendText } from './respond.ts'
 
+/*
+ * Over ~400 lines on purpose: this file is the trustless gateway's whole request surface (content
+ * negotiation, raw blocks, CAR streams and their per-stream limits), one job read against one spec.
+ */
+
 /**
  * IPFS trustless gateway (https://specs.ipfs.tech/http-gateways/trustless-gateway/)
  * over the node's local block store: raw blocks and CARv1 streams, nothing
