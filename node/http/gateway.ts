@@ -1,3 +1,7 @@
+/*
+ * Over ~400 lines on purpose: this file is the trustless gateway's whole request surface (content
+ * negotiation, raw blocks, CAR streams and their per-stream limits), one job read against one spec.
+ */
 import { createHash, hash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { bases } from 'multiformats/basics'
@@ -10,11 +14,6 @@ import { DagBlockMissingError, walkDag } from '../../snapshot/dag/walk.ts'
 import { ArkError, MalformedBlockError, type ArkErrorOptions } from '../../snapshot/errors.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 import { HttpError, sendText } from './respond.ts'
-
-/*
- * Over ~400 lines on purpose: this file is the trustless gateway's whole request surface (content
- * negotiation, raw blocks, CAR streams and their per-stream limits), one job read against one spec.
- */
 
 /**
  * IPFS trustless gateway (https://specs.ipfs.tech/http-gateways/trustless-gateway/)
