@@ -9,7 +9,6 @@ import { CID } from 'multiformats/cid'
 import type { MultibaseDecoder } from 'multiformats/bases/interface'
 import type { Logger } from 'pino'
 import { frameCar } from '../../snapshot/car/car.ts'
-import { blockLinks } from '../../snapshot/codec/links.ts'
 import { DagBlockMissingError, walkDag } from '../../snapshot/dag/walk.ts'
 import { ArkError, MalformedBlockError, type ArkErrorOptions } from '../../snapshot/errors.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
@@ -220,12 +219,6 @@ export class GatewayStreamError extends ArkError {
     super(reason === 'codec' ? 'INVALID_INPUT' : 'IO', message, { retryable: reason === 'client' || reason === 'slow', ...options })
     this.reason = reason
   }
-}
-
-/** Every CID link in a block, in encoding order. Only dag-cbor blocks have links here; raw blocks are leaves. */
-export function linksOf(cid: CID, bytes: Uint8Array): CID[] {
-  checkCodec(cid)
-  return blockLinks(cid, bytes)
 }
 
 function checkCodec(cid: CID): void {
