@@ -1,3 +1,7 @@
+/*
+ * Over ~400 lines on purpose: this file is the trustless gateway's whole request surface (content
+ * negotiation, raw blocks, CAR streams and their per-stream limits), one job read against one spec.
+ */
 import { createHash, hash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { bases } from 'multiformats/basics'
@@ -5,7 +9,6 @@ import { CID } from 'multiformats/cid'
 import type { MultibaseDecoder } from 'multiformats/bases/interface'
 import type { Logger } from 'pino'
 import { frameCar } from '../../snapshot/car/car.ts'
-import { blockLinks } from '../../snapshot/codec/links.ts'
 import { DagBlockMissingError, walkDag } from '../../snapshot/dag/walk.ts'
 import { ArkError, MalformedBlockError, type ArkErrorOptions } from '../../snapshot/errors.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
@@ -216,12 +219,6 @@ export class GatewayStreamError extends ArkError {
     super(reason === 'codec' ? 'INVALID_INPUT' : 'IO', message, { retryable: reason === 'client' || reason === 'slow', ...options })
     this.reason = reason
   }
-}
-
-/** Every CID link in a block, in encoding order. Only dag-cbor blocks have links here; raw blocks are leaves. */
-export function linksOf(cid: CID, bytes: Uint8Array): CID[] {
-  checkCodec(cid)
-  return blockLinks(cid, bytes)
 }
 
 function checkCodec(cid: CID): void {

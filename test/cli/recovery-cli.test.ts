@@ -236,6 +236,7 @@ describe('ark cite', () => {
       ['cite', dir, dir, '--out', out, '--json'],
       ['cite', dir, '--registry', 'registry', '--out', out, '--json'],
       ['cite', dir, '--gateway', 'ftp://x', '--out', out, '--json'],
+      ['cite', dir, '--gateway', 'https://desk:secret@gw.example/', '--out', out, '--json'],
       ['cite', dir, '--out', out, '--markdown', out, '--json'],
       ['cite', dir, '--rpc', 'http://127.0.0.1:1', '--out', out, '--json'],
     ]) expectError(await runArk(argv), 2, 'USAGE')

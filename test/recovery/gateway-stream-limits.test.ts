@@ -18,6 +18,8 @@ let server: Server
 let url: string
 let port: number
 const aborts: string[] = []
+/** most CAR slots held at once */
+let peak = 0
 const sockets: Socket[] = []
 
 beforeAll(async () => {
@@ -28,11 +30,15 @@ beforeAll(async () => {
     blocks: c.store,
     log: pino({ level: 'silent' }),
     signal: lifetime.signal,
-    acquireStream: () => (streams < SLOTS ? (streams++, true) : false),
+    acquireStream: () => {
+      if (streams >= SLOTS) return false
+      peak = Math.max(peak, ++streams)
+      return true
+    },
     releaseStream: () => void streams--,
     onAbort: (reason) => void aborts.push(reason),
     // small limits so the test is quick; the mechanism is the one the defaults (CAR_STREAM_LIMITS) use
-    streamLimits: { maxMs: 20_000, minBytesPerSecond: 2 * 1024 * 1024, graceMs: 1_000 },
+    streamLimits: { maxMs: 20_000, minBytesPerSecond: 4 * 1024 * 1024, graceMs: 10_000 },
   }
   server = createServer((req, res) => {
     serveIpfs(req, res, new URL(String(req.url), 'http://x'), ctx).catch((err: unknown) => {
@@ -70,15 +76,13 @@ function stalledReader(path: string): Promise<void> {
 describe('CAR stream limits', () => {
   // Fails on the code before the fix: a reader that stops reading held its slot until the server's
   // idle timeout (60 s), so 8 of them made every other client get 503 for that long.
-  it('8 readers that stop reading cannot hold every CAR slot: a normal client still gets its CAR', { timeout: 60_000 }, async () => {
+  it('8 readers that stop reading cannot hold every CAR slot: a normal client still gets its CAR', { timeout: 90_000 }, async () => {
     const path = `/ipfs/${c.snapshot.cid.toString()}?format=car`
     await Promise.all(Array.from({ length: SLOTS }, () => stalledReader(path)))
-    const first = await fetch(`${url}${path}`, { headers: { accept: 'application/vnd.ipld.car' } })
-    expect(first.status).toBe(503) // every slot is held now
-    await first.arrayBuffer()
+    expect(peak).toBe(SLOTS) // every slot is held by a reader that stopped reading
     const t = performance.now()
     let res: Response | undefined
-    while (performance.now() - t < 30_000) {
+    while (performance.now() - t < 45_000) {
       const r = await fetch(`${url}${path}`, { headers: { accept: 'application/vnd.ipld.car' } })
       if (r.status === 200) {
         res = r
@@ -92,6 +96,9 @@ describe('CAR stream limits', () => {
     let blocks = 0
     for await (const _ of c.snapshot.blockCids()) blocks++
     expect(car.blocks).toBe(blocks)
-    expect(aborts.filter((a) => a === 'slow').length).toBeGreaterThanOrEqual(SLOTS)
+    // every stalled reader is cut off in the end (the rate limit, or the absolute time at the latest)
+    const slow = (): number => aborts.filter((a) => a === 'slow').length
+    for (const until = performance.now() + 30_000; slow() < SLOTS && performance.now() < until; ) await new Promise((w) => setTimeout(w, 200))
+    expect(slow()).toBe(SLOTS)
   })
 })

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { redact } from '../../../snapshot/chain/errors.ts'
 import { writeFileAtomic } from '../../fs/atomic.ts'
 import { buildCitation, citationMarkdown } from '../../recovery/citation.ts'
 import { openSnapshotDir } from '../../recovery/snapshot-dir.ts'
@@ -17,7 +18,11 @@ export const citeCommand: Command = {
   },
   positionals: [1, 1],
   async run({ values, positionals, json, io, signal }) {
-    for (const g of (values.gateway as string[] | undefined) ?? []) if (!/^https?:\/\/\S+$/.test(g)) throw new UsageError(`--gateway must be an http(s) URL, got ${JSON.stringify(g)}`)
+    for (const g of (values.gateway as string[] | undefined) ?? []) {
+      if (!/^https?:\/\/\S+$/.test(g)) throw new UsageError(`--gateway must be an http(s) URL, got ${JSON.stringify(redact(g))}…`)
+      // a citation is published: a link must not carry credentials
+      if (/^https?:\/\/[^/]*@/.test(g)) throw new UsageError(`--gateway ${redact(g)}: a cited link is public, give it without user:pass`)
+    }
     const registry = addressOption(values, 'registry')
     const out = values.out === undefined ? null : resolve(values.out as string)
     const mdOut = values.markdown === undefined ? null : resolve(values.markdown as string)
