@@ -455,7 +455,7 @@ describe('http api: admin', () => {
     expect(res.status).toBe(401)
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/)
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED')
-    for (const auth of [`Bearer ${token.slice(0, -1)}0`, `Bearer ${token}x`, `Basic ${token}`, 'Bearer', token]) {
+    for (const auth of [`Bearer ${token.slice(0, -1)}${token.endsWith('0') ? '1' : '0'}`, `Bearer ${token}x`, `Basic ${token}`, 'Bearer', token]) {
       res = await get(url, { method: 'POST', headers: { Authorization: auth } })
       expect(res.status, auth).toBe(401)
       await res.body?.cancel()

@@ -97,11 +97,14 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     const adminBody = JSON.stringify(await adminRes.json())
     expect(adminBody).toContain(latest.snapshotCid)
     // `ark fetch` from untrusted gateways: a tampering gateway first (dropped), then the honest node
-    const tamper = createServer(async (req, res) => {
-      const up = await fetch(`${api}${req.url}`, { headers: { accept: String(req.headers.accept ?? '') } })
-      const body = Buffer.from(await up.arrayBuffer())
-      if (String(req.url).includes('format=car')) body[body.length - 40] = body[body.length - 40]! ^ 0xff
-      res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/octet-stream' }).end(body)
+    const tamper = createServer((req, res) => {
+      const relay = async (): Promise<void> => {
+        const up = await fetch(`${api}${req.url}`, { headers: { accept: String(req.headers.accept ?? '') } })
+        const body = Buffer.from(await up.arrayBuffer())
+        if (String(req.url).includes('format=car')) body[body.length - 40] = body[body.length - 40]! ^ 0xff
+        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/octet-stream' }).end(body)
+      }
+      relay().catch((err: unknown) => res.destroy(err as Error))
     })
     await new Promise<void>((r) => tamper.listen(0, '127.0.0.1', r))
     const tamperUrl = `http://127.0.0.1:${(tamper.address() as AddressInfo).port}`
