@@ -7,61 +7,27 @@
  * all held (O(n) per item, O(n²) for the flood), and had no EvidenceStore, caps or pages.
  */
 import { readdirSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pino } from 'pino'
 import type { Hex } from 'viem'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { SignedAttestation } from '../../protocol/attestation.ts'
 import { checkpointKey } from '../../protocol/attestation.ts'
 import type { Evidence } from '../../protocol/evidence.ts'
-import { CertificateHandling } from '../../node/archive/certified.ts'
-import type { CertificateStore } from '../../node/archive/certificate-store.ts'
 import { EVIDENCE_LIMITS, EvidenceStore } from '../../node/archive/evidence-store.ts'
-import type { SnapshotFetches } from '../../node/archive/snapshot-fetches.ts'
-import type { Adapter } from '../../snapshot/adapters/types.ts'
-import type { BlockStore } from '../../snapshot/store.ts'
+import { certificateHandling } from './fixtures/certificate-handling.ts'
 import { testBody } from './fixtures/signlog-body.ts'
+import { useTempDirs } from './fixtures/temp-dirs.ts'
 
 const SIG = `0x${'11'.repeat(64)}1b` as Hex
 const addr = (n: number): `0x${string}` => `0x${n.toString(16).padStart(40, '0')}`
 const att = (signer: `0x${string}`, block: bigint, variant: number): SignedAttestation => ({ body: testBody(block, variant), signer, signature: SIG })
 const equivocation = (signer: `0x${string}`, block: bigint): Evidence => ({ a: att(signer, block, 1), b: att(signer, block, 2) })
 
-const dirs: string[] = []
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
-})
-async function dataDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'ark-evidence-'))
-  dirs.push(d)
-  return d
-}
+const dataDir = useTempDirs('ark-evidence-')
 const files = (dir: string): number => readdirSync(join(dir, 'evidence')).filter((n) => n.endsWith('.evidence')).length
 
-function handlerWith(evidence: EvidenceStore, published: Uint8Array[]): CertificateHandling {
-  return new CertificateHandling({
-    network: { chainId: 31337n, adapterId: 'perp-reference', configHash: `0x${'22'.repeat(32)}` },
-    certificates: {} as CertificateStore,
-    evidence,
-    fetches: {} as SnapshotFetches,
-    store: () => ({}) as BlockStore,
-    adapter: {} as Adapter,
-    fetchDag: async () => {},
-    hasLocally: async () => true,
-    publish: async (_kind, bytes) => void published.push(bytes),
-    operatorsAt: async () => ({ weights: new Map(), threshold: 1n, totalWeight: 0n }),
-    own: () => undefined,
-    floor: () => 0n,
-    recent: () => true,
-    applyRetention: async () => {},
-    watchdog: () => undefined,
-    onQuorumLatency: () => {},
-    counters: { certificates: 0, catchupCertificates: 0, divergences: 0 },
-    log: pino({ level: 'silent' }),
-    signal: new AbortController().signal,
-  })
+function handlerWith(evidence: EvidenceStore, published: Uint8Array[]) {
+  return certificateHandling({ evidence, publish: async (_kind, bytes) => void published.push(bytes) })
 }
 
 describe('EvidenceStore under an equivocation flood', () => {
