@@ -31,8 +31,9 @@ import { EvidenceStore } from './evidence-store.ts'
 import { loadOperatorKey } from './operator-key.ts'
 import { OperatorSets, sameOperatorSet } from './operator-sets.ts'
 import { recentSnapshots, Retainer } from './retainer.ts'
-import { Scheduler } from './scheduler.ts'
+import { Scheduler, schedulerServices } from './scheduler.ts'
 import { SnapshotFetches } from './snapshot-fetches.ts'
+import { storageService } from './storage.ts'
 import { validatorContext } from './validator-context.ts'
 import { nodeMetrics, nodeView, type NodeReadState } from './view.ts'
 
@@ -287,20 +288,9 @@ export class ArchiveNode {
       snapshotNow: (block) => this.snapshotNow(block),
     }
 
+    const scheduling = schedulerServices(this.scheduler)({ onFatal: (err) => this.stopFor(err) })
     this.services = [
-      part(
-        'storage',
-        async () => {
-          signLog.open()
-          await this.certificates.open()
-          await this.evidenceStore.open()
-        },
-        async () => {
-          signLog.close()
-          await this.evidenceStore.flush()
-          await this.lock?.release()
-        },
-      ),
+      storageService({ signLog, certificates: this.certificates, evidence: this.evidenceStore })({ release: async () => this.lock?.release() }),
       part(
         'network',
         async () => {
@@ -316,7 +306,7 @@ export class ArchiveNode {
         },
         () => this.network.stop(),
       ),
-      part('scheduler', () => this.scheduler.start((err) => this.stopFor(err))),
+      scheduling.prepare,
       ...(this.watchdog === undefined
         ? []
         : [
@@ -341,11 +331,7 @@ export class ArchiveNode {
         },
         () => this.http?.stop(),
       ),
-      part(
-        'run',
-        () => this.scheduler.run(),
-        () => this.scheduler.stopped(),
-      ),
+      scheduling.run,
     ]
   }
 
