@@ -34,7 +34,7 @@ import { recentSnapshots, Retainer } from './retainer.ts'
 import { Scheduler, schedulerServices } from './scheduler.ts'
 import { SnapshotFetches } from './snapshot-fetches.ts'
 import { storageService } from './storage.ts'
-import { validatorContext } from './validator-context.ts'
+import { maxAheadBlocks, validatorContext } from './validator-context.ts'
 import { nodeMetrics, nodeView, type NodeReadState } from './view.ts'
 
 export { CATCHUP_EVERY_CHECKPOINTS, CHECKPOINT_ATTEMPTS } from './scheduler.ts'
@@ -202,6 +202,7 @@ export class ArchiveNode {
       operatorsAt: (b) => this.sets.forBlock(b, this.finalizedHead, signal),
       own: (b) => this.attester.own.get(b),
       floor,
+      ceiling: () => this.finalizedHead + maxAheadBlocks(c.checkpoint.interval),
       recent: (b) => b + 2n * c.checkpoint.interval >= this.finalizedHead,
       applyRetention: () => this.retainer.apply(),
       watchdog: () => this.watchdog,

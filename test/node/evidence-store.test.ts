@@ -83,6 +83,7 @@ describe('EvidenceStore under an equivocation flood', () => {
     expect(small.size).toBeGreaterThan(0)
 
     expect(store.add(equivocation(addr(99), 5n), 100n)).toBe('too-old')
+    expect(store.add(equivocation(addr(99), 1_000_000n), 100n, 999_999n)).toBe('too-new')
     expect(store.prune(36_000n)).toBe(25)
     expect(store.size).toBe(25)
     await store.flush()
