@@ -117,6 +117,7 @@ export class Attester {
     i.onSigned?.(target.number)
     await i.publish(encodeAttestation(att)).catch((err: unknown) => i.log.warn({ err }, 'publishing the attestation failed; peers will get it from the certificate'))
     i.counters.attestationsSent++
+    // merge (proto API): i.aggregator.add(att, { own: true }) — our current checkpoint is never evicted
     i.onEvents(i.aggregator.add(att))
     if (kind !== 0) return
     const t = setTimeout(() => {

@@ -357,6 +357,8 @@ export class ArchiveNode {
       floor: () => this.retainer.floor(),
       seen: (a) => this.aggregator.seen(a),
       signal: this.signal,
+      firstCheckpoint: () => this.scheduler.firstCheckpoint(),
+      // merge (watchdog API): emergencyBlock: (b) => this.watchdog?.namesEmergencyBlock(b) ?? false,
     })
   }
 

@@ -13,6 +13,10 @@ export interface ValidatorContextParts {
   floor: () => bigint
   seen: (a: SignedAttestation) => boolean
   signal: AbortSignal
+  /** the node's first scheduled checkpoint (for ValidatorContext.schedule, proto's interface 1) */
+  firstCheckpoint: () => bigint
+  /** does a validated alert in the watchdog's pool name this block (ValidatorContext.emergencyBlock) */
+  emergencyBlock?: (block: bigint) => boolean
 }
 
 /** How far past the finalized head a message may be about (attestations, evidence): four intervals and 64 blocks. */
@@ -34,5 +38,7 @@ export function validatorContext(p: ValidatorContextParts): ValidatorContext {
     maxAheadBlocks: maxAheadBlocks(p.interval),
     oldestBlock: p.floor(),
     seen: p.seen,
+    // merge (proto + watchdog APIs): schedule: { interval: p.interval, first: p.firstCheckpoint() },
+    // merge: ...(p.emergencyBlock === undefined ? {} : { emergencyBlock: p.emergencyBlock }),
   }
 }
