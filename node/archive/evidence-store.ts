@@ -81,9 +81,9 @@ export class EvidenceStore {
         this.log?.warn({ err, file: name }, 'unreadable evidence file skipped')
         continue
       }
-      const key = EvidenceStore.key(e)
-      // files of an older layout (named by hash) are rewritten under their key
-      if (this.admit(e, 0n) !== 'added' || name !== `${key}.evidence`) await rm(path, { force: true })
+      // files of an older layout (named by hash) are rewritten under their key; files past the bounds go
+      const canonical = name === `${EvidenceStore.key(e)}.evidence`
+      if (this.admit(e, 0n, undefined, !canonical) !== 'added' || !canonical) await rm(path, { force: true })
     }
     await this.flush()
   }
@@ -110,7 +110,7 @@ export class EvidenceStore {
     return this.admit(e, floor, ceiling)
   }
 
-  private admit(e: Evidence, floor: bigint, ceiling?: bigint): EvidenceOutcome {
+  private admit(e: Evidence, floor: bigint, ceiling?: bigint, write = true): EvidenceOutcome {
     const key = EvidenceStore.key(e)
     if (this.byKey.has(key)) return 'duplicate'
     if (e.a.body.blockNumber < floor) return 'too-old'
@@ -123,7 +123,7 @@ export class EvidenceStore {
     this.byKey.set(key, { seq: ++this.seq, key, evidence: e, bytes })
     this.perSigner.set(signer, n + 1)
     this.bytesHeld += bytes.length
-    this.persist(async () => writeFileAtomic(this.file(key), [bytes], undefined, { mode: 0o600 }))
+    if (write) this.persist(async () => writeFileAtomic(this.file(key), [bytes], undefined, { mode: 0o600 }))
     return 'added'
   }
 

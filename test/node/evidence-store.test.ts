@@ -6,13 +6,13 @@
  * items, 10,000 files, 10,000 gossip re-publications), deduplicated each new one by re-encoding
  * all held (O(n) per item, O(n²) for the flood), and had no EvidenceStore, caps or pages.
  */
-import { readdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Hex } from 'viem'
 import { describe, expect, it } from 'vitest'
 import type { SignedAttestation } from '../../protocol/attestation.ts'
 import { checkpointKey } from '../../protocol/attestation.ts'
-import type { Evidence } from '../../protocol/evidence.ts'
+import { encodeEvidence, type Evidence } from '../../protocol/evidence.ts'
 import { EVIDENCE_LIMITS, EvidenceStore } from '../../node/archive/evidence-store.ts'
 import { certificateHandling } from './fixtures/certificate-handling.ts'
 import { testBody } from './fixtures/signlog-body.ts'
@@ -81,6 +81,7 @@ describe('EvidenceStore under an equivocation flood', () => {
     for (let s = 1; s <= 20; s++) small.add(equivocation(addr(s), 10n), 0n)
     expect(small.bytes).toBeLessThanOrEqual(3 * 1024)
     expect(small.size).toBeGreaterThan(0)
+    await small.flush()
 
     expect(store.add(equivocation(addr(99), 5n), 100n)).toBe('too-old')
     expect(store.add(equivocation(addr(99), 1_000_000n), 100n, 999_999n)).toBe('too-new')
@@ -88,6 +89,17 @@ describe('EvidenceStore under an equivocation flood', () => {
     expect(store.size).toBe(25)
     await store.flush()
     expect(files(dir)).toBe(25)
+  })
+
+  it('a file of the older layout (named by hash) loads and is rewritten under its key', async () => {
+    const dir = await dataDir()
+    mkdirSync(join(dir, 'evidence'))
+    const e = equivocation(addr(7), 70n)
+    writeFileSync(join(dir, 'evidence', '0123456789abcdef.evidence'), encodeEvidence(e))
+    const store = new EvidenceStore(dir)
+    await store.open()
+    expect(store.has(e)).toBe(true)
+    expect(readdirSync(join(dir, 'evidence'))).toEqual([`${EvidenceStore.key(e)}.evidence`])
   })
 
   it('pages: every item exactly once, page size clamped', async () => {
@@ -104,5 +116,6 @@ describe('EvidenceStore under an equivocation flood', () => {
     expect(seen).toHaveLength(250)
     expect(new Set(seen).size).toBe(250)
     expect(store.page(undefined, 1_000_000).items.length).toBeLessThanOrEqual(EVIDENCE_LIMITS.maxPageLimit)
+    await store.flush()
   })
 })
