@@ -40,6 +40,8 @@ export interface CertificateHandlingInit {
   own: (block: bigint) => OwnSignature | undefined
   /** the retention floor: older certificates are ignored (not stored, not fetched) */
   floor: () => bigint
+  /** the newest block anything may be about (the validity window's look-ahead) */
+  ceiling: () => bigint
   /** is this block the current checkpoint or close to it: its fetch takes the live lane (older ones, however they came, queue behind history) */
   recent: (block: bigint) => boolean
   applyRetention: () => Promise<void>
@@ -78,9 +80,9 @@ export class CertificateHandling {
     }
   }
 
-  /** Evidence from gossip or the aggregator, kept under the store's bounds. */
+  /** Evidence from gossip or the aggregator, kept within the validity window and under the store's bounds. */
   keepEvidence(e: Evidence): ReturnType<EvidenceStore['add']> {
-    return this.init.evidence.add(e, this.init.floor())
+    return this.init.evidence.add(e, this.init.floor(), this.init.ceiling())
   }
 
   async onCertificate(cert: Certificate, from: CertificateSource): Promise<void> {

@@ -32,7 +32,7 @@ export interface StoredEvidence {
   bytes: Uint8Array
 }
 
-export type EvidenceOutcome = 'added' | 'duplicate' | 'too-old' | 'signer-cap'
+export type EvidenceOutcome = 'added' | 'duplicate' | 'too-old' | 'too-new' | 'signer-cap'
 
 /**
  * Equivocation evidence beside the certificate store, bounded: at most one
@@ -81,9 +81,9 @@ export class EvidenceStore {
         this.log?.warn({ err, file: name }, 'unreadable evidence file skipped')
         continue
       }
-      const key = EvidenceStore.key(e)
-      // files of an older layout (named by hash) are rewritten under their key
-      if (this.admit(e, 0n) !== 'added' || name !== `${key}.evidence`) await rm(path, { force: true })
+      // files of an older layout (named by hash) are rewritten under their key; files past the bounds go
+      const canonical = name === `${EvidenceStore.key(e)}.evidence`
+      if (this.admit(e, 0n, undefined, !canonical) !== 'added' || !canonical) await rm(path, { force: true })
     }
     await this.flush()
   }
@@ -105,15 +105,16 @@ export class EvidenceStore {
     return [...this.byKey.values()].map((s) => s.evidence)
   }
 
-  /** Keep `e` unless held, below `floor`, or its signer is at its cap. */
-  add(e: Evidence, floor: bigint): EvidenceOutcome {
-    return this.admit(e, floor)
+  /** Keep `e` unless held, outside [floor, ceiling] (the validity window), or its signer is at its cap. */
+  add(e: Evidence, floor: bigint, ceiling?: bigint): EvidenceOutcome {
+    return this.admit(e, floor, ceiling)
   }
 
-  private admit(e: Evidence, floor: bigint): EvidenceOutcome {
+  private admit(e: Evidence, floor: bigint, ceiling?: bigint, write = true): EvidenceOutcome {
     const key = EvidenceStore.key(e)
     if (this.byKey.has(key)) return 'duplicate'
     if (e.a.body.blockNumber < floor) return 'too-old'
+    if (ceiling !== undefined && e.a.body.blockNumber > ceiling) return 'too-new'
     const signer = e.a.signer.toLowerCase()
     const n = this.perSigner.get(signer) ?? 0
     if (n >= this.limits.maxPerSigner) return 'signer-cap'
@@ -122,7 +123,7 @@ export class EvidenceStore {
     this.byKey.set(key, { seq: ++this.seq, key, evidence: e, bytes })
     this.perSigner.set(signer, n + 1)
     this.bytesHeld += bytes.length
-    this.persist(async () => writeFileAtomic(this.file(key), [bytes], undefined, { mode: 0o600 }))
+    if (write) this.persist(async () => writeFileAtomic(this.file(key), [bytes], undefined, { mode: 0o600 }))
     return 'added'
   }
 

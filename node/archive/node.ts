@@ -6,7 +6,7 @@ import type { OperatorSet } from '../../protocol/operator-set.ts'
 import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
 import { adapterById } from '../../snapshot/adapters/registry.ts'
 import type { Adapter } from '../../snapshot/adapters/types.ts'
-import { ChainSource, type BlockHeader } from '../../snapshot/chain/source.ts'
+import { ChainSource } from '../../snapshot/chain/source.ts'
 import { CheckpointCache, configHash } from '../../snapshot/derive/derive.ts'
 import { ArkError } from '../../snapshot/errors.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
@@ -17,7 +17,7 @@ import { loadOrCreateAdminToken } from '../http/admin-token.ts'
 import { createHttpApi, type HttpApi } from '../http/server.ts'
 import { fetchDag } from '../p2p/fetch.ts'
 import { createArkNetwork, type ArkNetwork } from '../p2p/network.ts'
-import { startAll, type Service } from '../p2p/service.ts'
+import { service, startAll, type Service } from '../p2p/service.ts'
 import { SignLog } from '../signlog/signlog.ts'
 import { createNodeWatchdog } from '../watchdog/attach.ts'
 import type { Watchdog, WatchdogComponents } from '../watchdog/service.ts'
@@ -29,11 +29,12 @@ import { CertificateStore } from './certificate-store.ts'
 import type { NodeConfig } from './config.ts'
 import { EvidenceStore } from './evidence-store.ts'
 import { loadOperatorKey } from './operator-key.ts'
-import { OperatorSets, sameOperatorSet } from './operator-sets.ts'
+import { OperatorSets } from './operator-sets.ts'
 import { recentSnapshots, Retainer } from './retainer.ts'
-import { firstCheckpoint, Scheduler } from './scheduler.ts'
+import { firstCheckpoint, Scheduler, schedulerServices } from './scheduler.ts'
 import { SnapshotFetches } from './snapshot-fetches.ts'
-import { validatorContext } from './validator-context.ts'
+import { storageService } from './storage.ts'
+import { maxAheadBlocks, validatorContext } from './validator-context.ts'
 import { nodeMetrics, nodeView, type NodeReadState } from './view.ts'
 
 export { CATCHUP_EVERY_CHECKPOINTS, CHECKPOINT_ATTEMPTS } from './scheduler.ts'
@@ -53,18 +54,9 @@ export interface ArchiveNodeInit {
   fetchLimits?: ConstructorParameters<typeof SnapshotFetches>[0]['limits']
 }
 
-/** A part of the node with a lifecycle; stopped in reverse order of start, each within the stop deadline. */
-const part = (name: string, start: () => Promise<void> | void, stop: () => Promise<unknown> | unknown = () => undefined): Service => ({
-  name,
-  start: async () => {
-    await start()
-  },
-  stop: async () => {
-    await stop()
-  },
-})
-
 /**
+ * (Past ~400 lines because it holds every room's wiring literal in one place, and nothing else.)
+ *
  * One archive node, the composition root: it builds the rooms (scheduler,
  * attester, certificate handling, evidence and certificate stores, retention,
  * network, HTTP API, watchdog), wires them to one another, starts them in
@@ -213,6 +205,7 @@ export class ArchiveNode {
       operatorsAt: (b) => this.sets.forBlock(b, this.finalizedHead, signal),
       own: (b) => this.attester.own.get(b),
       floor,
+      ceiling: () => this.finalizedHead + maxAheadBlocks(c.checkpoint.interval),
       recent: (b) => b + 2n * c.checkpoint.interval >= this.finalizedHead,
       applyRetention: () => this.retainer.apply(),
       watchdog: () => this.watchdog,
@@ -244,7 +237,12 @@ export class ArchiveNode {
       adapterConfig,
       cache: this.cache,
       store: () => this.store,
-      refreshOperators: (target) => this.refreshOperators(target),
+      // with an on-chain registry, the set that counts for a checkpoint is the one at that block
+      refreshOperators: async (target) => {
+        if (!(await this.sets.refresh(target, signal))) return
+        const next = this.sets.latest
+        log.info({ block: target.number.toString(), operators: next.weights.size, threshold: next.threshold.toString() }, 'operator set changed in the registry')
+      },
       attest: (cp, target, kind) => this.attester.attest(cp, target, kind),
       quiet: (b) => this.attester.quiet(b),
       beginQuietPeriod: (head) => this.attester.beginQuietPeriod(head, c.checkpoint.interval),
@@ -290,21 +288,10 @@ export class ArchiveNode {
       snapshotNow: (block) => this.snapshotNow(block),
     }
 
+    const scheduling = schedulerServices(this.scheduler)({ onFatal: (err) => this.stopFor(err) })
     this.services = [
-      part(
-        'storage',
-        async () => {
-          signLog.open()
-          await this.certificates.open()
-          await this.evidenceStore.open()
-        },
-        async () => {
-          signLog.close()
-          await this.evidenceStore.flush()
-          await this.lock?.release()
-        },
-      ),
-      part(
+      storageService({ signLog, certificates: this.certificates, evidence: this.evidenceStore })({ release: async () => this.lock?.release() }),
+      service(
         'network',
         async () => {
           await this.network.start()
@@ -319,11 +306,11 @@ export class ArchiveNode {
         },
         () => this.network.stop(),
       ),
-      part('scheduler', () => this.scheduler.start((err) => this.stopFor(err))),
+      scheduling.prepare,
       ...(this.watchdog === undefined
         ? []
         : [
-            part(
+            service(
               'watchdog',
               async () => {
                 const wd = this.watchdog!
@@ -333,7 +320,7 @@ export class ArchiveNode {
               () => this.watchdog?.stop(),
             ),
           ]),
-      part(
+      service(
         'http',
         async () => {
           const metrics = nodeMetrics(state)
@@ -344,11 +331,7 @@ export class ArchiveNode {
         },
         () => this.http?.stop(),
       ),
-      part(
-        'run',
-        () => this.scheduler.run(),
-        () => this.scheduler.stopped(),
-      ),
+      scheduling.run,
     ]
   }
 
@@ -394,16 +377,6 @@ export class ArchiveNode {
       this.catchUpOnGossip = false
       this.catchUp().catch((err: unknown) => this.log.warn({ err }, 'catch-up failed'))
     }
-  }
-
-  /** With an on-chain registry, the set that counts for a checkpoint is the one at that block. */
-  private async refreshOperators(target: BlockHeader): Promise<void> {
-    if (!this.sets.onChain) return
-    const before = this.sets.latest
-    await this.sets.at(target, this.signal)
-    const next = this.sets.latest
-    if (sameOperatorSet(before, next)) return
-    this.log.info({ block: target.number.toString(), operators: next.weights.size, threshold: next.threshold.toString() }, 'operator set changed in the registry')
   }
 
   /** Ask every connected peer for the certificates we lack (see CatchUpClient); the number that were new. */

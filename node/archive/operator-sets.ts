@@ -58,6 +58,14 @@ export class OperatorSets {
     return this.newest.set
   }
 
+  /** Read the set at a checkpoint's final header (registry only); true if it differs from the newest set before. */
+  async refresh(header: Header, signal?: AbortSignal): Promise<boolean> {
+    if (this.registry === undefined) return false
+    const before = this.newest.set
+    await this.at(header, signal)
+    return !sameOperatorSet(before, this.newest.set)
+  }
+
   /** The set at a final, canonical header (the caller vouches for both); cached per block. */
   async at(header: Header, signal?: AbortSignal): Promise<OperatorSet> {
     if (this.registry === undefined) return this.newest.set

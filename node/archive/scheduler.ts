@@ -8,6 +8,7 @@ import { deriveCheckpoint, type Checkpoint, type CheckpointCache } from '../../s
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 import { writeFileAtomic } from '../fs/atomic.ts'
+import type { Service } from '../p2p/service.ts'
 import { SignConflictError } from '../signlog/signlog.ts'
 import { pause } from '../util/pause.ts'
 import { DoppelgangerError } from './attester.ts'
@@ -244,6 +245,23 @@ export class Scheduler {
     return { block: target.number.toString(), blockHash: target.hash, snapshot: s.cid.toString(), stateRoot: s.root.stateRoot, accounts: s.root.accountCount, ms }
   }
 }
+
+/**
+ * The scheduler as two services: `prepare` (head, quiet period, resume) starts before the watchdog
+ * and the HTTP API, `run` (the loop) starts last and so stops first, waiting for the loop to end.
+ */
+export const schedulerServices =
+  (scheduler: Scheduler) =>
+  (components: { onFatal: (err: Error) => void }): { prepare: Service; run: Service } => ({
+    prepare: { name: 'scheduler', start: () => scheduler.start(components.onFatal), stop: async () => {} },
+    run: {
+      name: 'run',
+      start: async () => scheduler.run(),
+      stop: async () => {
+        await scheduler.stopped()
+      },
+    },
+  })
 
 /** Checkpoints are the multiples of the interval from the first one at or after `start` (PROTOCOL.md §7 schedule). */
 export function firstCheckpoint(interval: bigint, start: bigint): bigint {

@@ -22,6 +22,9 @@ export interface ValidatorContextParts {
   signal: AbortSignal
 }
 
+/** How far past the finalized head a message may be about (attestations, evidence): four intervals and 64 blocks. */
+export const maxAheadBlocks = (interval: bigint): bigint => interval * 4n + 64n
+
 /**
  * What the gossip validators check messages against, read at each message.
  * The one place the node fills ValidatorContext (the watchdog reuses it).
@@ -35,7 +38,7 @@ export function validatorContext(p: ValidatorContextParts): ValidatorContext {
     operators: p.sets.latest,
     operatorsAt: (b) => p.sets.forBlock(b, p.finalizedHead(), p.signal),
     finalizedHead: finalized,
-    maxAheadBlocks: p.interval * 4n + 64n,
+    maxAheadBlocks: maxAheadBlocks(p.interval),
     oldestBlock: p.floor(),
     schedule: { interval: p.interval, first: p.first },
     ...(p.emergencyBlock === undefined ? {} : { emergencyBlock: p.emergencyBlock }),

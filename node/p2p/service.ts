@@ -9,6 +9,19 @@ export interface Service {
   stop(): Promise<void>
 }
 
+/** A service from a start and a stop function (stop defaults to nothing). */
+export function service(name: string, start: () => Promise<unknown> | unknown, stop: () => Promise<unknown> | unknown = () => undefined): Service {
+  return {
+    name,
+    start: async () => {
+      await start()
+    },
+    stop: async () => {
+      await stop()
+    },
+  }
+}
+
 /**
  * Start services in order. If one fails, the ones already started are
  * stopped (reverse order) before the error is rethrown.

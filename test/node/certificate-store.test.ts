@@ -9,36 +9,25 @@
  * list() copied and sorted every certificate on each call (no range(), no shared index).
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { AttestationBody } from '../../protocol/attestation.ts'
 import { encodeCertificate, type Certificate } from '../../protocol/certificate.ts'
-import { CertificateHandling } from '../../node/archive/certified.ts'
 import { CertificateStore, DAMAGED_SUFFIX } from '../../node/archive/certificate-store.ts'
 import { EvidenceStore } from '../../node/archive/evidence-store.ts'
 import { SnapshotFetches } from '../../node/archive/snapshot-fetches.ts'
-import type { Adapter } from '../../snapshot/adapters/types.ts'
-import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { certify, testOperators } from '../support/recovery.ts'
+import { certificateHandling } from './fixtures/certificate-handling.ts'
 import { testBody } from './fixtures/signlog-body.ts'
+import { useTempDirs } from './fixtures/temp-dirs.ts'
 
 const { ops } = testOperators()
 const SET = { weights: new Map(ops.map((o) => [o.address.toLowerCase() as `0x${string}`, 1n])), threshold: 3n, totalWeight: 4n }
 const body = (block: bigint, kind = 0): AttestationBody => ({ ...testBody(block), kind })
 const cert = (block: bigint, kind = 0, signers = 3): Promise<Certificate> => certify(body(block, kind), ops.slice(0, signers))
 
-const dirs: string[] = []
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
-})
-async function dataDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'ark-certstore-'))
-  dirs.push(d)
-  return d
-}
+const dataDir = useTempDirs('ark-certstore-')
 
 function collectingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = []
@@ -70,26 +59,12 @@ describe('CertificateStore', () => {
 
     // catch-up offers it again: accepted, stored, its snapshot queued for fetching
     const fetched: string[] = []
-    const handling = new CertificateHandling({
-      network: { chainId: 31337n, adapterId: 'perp-reference', configHash: `0x${'22'.repeat(32)}` },
+    const handling = certificateHandling({
       certificates: again,
       evidence: new EvidenceStore(dir),
       fetches: new SnapshotFetches({ signal: new AbortController().signal, log: pino({ level: 'silent' }) }),
-      store: () => new MemoryBlockStore(),
-      adapter: {} as Adapter,
       fetchDag: async (root) => void fetched.push(root.toString()),
-      hasLocally: async () => false,
-      publish: async () => {},
       operatorsAt: async () => SET,
-      own: () => undefined,
-      floor: () => 0n,
-      recent: () => true,
-      applyRetention: async () => {},
-      watchdog: () => undefined,
-      onQuorumLatency: () => {},
-      counters: { certificates: 0, catchupCertificates: 0, divergences: 0 },
-      log: pino({ level: 'silent' }),
-      signal: new AbortController().signal,
     })
     expect(await handling.acceptCaughtUp(encodeCertificate(certs[1]!).bytes)).toBe(true)
     expect(again.get(2000n)?.cid.toString()).toBe(encodeCertificate(certs[1]!).cid.toString())

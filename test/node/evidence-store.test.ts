@@ -6,62 +6,28 @@
  * items, 10,000 files, 10,000 gossip re-publications), deduplicated each new one by re-encoding
  * all held (O(n) per item, O(n²) for the flood), and had no EvidenceStore, caps or pages.
  */
-import { readdirSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { pino } from 'pino'
 import type { Hex } from 'viem'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { SignedAttestation } from '../../protocol/attestation.ts'
 import { checkpointKey } from '../../protocol/attestation.ts'
-import type { Evidence } from '../../protocol/evidence.ts'
-import { CertificateHandling } from '../../node/archive/certified.ts'
-import type { CertificateStore } from '../../node/archive/certificate-store.ts'
+import { encodeEvidence, type Evidence } from '../../protocol/evidence.ts'
 import { EVIDENCE_LIMITS, EvidenceStore } from '../../node/archive/evidence-store.ts'
-import type { SnapshotFetches } from '../../node/archive/snapshot-fetches.ts'
-import type { Adapter } from '../../snapshot/adapters/types.ts'
-import type { BlockStore } from '../../snapshot/store.ts'
+import { certificateHandling } from './fixtures/certificate-handling.ts'
 import { testBody } from './fixtures/signlog-body.ts'
+import { useTempDirs } from './fixtures/temp-dirs.ts'
 
 const SIG = `0x${'11'.repeat(64)}1b` as Hex
 const addr = (n: number): `0x${string}` => `0x${n.toString(16).padStart(40, '0')}`
 const att = (signer: `0x${string}`, block: bigint, variant: number): SignedAttestation => ({ body: testBody(block, variant), signer, signature: SIG })
 const equivocation = (signer: `0x${string}`, block: bigint): Evidence => ({ a: att(signer, block, 1), b: att(signer, block, 2) })
 
-const dirs: string[] = []
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
-})
-async function dataDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'ark-evidence-'))
-  dirs.push(d)
-  return d
-}
+const dataDir = useTempDirs('ark-evidence-')
 const files = (dir: string): number => readdirSync(join(dir, 'evidence')).filter((n) => n.endsWith('.evidence')).length
 
-function handlerWith(evidence: EvidenceStore, published: Uint8Array[]): CertificateHandling {
-  return new CertificateHandling({
-    network: { chainId: 31337n, adapterId: 'perp-reference', configHash: `0x${'22'.repeat(32)}` },
-    certificates: {} as CertificateStore,
-    evidence,
-    fetches: {} as SnapshotFetches,
-    store: () => ({}) as BlockStore,
-    adapter: {} as Adapter,
-    fetchDag: async () => {},
-    hasLocally: async () => true,
-    publish: async (_kind, bytes) => void published.push(bytes),
-    operatorsAt: async () => ({ weights: new Map(), threshold: 1n, totalWeight: 0n }),
-    own: () => undefined,
-    floor: () => 0n,
-    recent: () => true,
-    applyRetention: async () => {},
-    watchdog: () => undefined,
-    onQuorumLatency: () => {},
-    counters: { certificates: 0, catchupCertificates: 0, divergences: 0 },
-    log: pino({ level: 'silent' }),
-    signal: new AbortController().signal,
-  })
+function handlerWith(evidence: EvidenceStore, published: Uint8Array[]) {
+  return certificateHandling({ evidence, publish: async (_kind, bytes) => void published.push(bytes) })
 }
 
 describe('EvidenceStore under an equivocation flood', () => {
@@ -115,12 +81,25 @@ describe('EvidenceStore under an equivocation flood', () => {
     for (let s = 1; s <= 20; s++) small.add(equivocation(addr(s), 10n), 0n)
     expect(small.bytes).toBeLessThanOrEqual(3 * 1024)
     expect(small.size).toBeGreaterThan(0)
+    await small.flush()
 
     expect(store.add(equivocation(addr(99), 5n), 100n)).toBe('too-old')
+    expect(store.add(equivocation(addr(99), 1_000_000n), 100n, 999_999n)).toBe('too-new')
     expect(store.prune(36_000n)).toBe(25)
     expect(store.size).toBe(25)
     await store.flush()
     expect(files(dir)).toBe(25)
+  })
+
+  it('a file of the older layout (named by hash) loads and is rewritten under its key', async () => {
+    const dir = await dataDir()
+    mkdirSync(join(dir, 'evidence'))
+    const e = equivocation(addr(7), 70n)
+    writeFileSync(join(dir, 'evidence', '0123456789abcdef.evidence'), encodeEvidence(e))
+    const store = new EvidenceStore(dir)
+    await store.open()
+    expect(store.has(e)).toBe(true)
+    expect(readdirSync(join(dir, 'evidence'))).toEqual([`${EvidenceStore.key(e)}.evidence`])
   })
 
   it('pages: every item exactly once, page size clamped', async () => {
@@ -137,5 +116,6 @@ describe('EvidenceStore under an equivocation flood', () => {
     expect(seen).toHaveLength(250)
     expect(new Set(seen).size).toBe(250)
     expect(store.page(undefined, 1_000_000).items.length).toBeLessThanOrEqual(EVIDENCE_LIMITS.maxPageLimit)
+    await store.flush()
   })
 })

@@ -15,14 +15,12 @@ import type { CID } from 'multiformats/cid'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodeCertificate, type Certificate } from '../../protocol/certificate.ts'
-import { CertificateHandling } from '../../node/archive/certified.ts'
 import { CertificateStore } from '../../node/archive/certificate-store.ts'
 import { EvidenceStore } from '../../node/archive/evidence-store.ts'
 import { SnapshotFetches } from '../../node/archive/snapshot-fetches.ts'
-import type { Adapter } from '../../snapshot/adapters/types.ts'
-import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { certify, testOperators } from '../support/recovery.ts'
 import { until } from '../support/archive-cluster.ts'
+import { certificateHandling } from './fixtures/certificate-handling.ts'
 import { testBody } from './fixtures/signlog-body.ts'
 
 const { ops } = testOperators()
@@ -59,25 +57,14 @@ describe('replayed old certificates', () => {
       }
       return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }))
     }
-    const handling = new CertificateHandling({
-      network: { chainId: 31337n, adapterId: 'perp-reference', configHash: `0x${'22'.repeat(32)}` },
+    const handling = certificateHandling({
       certificates,
       evidence: new EvidenceStore(dir),
       fetches,
-      store: () => new MemoryBlockStore(),
-      adapter: {} as Adapter,
       fetchDag,
-      hasLocally: async () => false,
-      publish: async () => {},
       operatorsAt: async () => SET,
-      own: () => undefined,
       floor: () => FLOOR,
       recent: (b) => b + 2n * INTERVAL >= HEAD,
-      applyRetention: async () => {},
-      watchdog: () => undefined,
-      onQuorumLatency: () => {},
-      counters: { certificates: 0, catchupCertificates: 0, divergences: 0 },
-      log: pino({ level: 'silent' }),
       signal: ac.signal,
     })
 

@@ -7,30 +7,21 @@
  * inject the write), so a short write returned the signature and the attester published it.
  */
 import { readFileSync, writeSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { privateKeyToAccount } from 'viem/accounts'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { Aggregator } from '../../protocol/aggregator.ts'
 import { Attester } from '../../node/archive/attester.ts'
 import { SignLog, SignLogWriteError, type WriteFn } from '../../node/signlog/signlog.ts'
 import type { Checkpoint } from '../../snapshot/derive/derive.ts'
 import type { BlockHeader } from '../../snapshot/chain/source.ts'
 import { testBody } from './fixtures/signlog-body.ts'
+import { useTempDirs } from './fixtures/temp-dirs.ts'
 
 const KEY = `0x${'42'.repeat(32)}` as const
-const dirs: string[] = []
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
-})
-
-async function logPath(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ark-signlog-fail-'))
-  dirs.push(dir)
-  return join(dir, 'signlog.jsonl')
-}
+const tempDir = useTempDirs('ark-signlog-fail-')
+const logPath = async (): Promise<string> => join(await tempDir(), 'signlog.jsonl')
 
 const enospcError = (): Error => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
 /** The disk fills mid-line: the first write lands half the bytes, the next fails. */
