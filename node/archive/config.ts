@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import { parseWatchdogConfig } from '../watchdog/options.ts'
+import { isAddress } from '../../snapshot/codec/address.ts'
 
 /**
  * The node's one config file (JSON). Relative paths are resolved against the
@@ -76,7 +77,7 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
   only(ops, 'operators', ['file', 'registry'])
   let operators: NodeConfig['operators']
   if (typeof ops.file === 'string') operators = { file: path(ops.file) }
-  else if (typeof ops.registry === 'string' && /^0x[0-9a-fA-F]{40}$/.test(ops.registry)) operators = { registry: ops.registry.toLowerCase() as `0x${string}` }
+  else if (isAddress(ops.registry)) operators = { registry: ops.registry.toLowerCase() as `0x${string}` }
   else throw new InvalidInputError('config "operators" must be {"file": "operators.json"} or {"registry": "0x…"}')
   const key = obj(root.key, 'key')
   only(key, 'key', ['keystore', 'passwordFile', 'devPrivateKeyFile'])

@@ -8,6 +8,7 @@ import type { CertificateStore, StoredCertificate } from './certificate-store.ts
 import type { EvidenceStore } from './evidence-store.ts'
 import type { Watchdog } from '../watchdog/service.ts'
 import { registerWatchdogMetrics } from '../watchdog/metrics.ts'
+import { bigintReplacer } from '../../snapshot/codec/json.ts'
 
 /** What the HTTP API and the metrics read: a narrow, read-only state, never the node itself. */
 export interface NodeReadState {
@@ -29,7 +30,7 @@ export interface NodeReadState {
   snapshotNow(block?: bigint): Promise<Record<string, unknown>>
 }
 
-const jsonSafe = (v: unknown): Record<string, unknown> => JSON.parse(JSON.stringify(v, (_, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))) as Record<string, unknown>
+const jsonSafe = (v: unknown): Record<string, unknown> => JSON.parse(JSON.stringify(v, bigintReplacer)) as Record<string, unknown>
 
 /** One checkpoint as the API shows it: weights and threshold of the operator set at its block (not the latest set). */
 export function checkpointView(ops: OperatorSet, s: StoredCertificate): CheckpointView {

@@ -15,8 +15,8 @@ import type { FetchSource } from '../recovery/source.ts'
 import { stagingPathFor } from '../recovery/staging.ts'
 import { positiveInt, required, UsageError, type Command } from './command.ts'
 import { TRUST_OPTIONS, trustRootFromOptions } from './recovery/trust-options.ts'
+import { bigintReplacer } from '../../snapshot/codec/json.ts'
 
-const bigintJSON = (_: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v)
 
 /** What an existing --out holds: nothing, an earlier fetch's output (its summary), or something else. */
 async function existingOut(out: string): Promise<'absent' | { snapshot: string; block: string }> {
@@ -94,7 +94,7 @@ export const fetchCommand: Command = {
       await mkdir(tmp, { recursive: true })
       try {
         const s = r.snapshot
-        await writeFile(join(tmp, 'certificate.json'), `${JSON.stringify(certificateJSON(r.certificate), bigintJSON, 2)}\n`)
+        await writeFile(join(tmp, 'certificate.json'), `${JSON.stringify(certificateJSON(r.certificate), bigintReplacer, 2)}\n`)
         await pipeline(Readable.from(writeCar([s.cid], s.blockCids(), r.store)), createWriteStream(join(tmp, 'snapshot.car')))
         await pipeline(Readable.from(exportJsonl(s)), createWriteStream(join(tmp, 'accounts.jsonl')))
         await writeFile(join(tmp, 'markets.json'), `${JSON.stringify(s.schema.markets.toJSON(await s.markets()), null, 2)}\n`)

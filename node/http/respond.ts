@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
+import { bigintReplacer } from '../../snapshot/codec/json.ts'
 
 /** An error with the HTTP status and stable code to answer with; the message is shown to the client. */
 export class HttpError extends Error {
@@ -23,7 +24,7 @@ export function toJSON(value: unknown): string {
   return JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
     const raw = this[key]
     if (raw instanceof Uint8Array) return bytesToHex(raw)
-    return typeof v === 'bigint' ? v.toString() : v
+    return bigintReplacer(key, v)
   })
 }
 

@@ -7,6 +7,7 @@ import { ChainSource } from '../../snapshot/chain/source.ts'
 import { ArkError, InvalidInputError } from '../../snapshot/errors.ts'
 import { ARK_REGISTRY_ABI, readOperatorSet, registryAdapterKey } from '../chain/registry.ts'
 import { encodeEventTopics } from 'viem'
+import { isAddress } from '../../snapshot/codec/address.ts'
 
 /**
  * The one trust root of the recovery commands (issue 16): `fetch`, `verify`,
@@ -70,7 +71,7 @@ export interface RegistryTrustInit {
  * block where it still was the quorum.
  */
 export function registryTrust(init: RegistryTrustInit): TrustRoot {
-  if (!/^0x[0-9a-fA-F]{40}$/.test(init.registry)) throw new InvalidInputError(`--registry must be a 0x-prefixed 20-byte address, got ${JSON.stringify(init.registry)}`)
+  if (!isAddress(init.registry)) throw new InvalidInputError(`--registry must be a 0x-prefixed 20-byte address, got ${JSON.stringify(init.registry)}`)
   const registry = init.registry as `0x${string}`
   const sources = new Map<bigint, { source: ChainSource; checked: Promise<void> | undefined }>()
   const chain = (chainId: bigint, signal?: AbortSignal): Promise<ChainSource> => {

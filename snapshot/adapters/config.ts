@@ -1,8 +1,8 @@
 import { InvalidInputError } from '../errors.ts'
 import { checkInt, UINT64 } from '../codec/int.ts'
 import type { Hex } from '../chain/source.ts'
+import { ADDRESS_PATTERN as ADDRESS } from '../codec/address.ts'
 
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 
 /** Shared config validation: every error names the key and the fix. */
 export function configObject(json: unknown, adapter: string, allowed: readonly string[]): Record<string, unknown> {

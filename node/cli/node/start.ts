@@ -2,6 +2,7 @@ import { pino } from 'pino'
 import { loadNodeConfig } from '../../archive/config.ts'
 import { ArchiveNode } from '../../archive/node.ts'
 import { required, type Command } from '../command.ts'
+import { bigintReplacer } from '../../../snapshot/codec/json.ts'
 
 export const nodeStartCommand: Command = {
   name: 'start',
@@ -18,7 +19,7 @@ export const nodeStartCommand: Command = {
     const logger = pino({ level: (values['log-level'] as string | undefined) ?? 'info', base: { node: config.dataDir } })
     const node = new ArchiveNode({ config, devKey: values['dev-key'] === true, logger })
     await node.start()
-    io.stdout(`${JSON.stringify({ event: 'started', ...node.status(), addrs: node.network.multiaddrs().map(String) }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`)
+    io.stdout(`${JSON.stringify({ event: 'started', ...node.status(), addrs: node.network.multiaddrs().map(String) }, bigintReplacer)}\n`)
     await new Promise<void>((resolve) => {
       if (values['stdin-lifeline'] === true) {
         process.stdin.on('end', () => resolve())

@@ -9,8 +9,8 @@ import { readDeployment } from '../devnet/deployment-file.ts'
 import { writeFileAtomic } from '../../fs/atomic.ts'
 import { UsageError, type Command } from '../command.ts'
 import { openSnapshotInput } from './input.ts'
+import { ADDRESS_PATTERN as ADDRESS } from '../../../snapshot/codec/address.ts'
 
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 const UINT = /^[0-9]{1,78}$/
 
 function list(v: unknown): string[] {

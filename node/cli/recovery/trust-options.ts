@@ -2,6 +2,7 @@ import type { Certificate } from '../../../protocol/certificate.ts'
 import type { OperatorSet } from '../../../protocol/operator-set.ts'
 import { fileTrust, registryTrust, verifyAgainst, type TrustRoot } from '../../recovery/trust.ts'
 import { UsageError, type Options } from '../command.ts'
+import { isAddress } from '../../../snapshot/codec/address.ts'
 
 /**
  * The one option parser for the trust root of `fetch`, `verify`, `prove` and
@@ -16,7 +17,7 @@ export const TRUST_OPTIONS: Options = {
 export function addressOption(values: Record<string, unknown>, name: string): `0x${string}` | undefined {
   const v = values[name]
   if (v === undefined) return undefined
-  if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(v)) throw new UsageError(`--${name} must be a 0x-prefixed 20-byte address, got ${JSON.stringify(v)}`)
+  if (!isAddress(v)) throw new UsageError(`--${name} must be a 0x-prefixed 20-byte address, got ${JSON.stringify(v)}`)
   return v as `0x${string}`
 }
 
