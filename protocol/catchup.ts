@@ -111,7 +111,7 @@ export function encodeCatchupPage(page: CatchupPage): Uint8Array {
 /**
  * A page answering `from` with at most `limit` certificates: the envelope, then the rules a client
  * holds the server to (PROTOCOL.md §8.9) — a list of byte strings, no more than asked for, each a
- * certificate block for a block >= `from`, strictly ascending by (block, kind) (so nothing repeats),
+ * certificate block for a block >= `from`, ascending by block, no (block, kind) twice,
  * and a cursor past `from` and past every block sent. A page that breaks one of them ends the
  * catch-up from that peer. Signatures are the caller's to verify, one certificate at a time.
  */
@@ -123,12 +123,13 @@ function pageFromValue(v: Record<string, unknown>, request: { from: bigint; limi
   const certs = v.certificates
   if (!Array.isArray(certs) || !certs.every((c) => c instanceof Uint8Array)) throw new ProtocolError('MALFORMED', 'catch-up page certificates must be a list of byte strings')
   if (certs.length > request.limit) throw new ProtocolError('MALFORMED', `catch-up page holds ${certs.length} certificates, over the ${request.limit} asked for`)
-  let last: { block: bigint; kind: number } | undefined
+  let last: { block: bigint; kinds: Set<number> } | undefined
   for (const c of certs as Uint8Array[]) {
     const { blockNumber: block, kind } = decodeCertificate(c).body
     if (block < request.from) throw new ProtocolError('MALFORMED', `catch-up page goes backwards: block ${block} is before the requested ${request.from}`)
-    if (last !== undefined && (block < last.block || (block === last.block && kind <= last.kind))) throw new ProtocolError('MALFORMED', `catch-up page repeats or is out of order at block ${block} kind ${kind}`)
-    last = { block, kind }
+    if (last !== undefined && (block < last.block || (block === last.block && last.kinds.has(kind)))) throw new ProtocolError('MALFORMED', `catch-up page repeats or is out of order at block ${block} kind ${kind}`)
+    if (last?.block === block) last.kinds.add(kind)
+    else last = { block, kinds: new Set([kind]) }
   }
   if (v.next === undefined) return { certificates: certs as Uint8Array[] }
   const next = uint(v.next, 'next')
