@@ -19,7 +19,7 @@ export function defaultThreshold(total: bigint): bigint {
   return (2n * total) / 3n + 1n
 }
 
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/
+import { ADDRESS_PATTERN as ADDRESS } from '../snapshot/codec/address.ts'
 
 function weightOf(v: unknown, what: string): bigint {
   if (typeof v === 'number' && Number.isSafeInteger(v)) v = BigInt(v)

@@ -1,5 +1,5 @@
 import { certificateJSON } from '../../protocol/certificate.ts'
-import type { OperatorSet } from '../../protocol/operator-set.ts'
+import { signedWeight, type OperatorSet } from '../../protocol/operator-set.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 import type { CheckpointView, EvidencePage, NodeView } from '../http/server.ts'
@@ -34,12 +34,8 @@ const jsonSafe = (v: unknown): Record<string, unknown> => JSON.parse(JSON.string
 
 /** One checkpoint as the API shows it: weights and threshold of the operator set at its block (not the latest set). */
 export function checkpointView(ops: OperatorSet, s: StoredCertificate): CheckpointView {
-  let weight = 0n
-  const signers = s.certificate.signatures.map((x) => {
-    const w = ops.weights.get(x.signer.toLowerCase() as `0x${string}`) ?? 0n
-    weight += w
-    return { signer: x.signer, weight: w.toString() }
-  })
+  const signers = s.certificate.signatures.map((x) => ({ signer: x.signer, weight: (ops.weights.get(x.signer.toLowerCase() as `0x${string}`) ?? 0n).toString() }))
+  const weight = signedWeight(ops, s.certificate.signatures.map((x) => x.signer))
   const b = s.certificate.body
   return {
     block: b.blockNumber.toString(),
