@@ -28,7 +28,9 @@ function devnet(dir: string): { p: ChildProcess; events: Event[]; exited: Promis
   const events: Event[] = []
   let err = ''
   p.stderr.on('data', (d: Buffer) => (err += d.toString()))
-  createInterface({ input: p.stdout }).on('line', (l) => events.push(JSON.parse(l) as Event))
+  const t0 = Date.now()
+  // each event stamped with the seconds since start (t), so a slow phase shows in a failure's event list
+  createInterface({ input: p.stdout }).on('line', (l) => events.push({ ...(JSON.parse(l) as Event), t: Math.round((Date.now() - t0) / 100) / 10 }))
   const exited = new Promise<number>((resolve) => p.on('exit', (c) => resolve(c ?? 1)))
   const waitFor = async (what: string, pred: (e: Event, all: Event[]) => boolean, from = 0, timeoutMs = 90_000): Promise<Event> => {
     const deadline = Date.now() + timeoutMs
@@ -100,6 +102,7 @@ describe('ark devnet node: see it survive', () => {
       signedAgainAfter.set(victim, whileDown.map((c) => BigInt(c.block as string)).reduce((a, b) => (a > b ? a : b)))
     }
 
+    if (process.env.ARK_TEST_LOG !== undefined) console.log(dn.events.map((e) => `${String(e.t)} ${e.event} ${String(e.node ?? e.block ?? '')} ${e.event === 'certified' ? signedBy(e).join(',') : ''}`).join('\n'))
     dn.p.kill('SIGTERM')
     expect(await dn.exited).toBe(0)
     expect(dn.events.at(-1)!.event).toBe('stopped')
