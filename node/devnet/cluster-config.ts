@@ -1,4 +1,4 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { privateKeyToAccount } from 'viem/accounts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
@@ -45,6 +45,9 @@ export async function writeClusterFiles(o: ClusterConfigOptions): Promise<Cluste
   await mkdir(o.dir, { recursive: true })
   await writeFile(join(o.dir, 'operators.json'), `${JSON.stringify({ operators }, null, 2)}\n`)
   const dirs = operators.map((_, i) => join(o.dir, `node${i}`))
+  // every devnet runs on a fresh chain: a node directory left by an earlier one holds signatures and
+  // certificates of another chain at the same block numbers (its sign log would refuse to sign)
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
   for (const d of dirs) await mkdir(d, { recursive: true, mode: 0o700 })
   const mesh = await prepareMesh(dirs)
   const files: ClusterNodeFiles[] = []

@@ -47,7 +47,7 @@ export async function serveControl(dir: string, h: ControlHandlers): Promise<{ c
     req.resume()
     if (req.method === 'GET' && req.url === '/status') return reply(res, 200, h.status())
     if (req.method !== 'POST' || m === null || !NODE_ACTIONS.includes(m[2] as NodeAction)) return reply(res, 404, { error: { code: 'USAGE', message: `unknown request ${req.method ?? ''} ${req.url ?? ''}; expected POST /nodes/{i}/{${NODE_ACTIONS.join('|')}}` } })
-    h.node(Number(m[1]), m[2] as NodeAction).then(
+    void h.node(Number(m[1]), m[2] as NodeAction).then(
       (r) => reply(res, 200, r),
       (err: unknown) => reply(res, err instanceof DevnetNodeError && err.code === 'USAGE' ? 400 : 500, { error: { code: err instanceof DevnetNodeError ? err.code : 'IO', message: (err as Error).message } }),
     )

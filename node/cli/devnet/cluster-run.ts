@@ -17,7 +17,7 @@ export interface ClusterRunOptions extends Pick<ClusterOptions, 'dir' | 'rpcUrl'
   say: (human: string, machine: Record<string, unknown>) => void
 }
 
-const DONE = { past: { stop: 'stopped', kill: 'killed', pause: 'paused', resume: 'resumed', restart: 'restarted' } satisfies Record<NodeAction, string> }
+const PAST: Record<NodeAction, string> = { stop: 'stopped', kill: 'killed', pause: 'paused', resume: 'resumed', restart: 'restarted' }
 
 /** "3 of 4 operators remain, quorum still reachable" (every devnet operator has weight 1) */
 function quorumLine(c: Cluster, total: number): { text: string; live: number; needed: number; reachable: boolean } {
@@ -67,7 +67,7 @@ export async function runCluster(o: ClusterRunOptions): Promise<void> {
     node: async (i, action) => {
       const n = await cluster.control(i, action)
       const q = quorumLine(cluster, o.nodes)
-      if (action !== 'stop' && action !== 'kill') o.say(`node ${i} ${DONE.past[action]}; ${q.text}`, { event: `node-${action}`, node: i, pid: n.process.pid, live: q.live, needed: q.needed, quorumReachable: q.reachable })
+      if (action !== 'stop' && action !== 'kill') o.say(`node ${i} ${PAST[action]}; ${q.text}`, { event: `node-${action}`, node: i, pid: n.process.pid, live: q.live, needed: q.needed, quorumReachable: q.reachable })
       return { node: i, action, state: n.state, pid: n.process.pid, http: n.httpUrl, live: q.live, needed: q.needed, quorumReachable: q.reachable }
     },
   })
