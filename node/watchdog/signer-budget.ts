@@ -32,10 +32,15 @@ export class SignerBudget {
     return this.buckets.size
   }
 
+  /** Tokens `signer` has now (spends nothing). */
+  tokens(signer: Address): number {
+    const b = this.buckets.get(signer.toLowerCase() as Address)
+    return b === undefined ? this.burst : Math.min(this.burst, b.tokens + (this.now() - b.at) * this.perMs)
+  }
+
   /** Whether `signer` has a token left (spends nothing). */
   left(signer: Address): boolean {
-    const b = this.buckets.get(signer.toLowerCase() as Address)
-    return b === undefined || Math.min(this.burst, b.tokens + (this.now() - b.at) * this.perMs) >= 1
+    return this.tokens(signer) >= 1
   }
 
   /** Spend one token of `signer`'s budget; false when it has none left. */
