@@ -87,11 +87,14 @@ afterAll(async () => {
 })
 
 describe('watchdog on a 4-node network', () => {
-  // Issue 10 item 3. Fails on the code before this change: its pool held 1,024 condition keys in all and evicted
-  // the oldest whoever raised it, so a flood landing after the honest alerts pushed the oracle-stale key out of
-  // every node's pool before its certificate (no emergency record, 'the emergency record' times out) or before
-  // its quorum (no certificate, no pause). The flood starts once the honest condition is raised, as an attacker
-  // watching the alert topic would; the deterministic pool-level case is in test/watchdog/alert-pool.test.ts.
+  // Issue 10 item 3: while one operator floods the alert topic, honest conditions still certify and pause.
+  // Fails on the code before this change (run against it): every flood alert was signature-checked, accepted
+  // and forwarded (no per-signer budget, no per-signer cap), so the rogue's peer never ignores one
+  // (RATE_LIMITED stays 0; 'the flood validated by the rogue's peer' times out) and every pool takes all 1,100
+  // keys. At this paced rate the old pool's 1,024-key FIFO did not evict the honest key before its certificate
+  // in our run (that is a race the attacker times); the deterministic eviction case is in
+  // test/watchdog/alert-pool.test.ts. The flood starts once the condition is raised, as an attacker watching
+  // the alert topic would.
   it('while a byzantine operator floods distinct alerts, a real stale feed still gets its emergency certificate and record on every honest node, and the single pause', { timeout: 480_000 }, async () => {
     const FLOOD = 1_100
     const rogue = nodes[3]!
