@@ -32,12 +32,22 @@ export class SignerBudget {
     return this.buckets.size
   }
 
+  /** Tokens `signer` has now (spends nothing). */
+  tokens(signer: Address): number {
+    const b = this.buckets.get(signer.toLowerCase() as Address)
+    return b === undefined ? this.burst : Math.min(this.burst, b.tokens + (this.now() - b.at) * this.perMs)
+  }
+
+  /** Whether `signer` has a token left (spends nothing). */
+  left(signer: Address): boolean {
+    return this.tokens(signer) >= 1
+  }
+
   /** Spend one token of `signer`'s budget; false when it has none left. */
   take(signer: Address): boolean {
     const s = signer.toLowerCase() as Address
     const now = this.now()
-    const had = this.buckets.get(s)
-    const b = had ?? { tokens: this.burst, at: now }
+    const b = this.buckets.get(s) ?? { tokens: this.burst, at: now }
     b.tokens = Math.min(this.burst, b.tokens + (now - b.at) * this.perMs)
     b.at = now
     // re-insert: the map's order is least recently seen first

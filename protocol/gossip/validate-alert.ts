@@ -14,11 +14,12 @@ export interface AlertValidatorContext extends ValidatorContext {
   /** re-evaluates the claimed condition at its sinceBlock on this node's chain view */
   checkClaim?: (a: SignedAlert) => Promise<ClaimCheck>
   /**
-   * Spends one unit of the signer's alert budget (validation, chain reads,
-   * forwarding); false → over budget. Asked only after the signature holds,
-   * so no one can spend another signer's budget.
+   * The signer's alert budget (validation, chain reads, forwarding). `left`
+   * only looks (before the signature check, so a spent signer's flood costs
+   * no signature recovery); `take` spends one unit, asked only once the
+   * signature holds, so no one can spend another signer's budget.
    */
-  budget?: (a: SignedAlert) => boolean
+  budget?: { left: (signer: Address) => boolean; take: (signer: Address) => boolean }
 }
 
 /**
@@ -35,8 +36,9 @@ export type AlertValidation = Exclude<Validation<SignedAlert>, { action: 'ignore
  * canonical) → scope (chain, adapter+config, params) → sinceBlock past
  * finalizedHead + maxAheadBlocks → ignore TOO_FAR_AHEAD → sinceBlock below
  * the validity window (oldestBlock) → ignore TOO_OLD → signer in the set →
- * signature → duplicate → ignore → signer's alert budget spent → ignore
- * RATE_LIMITED → claim provably false at its sinceBlock →
+ * signer's alert budget empty → ignore RATE_LIMITED → signature → duplicate
+ * → ignore → spend one unit of the signer's budget (none left → ignore
+ * RATE_LIMITED) → claim provably false at its sinceBlock →
  * reject FALSE_ALERT → accept. Window edges and budgets depend on this
  * node's view and resources, so they ignore (no score); only a broken rule
  * rejects. A claim that cannot be checked is accepted: it is signed, and
@@ -57,6 +59,7 @@ export async function validateAlert(bytes: Uint8Array, ctx: AlertValidatorContex
   if (b.sinceBlock > ctx.finalizedHead + ctx.maxAheadBlocks) return { action: 'ignore', code: 'TOO_FAR_AHEAD', message: `sinceBlock ${b.sinceBlock} is far ahead of the finalized head ${ctx.finalizedHead}` }
   if (b.sinceBlock < ctx.oldestBlock) return { action: 'ignore', code: 'TOO_OLD', message: `sinceBlock ${b.sinceBlock} is older than the validity window (${ctx.oldestBlock})` }
   if (!ctx.operators.weights.has(a.signer.toLowerCase() as Address)) return { action: 'reject', code: 'UNKNOWN_SIGNER', message: `${a.signer} is not in the operator set` }
+  if (ctx.budget?.left(a.signer) === false) return overBudget(a)
   try {
     await verifyAlert(a)
   } catch (err) {
@@ -64,8 +67,12 @@ export async function validateAlert(bytes: Uint8Array, ctx: AlertValidatorContex
     return { action: 'reject', code: 'BAD_SIGNATURE', message: String(err) }
   }
   if (ctx.seenAlert?.(a) === true) return { action: 'ignore', code: 'DUPLICATE', message: 'already have this alert' }
-  if (ctx.budget?.(a) === false) return { action: 'ignore', code: 'RATE_LIMITED', message: `${a.signer} spent its alert budget; alert ignored` }
+  if (ctx.budget?.take(a.signer) === false) return overBudget(a)
   const claim = ctx.checkClaim === undefined ? 'unknown' : await ctx.checkClaim(a)
   if (claim === 'false') return { action: 'reject', code: 'FALSE_ALERT', message: `the chain contradicts ${b.kind} for ${b.subject} since block ${b.sinceBlock}` }
   return { action: 'accept', value: a }
+}
+
+function overBudget(a: SignedAlert): AlertValidation {
+  return { action: 'ignore', code: 'RATE_LIMITED', message: `${a.signer} spent its alert budget; alert ignored` }
 }

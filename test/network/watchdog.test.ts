@@ -87,14 +87,19 @@ afterAll(async () => {
 })
 
 describe('watchdog on a 4-node network', () => {
-  // Issue 10 item 3. Fails on the code before this change: its pool held 1,024 condition keys in all and evicted
-  // the oldest whoever raised it, so a flood landing after the honest alerts pushed the oracle-stale key out of
-  // every node's pool before its certificate (no emergency record, 'the emergency record' times out) or before
-  // its quorum (no certificate, no pause). The flood starts once the honest condition is raised, as an attacker
-  // watching the alert topic would; the deterministic pool-level case is in test/watchdog/alert-pool.test.ts.
-  it('while a byzantine operator floods distinct alerts, a real stale feed still gets its emergency certificate and record on every node, and the single pause', { timeout: 480_000 }, async () => {
+  // Issue 10 item 3: while one operator floods the alert topic, honest conditions still certify and pause.
+  // Fails on the code before this change (run against it): every flood alert was signature-checked, accepted
+  // and forwarded (no per-signer budget, no per-signer cap), so the rogue's peer never ignores one
+  // (RATE_LIMITED stays 0; 'the flood validated by the rogue's peer' times out) and every pool takes all 1,100
+  // keys. At this paced rate the old pool's 1,024-key FIFO did not evict the honest key before its certificate
+  // in our run (that is a race the attacker times); the deterministic eviction case is in
+  // test/watchdog/alert-pool.test.ts. The flood starts once the condition is raised, as an attacker watching
+  // the alert topic would.
+  it('while a byzantine operator floods distinct alerts, a real stale feed still gets its emergency certificate and record on every honest node, and the single pause', { timeout: 480_000 }, async () => {
     const FLOOD = 1_100
     const rogue = nodes[3]!
+    // the rogue may cut itself off (gossipsub aborts a stream whose write buffer overflows): what must hold is on the honest nodes
+    const honest = nodes.slice(0, 3)
     const rogueAddress = privateKeyToAccount(operatorKey(3)).address
     stopKeepAlive.abort()
     await keepAlive
@@ -109,13 +114,15 @@ describe('watchdog on a 4-node network', () => {
     const flooding = (async () => {
       for (const bytes of flood) {
         await rogue.network.publish('alert', bytes).catch(() => undefined)
-        if (++sent % 20 === 0) await new Promise((r) => setTimeout(r, 1))
+        // ~200 alerts/s: faster bursts through one connection stall gossip for every node of this in-process
+        // cluster (a p2p-layer limit, reported separately), which is not what this case measures
+        if (++sent % 10 === 0) await new Promise((r) => setTimeout(r, 50))
       }
     })()
     try {
-      await until('oracle-stale raised on every node', () => nodes.every((n) => n.watchdog!.tracker.active.get(`oracle-stale/${feed}`)?.sinceBlock === S), 60_000)
-      await until('the emergency certificate on every node', () => nodes.every((n) => n.certificates.get(S - 1n, 1) !== undefined), 300_000)
-      await until('the emergency record on every node', () => nodes.every((n) => [...n.watchdog!.book.entries.values()].some((e) => e.status === 'certified' && e.subject === feed && e.block === S - 1n && e.record !== undefined)), 120_000)
+      await until('oracle-stale raised on every honest node', () => honest.every((n) => n.watchdog!.tracker.active.get(`oracle-stale/${feed}`)?.sinceBlock === S), 60_000)
+      await until('the emergency certificate on every honest node', () => honest.every((n) => n.certificates.get(S - 1n, 1) !== undefined), 300_000)
+      await until('the emergency record on every honest node', () => honest.every((n) => [...n.watchdog!.book.entries.values()].some((e) => e.status === 'certified' && e.subject === feed && e.block === S - 1n && e.record !== undefined)), 120_000)
       await until('the exchange paused', async () => (await pauses()) === 1, 60_000)
     } finally {
       await flooding
@@ -124,7 +131,7 @@ describe('watchdog on a 4-node network', () => {
     const seen = (n: ArchiveNode): number => n.network.metrics.get('alert', 'accept') + n.network.metrics.get('alert', 'ignore', 'RATE_LIMITED')
     await until('the flood validated by the rogue’s peer', () => seen(nodes[0]!) >= FLOOD, 240_000)
     expect(nodes[0]!.network.metrics.get('alert', 'ignore', 'RATE_LIMITED')).toBeGreaterThan(FLOOD / 2)
-    for (const n of nodes.slice(0, 3)) {
+    for (const n of honest) {
       expect(n.watchdog!.pool.openCount(rogueAddress)).toBeLessThanOrEqual(MAX_OPEN_PER_SIGNER)
       expect(n.watchdog!.pool.size).toBeLessThanOrEqual(MAX_OPEN_PER_SIGNER + 16)
       expect(n.network.peerScore(rogue.network.peerId)).toBeGreaterThanOrEqual(0)
@@ -143,6 +150,8 @@ describe('watchdog on a 4-node network', () => {
       if (count !== last.count) last = { count, at: Date.now() }
       return Date.now() - last.at >= 2_000
     }, 120_000)
+    // the later case has the rogue send a few false alerts: its budget (30 a minute) must have refilled that far
+    await until('the rogue’s alert budget refilled', () => honest.every((n) => n.watchdog!.alertBudget.tokens(rogueAddress) >= 8), 60_000)
   })
 
   it('a price feed stops updating: every node raises oracle-stale, the emergency certificate for sinceBlock − 1 forms everywhere, webhooks arrive signed, pause is sent once; when it clears, alerts resolve and nothing more is certified', { timeout: 240_000 }, async () => {
@@ -162,8 +171,8 @@ describe('watchdog on a 4-node network', () => {
       expect(cert.certificate.body.kind).toBe(1)
       expect(cert.certificate.signatures.length).toBeGreaterThanOrEqual(3)
       // the emergency record links the condition's alerts and this certificate, and verifies
-      await until('the emergency record', () => [...n.watchdog!.book.entries.values()].some((e) => e.status === 'certified' && e.record !== undefined), 30_000)
-      const entry = [...n.watchdog!.book.entries.values()].find((e) => e.status === 'certified' && e.subject === eth)!
+      await until('the emergency record', () => [...n.watchdog!.book.entries.values()].some((e) => e.status === 'certified' && e.block === S - 1n && e.record !== undefined), 30_000)
+      const entry = [...n.watchdog!.book.entries.values()].find((e) => e.status === 'certified' && e.subject === eth && e.block === S - 1n)!
       expect(entry.block).toBe(S - 1n)
       const record = decodeEmergency((await n.store.get(CID.parse(entry.record!)))!)
       // the record links the certificate CID it was built with (a later, extended certificate rebuilds it): fetch that block

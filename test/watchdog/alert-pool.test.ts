@@ -98,7 +98,7 @@ describe('alert validator: sinceBlock window and per-signer claim-check budget (
       checks.n++
       return 'unknown'
     },
-    budget: (a) => budget.take(a.signer),
+    budget,
     ...over,
   })
   const signed = (op: number, over: Partial<AlertBody>): Promise<SignedAlert> => signAlert(body(over), addr(OP[op]!), (d) => OP[op]!.sign({ hash: d }))
