@@ -6,6 +6,7 @@ import type { Address } from '../../protocol/operator-set.ts'
 import { writeFileAtomic } from '../fs/atomic.ts'
 import { watchdogExchangeAbi } from './chain-reader.ts'
 import { WatchdogOutputError } from './errors.ts'
+import { httpTarget } from '../../snapshot/chain/errors.ts'
 
 /** What the breaker did, persisted before and after sending (`{dataDir}/breaker.json`). */
 export interface BreakerState {
@@ -80,7 +81,7 @@ export class CircuitBreaker {
     await this.save({ ...base, status: 'sending', at: new Date().toISOString() })
     try {
       const chain = defineChain({ id: Number(this.chainId), name: `chain-${this.chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [this.rpcUrl] } } })
-      const wallet = createWalletClient({ account: this.account, chain, transport: http(this.rpcUrl, { retryCount: 0, timeout: 30_000 }) })
+      const wallet = createWalletClient({ account: this.account, chain, transport: breakerTransport(this.rpcUrl) })
       const tx: Hex = await wallet.sendTransaction({ to: this.exchange, data: encodeFunctionData({ abi: watchdogExchangeAbi, functionName: 'pause' }), gas: 100_000n })
       await this.save({ ...base, status: 'sent', tx, at: new Date().toISOString() })
       this.log?.warn({ exchange: this.exchange, tx, conditionKey }, 'circuit breaker: pause() sent')
@@ -93,4 +94,10 @@ export class CircuitBreaker {
     }
     return this.state!
   }
+}
+
+/** user:pass in the RPC URL travels as an Authorization header (fetch refuses URLs with credentials). */
+function breakerTransport(rpcUrl: string): ReturnType<typeof http> {
+  const t = httpTarget(rpcUrl)
+  return http(t.url, { retryCount: 0, timeout: 30_000, fetchOptions: { headers: t.headers } })
 }

@@ -141,9 +141,7 @@ export class Watchdog implements Service {
   /** The alert topic's validator (for the node's network): pure checks, then the claim against this node's chain view. */
   validate = async (bytes: Uint8Array): Promise<Validation<SignedAlert>> => {
     const ctx = this.c.context()
-    const v = await validateAlert(bytes, { ...ctx, paramsHash: this.paramsHash, seenAlert: (a) => this.pool.seen(a), budget: this.alertBudget, checkClaim: (a) => this.reader.checkClaim(a, ctx.finalizedHead) })
-    // RATE_LIMITED is an alert-topic ignore code; the gossip adapter labels metrics with any bounded code
-    return v as Validation<SignedAlert>
+    return validateAlert(bytes, { ...ctx, paramsHash: this.paramsHash, seenAlert: (a) => this.pool.seen(a), budget: this.alertBudget, checkClaim: (a) => this.reader.checkClaim(a, ctx.finalizedHead) })
   }
 
   /** An accepted alert from gossip. */

@@ -2,6 +2,7 @@ import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Service } from '../p2p/service.ts'
 import { WatchdogOutputError } from './errors.ts'
+import { httpTarget } from '../../snapshot/chain/errors.ts'
 
 /** Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. */
 export const SIGNATURE_HEADER = 'x-ark-signature'
@@ -143,9 +144,10 @@ export class WebhookSender implements Service {
   private async attempt(d: Delivery, signal: AbortSignal): Promise<boolean> {
     const t = Math.floor(Date.now() / 1000)
     try {
-      const res = await fetch(d.url, {
+      const target = httpTarget(d.url)
+      const res = await fetch(target.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(d.secret, t, d.body), [EVENT_HEADER]: d.event, [DELIVERY_HEADER]: d.id, 'user-agent': 'ark-watchdog/1' },
+        headers: { ...target.headers, 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(d.secret, t, d.body), [EVENT_HEADER]: d.event, [DELIVERY_HEADER]: d.id, 'user-agent': 'ark-watchdog/1' },
         body: d.body,
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.timeoutMs)]),
       })

@@ -1,7 +1,7 @@
 import { decodeAlert, verifyAlert, type SignedAlert } from '../alert.ts'
 import { ProtocolError } from '../errors.ts'
 import type { Address } from '../operator-set.ts'
-import type { IgnoreCode, Validation, ValidatorContext } from './validate.ts'
+import type { Validation, ValidatorContext } from './validate.ts'
 
 /** What the chain says about an alert's claim at its `sinceBlock`: `unknown` when it cannot be checked (yet). */
 export type ClaimCheck = 'true' | 'false' | 'unknown'
@@ -27,8 +27,7 @@ export interface AlertValidatorContext extends ValidatorContext {
  * signer's alert budget is spent: our resource, not a rule the sender
  * broke; an ignored message is not forwarded either). Bounded; the gossip adapter labels metrics with it.
  */
-export type AlertIgnoreCode = IgnoreCode | 'RATE_LIMITED'
-export type AlertValidation = Exclude<Validation<SignedAlert>, { action: 'ignore' }> | { action: 'ignore'; code: AlertIgnoreCode; message: string }
+export type AlertValidation = Validation<SignedAlert>
 
 /**
  * Alert topic validator (PROTOCOL.md §12.5, §12.7), first failure wins,

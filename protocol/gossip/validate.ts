@@ -9,7 +9,7 @@ import type { Address, OperatorSet } from '../operator-set.ts'
  * broke the rules: costs peer score) or ignore (valid but not useful now, or
  * we could not tell: no penalty). Codes are bounded so they can label metrics.
  */
-export type IgnoreCode = 'TOO_FAR_AHEAD' | 'TOO_OLD' | 'DUPLICATE' | 'NOT_EMERGENCY' | 'DEPENDENCY_FAILED'
+export type IgnoreCode = 'TOO_FAR_AHEAD' | 'TOO_OLD' | 'DUPLICATE' | 'NOT_EMERGENCY' | 'DEPENDENCY_FAILED' | 'RATE_LIMITED'
 export type Validation<T> = { action: 'accept'; value: T } | { action: 'reject'; code: RejectCode; message: string } | { action: 'ignore'; code: IgnoreCode; message: string }
 
 /** The checkpoint schedule (PROTOCOL.md §8.1): checkpoints are the multiples of `interval` from `first` on. */
