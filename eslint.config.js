@@ -16,6 +16,12 @@ export default tseslint.config(
     },
   },
   {
+    // runtime code fires and forgets only through node/util/background.ts (or a .catch that logs): a bare
+    // `void promise` would drop its failure silently; tests may `void` a promise they deliberately ignore
+    files: ['node/**', 'protocol/**', 'snapshot/**'],
+    rules: { '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false }] },
+  },
+  {
     files: ['node/**', 'test/**'],
     rules: { 'no-restricted-imports': 'off' },
   },

@@ -2,6 +2,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { CATCHUP_LIMITS } from '../../protocol/catchup.ts'
 import { certificatePages } from '../p2p/catchup.ts'
+import { background } from '../util/background.ts'
 
 export interface CatchUpClientInit {
   libp2p: Libp2p
@@ -93,7 +94,7 @@ export class CatchUpClient {
 
   /** From now on, catch up from each peer as it connects. */
   watch(): void {
-    const onConnect = (evt: CustomEvent<PeerId>): void => void this.peer(evt.detail)
+    const onConnect = (evt: CustomEvent<PeerId>): void => background(this.peer(evt.detail), this.init.log, 'catch-up from a new peer', this.init.signal)
     this.init.libp2p.addEventListener('peer:connect', onConnect)
     this.init.signal.addEventListener('abort', () => this.init.libp2p.removeEventListener('peer:connect', onConnect), { once: true })
   }

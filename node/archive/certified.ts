@@ -13,6 +13,7 @@ import type { CertificateStore } from './certificate-store.ts'
 import type { EvidenceStore } from './evidence-store.ts'
 import type { OwnSignature } from './attester.ts'
 import type { FetchLane, SnapshotFetches } from './snapshot-fetches.ts'
+import { background } from '../util/background.ts'
 
 export interface Divergence {
   block: string
@@ -71,7 +72,7 @@ export class CertificateHandling {
   /** Events of the aggregator (our attestation, a peer's, a gossiped certificate merged). */
   onEvents(events: AggregatorEvent[]): void {
     for (const e of events) {
-      if (e.type === 'certificate' || e.type === 'extended') void this.onCertificate(e.certificate, 'aggregated')
+      if (e.type === 'certificate' || e.type === 'extended') background(this.onCertificate(e.certificate, 'aggregated'), this.init.log, 'handling an aggregated certificate', this.init.signal)
       else if (e.type === 'evidence') {
         if (this.keepEvidence(e.evidence) !== 'added') continue
         this.init.log.warn({ signer: e.signer, checkpoint: e.checkpoint }, 'equivocation: operator signed two different snapshots for one checkpoint')

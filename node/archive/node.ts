@@ -36,6 +36,7 @@ import { SnapshotFetches } from './snapshot-fetches.ts'
 import { storageService } from './storage.ts'
 import { maxAheadBlocks, validatorContext } from './validator-context.ts'
 import { nodeMetrics, nodeView, type NodeReadState } from './view.ts'
+import { background } from '../util/background.ts'
 
 export { CATCHUP_EVERY_CHECKPOINTS, CHECKPOINT_ATTEMPTS } from './scheduler.ts'
 export { DoppelgangerError } from './attester.ts'
@@ -371,7 +372,7 @@ export class ArchiveNode {
   private onGossipCertificate(cert: Parameters<Aggregator['addCertificate']>[0]): void {
     // merge its signatures with what we hold, so nodes converge on one certificate CID
     this.handling.onEvents(this.aggregator.addCertificate(cert))
-    void this.handling.onCertificate(cert, 'gossip')
+    background(this.handling.onCertificate(cert, 'gossip'), this.log, 'handling a gossiped certificate', this.signal)
     // gossip flows now: anything certified between our first catch-up and this comes by catch-up once more
     if (this.catchUpOnGossip) {
       this.catchUpOnGossip = false

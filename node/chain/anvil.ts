@@ -186,7 +186,7 @@ async function launch(o: StartAnvilOptions, port: number, binary: string, signal
     child.once('error', (error) => resolve({ code: null, signal: null, error }))
     child.once('exit', (code, sig) => resolve({ code, signal: sig }))
   })
-  void exited.then(() => live.delete(child))
+  exited.then(() => live.delete(child), () => live.delete(child))
 
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {

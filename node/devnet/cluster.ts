@@ -114,7 +114,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         tail.push(l)
         if (tail.length > 20) tail.shift()
       })
-      void exited.then((code) => reject(new DevnetNodeError('IO', `archive node ${f.index} exited with code ${code} before starting:\n${tail.join('\n')}\n(its output: ${join(f.dataDir, 'node.log')})`)))
+      exited.then((code) => reject(new DevnetNodeError('IO', `archive node ${f.index} exited with code ${code} before starting:\n${tail.join('\n')}\n(its output: ${join(f.dataDir, 'node.log')})`)), reject)
     })
     nodes[f.index] = node
     const s = await started

@@ -8,6 +8,7 @@ import type { Service } from '../p2p/service.ts'
 import { sendGatewayError, serveIpfs } from './gateway.ts'
 import { PROM_CONTENT_TYPE, type Counter, type Histogram, type PromRegistry } from './metrics.ts'
 import { HttpError, sendJSON, sendJSONError, sendText } from './respond.ts'
+import { background } from '../util/background.ts'
 
 /**
  * The archive node's HTTP API (node:http only):
@@ -428,7 +429,10 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
       init.signal?.throwIfAborted()
       lifetime = new AbortController()
       const s = createServer({ requestTimeout: limits.requestTimeoutMs, headersTimeout: limits.headersTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs }, (req, res) => {
-        void handle(req, res)
+        handle(req, res).catch((err: unknown) => {
+          log.error({ err }, 'http handler failed')
+          res.destroy()
+        })
       })
       s.timeout = limits.idleTimeoutMs
       s.maxConnections = limits.maxConnections
@@ -463,7 +467,7 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
       const addr = s.address() as AddressInfo
       url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
       if (init.signal !== undefined) {
-        onSignal = () => void api.stop()
+        onSignal = () => background(api.stop(), log, 'stopping the HTTP API')
         init.signal.addEventListener('abort', onSignal, { once: true })
       }
       if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') log.warn({ host }, 'HTTP API listens beyond this host')

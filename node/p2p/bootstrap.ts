@@ -102,7 +102,7 @@ export function bootstrapDialer(init: BootstrapInit): BootstrapDialer {
       if (e.dialing || now < e.nextAt || connected(e)) continue
       const p = dial(e, c.signal)
       inflight.add(p)
-      void p.finally(() => inflight.delete(p))
+      p.then(() => inflight.delete(p), () => inflight.delete(p))
     }
     timer = setTimeout(tick, tickMs)
     timer.unref()

@@ -33,6 +33,7 @@ import { loadOrCreatePeerKey } from './identity.ts'
 import { GossipMetrics } from './metrics.ts'
 import { startAll, stopAll, type Service } from './service.ts'
 import { gossipValidator, type TopicValidator } from './validation.ts'
+import { background } from '../util/background.ts'
 
 /** What an accepted message of each topic kind decodes to. */
 export interface KindValues {
@@ -235,13 +236,7 @@ export async function createArkNetwork(init: ArkNetworkInit): Promise<ArkNetwork
     const delivery: GossipDelivery = { kind, value: accepted.get(msg) as KindValues[TopicKind], bytes: msg.data, from: propagationSource, origin: msg.type === 'signed' ? msg.from : undefined, msgId }
     accepted.delete(msg)
     for (const h of handlers.get(kind) ?? []) {
-      void (async () => {
-        try {
-          await h(delivery)
-        } catch (err) {
-          log.error({ err, kind, msgId }, 'gossip handler failed')
-        }
-      })()
+      background(Promise.resolve().then(() => h(delivery)), log, `gossip handler (${kind})`)
     }
   }
 
