@@ -1,4 +1,4 @@
-import { ArkError, type ArkErrorOptions } from '../snapshot/errors.ts'
+import { ArkError, type ArkErrorOptions } from '../snapshot/ark-error.ts'
 
 /** Why a protocol message or certificate was refused (bounded: used as a metrics label). */
 export const rejectCodes = [

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 
 export class UsageError extends ArkError {
   override readonly name = 'UsageError'

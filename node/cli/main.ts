@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { isArkError } from '../../snapshot/errors.ts'
+import { isArkError } from '../../snapshot/ark-error.ts'
 import { helpText, parse, UsageError, type Command, type Io } from './command.ts'
 import { devnetCommands } from './devnet/index.ts'
 import { keysNewCommand } from './node/keys.ts'

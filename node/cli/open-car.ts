@@ -3,7 +3,7 @@ import { readCar } from '../../snapshot/car/car.ts'
 import { decodeRoot } from '../../snapshot/state/root.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { schemaById } from '../../snapshot/schema/registry.ts'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 
 /** Load a snapshot CAR: every block hash-checked on the way in. */
 export async function openCar(path: string): Promise<Snapshot<unknown, unknown>> {

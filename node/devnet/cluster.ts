@@ -4,7 +4,7 @@ import { constants } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 import { writeClusterFiles, type ClusterConfigOptions, type ClusterNodeFiles } from './cluster-config.ts'
 
 export { CLUSTER_DEFAULTS, devnetOperatorKey } from './cluster-config.ts'

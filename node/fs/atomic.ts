@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 
 export interface AtomicWriteOptions {
   /** file mode of the new file (default 0o666 minus the umask) */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
 import { link, open, stat, unlink } from 'node:fs/promises'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 
 export interface PrivateFileCheck {
   /** a missing file is no error: resolve false (the caller creates it) */

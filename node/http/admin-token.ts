@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 import { checkPrivateFile, createPrivateFile } from '../fs/private-file.ts'
 
 /** 32 random bytes, hex: what a generated token looks like. */

@@ -1,4 +1,4 @@
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 
 /**
  * A small Prometheus registry: counters, gauges and histograms with fixed

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import { keccak256 } from '../../snapshot/codec/keccak.ts'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 
 /** Web3 Secret Storage v3 (the Ethereum keystore format): scrypt + aes-128-ctr + keccak MAC. */
 export interface KeystoreV3 {

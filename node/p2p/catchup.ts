@@ -1,7 +1,7 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { CATCHUP_LIMITS, CATCHUP_PROTOCOL, catchupPage, decodeCatchupPage, decodeCatchupRequest, encodeCatchupPage, encodeCatchupRequest, encodeFrame, frameHeader, type CatchupLimits, type CatchupPage, type CertificatesFrom } from '../../protocol/catchup.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
-import { ArkError, type ArkErrorOptions } from '../../snapshot/errors.ts'
+import { ArkError, type ArkErrorOptions } from '../../snapshot/ark-error.ts'
 
 /**
  * Certificate catch-up over libp2p (PROTOCOL.md §8.9): the transport for the

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { ArkError, type ArkErrorOptions } from '../../snapshot/errors.ts'
+import { ArkError, type ArkErrorOptions } from '../../snapshot/ark-error.ts'
 import type { Staging } from './staging.ts'
 
 export type BlockQuery = { kind: 'number'; block: bigint } | { kind: 'latest' } | { kind: 'before'; block: bigint }

@@ -5,7 +5,7 @@ import { decodeCertificate } from '../../protocol/certificate.ts'
 import { carHeader, carSection } from '../../snapshot/car/car.ts'
 import { CarStreamReader } from '../../snapshot/car/stream.ts'
 import { checkBlock, type Block } from '../../snapshot/codec/block.ts'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 import { MemoryBlockStore, type BlockStore } from '../../snapshot/store.ts'
 
 /** `.<name>.partial` beside DIR: where an unfinished fetch keeps its verified blocks. */

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, writeSync, existsSync, ftruncateSync } from 'node:fs'
 import type { Hex } from 'viem'
 import { checkpointKey, contentKey, type AttestationBody } from '../../protocol/attestation.ts'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 
 /**
  * Slashing-protection for attestations (after EIP-3076): before a signature

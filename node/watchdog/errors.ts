@@ -1,5 +1,5 @@
 import { redact } from '../../snapshot/chain/errors.ts'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 
 /** Why a watchdog output failed (bounded). */
 export type WatchdogErrorReason = 'BREAKER_SEND_FAILED' | 'WEBHOOK_FAILED'

@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import { varint } from 'multiformats'
 import { checkBlock, CID_BYTES, cidFromBinary } from '../codec/block.ts'
 import { hasArkPrefix } from '../codec/links.ts'
-import { ArkError, type ArkErrorOptions } from '../errors.ts'
+import { ArkError, type ArkErrorOptions } from '../ark-error.ts'
 import { MemoryBlockStore, type BlockStore } from '../store.ts'
 
 export class MalformedCarError extends ArkError {

@@ -1,4 +1,4 @@
-import { ArkError, type ArkErrorOptions } from '../errors.ts'
+import { ArkError, type ArkErrorOptions } from '../ark-error.ts'
 
 /**
  * Chain-reading failures. `retryable` tells the scheduler whether the same

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { blockLinks } from '../codec/links.ts'
-import { ArkError, type ArkErrorOptions } from '../errors.ts'
+import { ArkError, type ArkErrorOptions } from '../ark-error.ts'
 import { cidKey } from '../store.ts'
 
 /**

@@ -1,7 +1,7 @@
 import { abiEncode } from '../abi/encode.ts'
 import { keccak256 } from '../codec/keccak.ts'
 import { bytesToHex } from '../codec/hex.ts'
-import { ArkError } from '../errors.ts'
+import { ArkError } from '../ark-error.ts'
 import { findLeaf, standardLeafHash, treeProof } from '../merkle/standard-tree.ts'
 import type { Snapshot } from '../state/snapshot.ts'
 import { abiValueToJSON, PROOF_FORMAT, type AccountProof } from './format.ts'

@@ -1,6 +1,7 @@
 import { abiEncode } from '../abi/encode.ts'
 import { hexToBytes } from '../codec/hex.ts'
-import { ArkError, InvalidInputError } from '../errors.ts'
+import { ArkError } from '../ark-error.ts'
+import { InvalidInputError } from '../errors.ts'
 import { processProof, standardLeafHash } from '../merkle/standard-tree.ts'
 import { PROOF_FORMAT, type AccountProof } from './format.ts'
 import { equalBytes } from '../codec/hex.ts'

@@ -1,4 +1,4 @@
-import { ArkError } from '../errors.ts'
+import { ArkError } from '../ark-error.ts'
 import { csvField } from '../export/records.ts'
 import { derivativesSchema, type AccountRecord, type DerivativesMarkets } from '../schema/derivatives.ts'
 import type { Snapshot } from '../state/snapshot.ts'

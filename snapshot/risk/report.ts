@@ -1,5 +1,5 @@
 import { bytesToHex } from '../codec/hex.ts'
-import { ArkError } from '../errors.ts'
+import { ArkError } from '../ark-error.ts'
 import type { AccountRecord, DerivativesMarkets, OptionPosition } from '../schema/derivatives.ts'
 import { blackScholes } from './black-scholes.ts'
 import type { RiskInputs } from './inputs.ts'

@@ -1,4 +1,4 @@
-import { ArkError } from '../errors.ts'
+import { ArkError } from '../ark-error.ts'
 import { derivativesSchema } from './derivatives.ts'
 import { derivativesSchemaV2 } from './derivatives-v2.ts'
 import { erc20Schema } from './erc20.ts'

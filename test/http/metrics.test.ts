@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ArkError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
 import { escapeLabelValue, formatValue, PromRegistry } from '../../node/http/metrics.ts'
 
 /** Every line of a 0.0.4 exposition is a comment or `name{labels} value`. */

@@ -11,7 +11,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { loadOperatorKey } from '../../node/archive/operator-key.ts'
 import { checkPrivateFile } from '../../node/fs/private-file.ts'
 import { encryptKeystore, KeystoreError, type KeystoreV3 } from '../../node/keys/keystore.ts'
-import { ArkError, InvalidInputError } from '../../snapshot/errors.ts'
+import { ArkError } from '../../snapshot/ark-error.ts'
+import { InvalidInputError } from '../../snapshot/errors.ts'
 
 const KEY = '0x8da4ef21b864d2cc526dbdb2a120bd2874c36c9d0a1fb7f8c63d7f7a8b41de8f' as const
 const ADDRESS = privateKeyToAccount(KEY).address

@@ -6,7 +6,7 @@ import { devnetOperatorKey, startCluster, type Cluster, type ClusterNode, type C
 import { serveControl } from '../../devnet/control.ts'
 import { watchCheckpoints, type CertifiedEvent } from '../../devnet/watch.ts'
 import { runWorkload } from '../../devnet/workload.ts'
-import { ArkError } from '../../../snapshot/errors.ts'
+import { ArkError } from '../../../snapshot/ark-error.ts'
 
 export interface ClusterRunOptions extends Pick<ClusterOptions, 'dir' | 'rpcUrl' | 'deployment' | 'nodes' | 'interval' | 'firstBlock' | 'signal'> {
   traders: number

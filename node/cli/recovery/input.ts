@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ArkError } from '../../../snapshot/errors.ts'
+import { ArkError } from '../../../snapshot/ark-error.ts'
 import type { Snapshot } from '../../../snapshot/state/snapshot.ts'
 import { openSnapshotDir, type SnapshotDir } from '../../recovery/snapshot-dir.ts'
 import { openCar } from '../open-car.ts'

@@ -6,7 +6,7 @@ import { decodeCertificate, encodeCertificate, type Certificate } from '../../..
 import { ProtocolError } from '../../../protocol/errors.ts'
 import { readCar } from '../../../snapshot/car/car.ts'
 import { decodeBlock } from '../../../snapshot/codec/block.ts'
-import { ArkError } from '../../../snapshot/errors.ts'
+import { ArkError } from '../../../snapshot/ark-error.ts'
 import type { Snapshot } from '../../../snapshot/state/snapshot.ts'
 import type { MemoryBlockStore } from '../../../snapshot/store.ts'
 import { verifyAgainst } from '../../recovery/trust.ts'

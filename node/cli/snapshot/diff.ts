@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { diffSnapshots, emptySummary } from '../../../snapshot/state/diff.ts'
-import { ArkError } from '../../../snapshot/errors.ts'
+import { ArkError } from '../../../snapshot/ark-error.ts'
 import { writeFileAtomic } from '../../fs/atomic.ts'
 import { openCar } from '../open-car.ts'
 import type { Command } from '../command.ts'

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { ArkError, InvalidInputError } from '../../../snapshot/errors.ts'
+import { ArkError } from '../../../snapshot/ark-error.ts'
+import { InvalidInputError } from '../../../snapshot/errors.ts'
 import { verifyAccountProof } from '../../../snapshot/proof/verify.ts'
 import type { AccountProof } from '../../../snapshot/proof/format.ts'
 import { derivativesSchema } from '../../../snapshot/schema/derivatives.ts'

@@ -1,6 +1,6 @@
 import { encodeFunctionData, toEventSelector, type Abi, type AbiEvent, type Address, type Hex } from 'viem'
 import { TOPICS } from '../../../snapshot/adapters/perp-reference/abi.ts'
-import { ArkError } from '../../../snapshot/errors.ts'
+import { ArkError } from '../../../snapshot/ark-error.ts'
 import { loadArtifact } from '../../contracts/compile.ts'
 
 /** The reference protocol's contracts the workload calls, by artifact name. */

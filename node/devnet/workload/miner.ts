@@ -1,5 +1,5 @@
 import type { Address, Hex } from 'viem'
-import { ArkError } from '../../../snapshot/errors.ts'
+import { ArkError } from '../../../snapshot/ark-error.ts'
 import type { Fn } from './contracts.ts'
 import type { EventFold, Log } from './event-fold.ts'
 

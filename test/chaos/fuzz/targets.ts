@@ -9,7 +9,7 @@ import { writeCar, readCar } from '../../../snapshot/car/car.ts'
 import { CarStreamReader } from '../../../snapshot/car/stream.ts'
 import { encodeBlock } from '../../../snapshot/codec/block.ts'
 import { blockLinks } from '../../../snapshot/codec/links.ts'
-import { ArkError } from '../../../snapshot/errors.ts'
+import { ArkError } from '../../../snapshot/ark-error.ts'
 import { MemoryBlockStore } from '../../../snapshot/store.ts'
 import { ADAPTER_ID, body, CHAIN_ID, CONFIG_HASH, fourOperators, OP, sign, SNAPSHOT_B } from '../../protocol/support.ts'
 
