@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { createServer, type AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
+import { AnvilError, AnvilPortInUseError } from './anvil-error.ts'
 
 /**
  * Starts a local anvil (from the @foundry-rs/anvil npm package) on 127.0.0.1 and makes sure it never
@@ -65,7 +66,7 @@ const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' }
 export function anvilBinary(): string {
   const arch = ARCH[process.arch]
   if (arch === undefined || !['linux', 'darwin', 'win32'].includes(process.platform)) {
-    throw new Error(`no @foundry-rs/anvil build for ${process.platform}/${process.arch}`)
+    throw new AnvilError(`no @foundry-rs/anvil build for ${process.platform}/${process.arch}`)
   }
   const pkg = `@foundry-rs/anvil-${process.platform}-${arch}`
   const require = createRequire(import.meta.url)
@@ -73,7 +74,7 @@ export function anvilBinary(): string {
   try {
     manifest = require.resolve(`${pkg}/package.json`)
   } catch {
-    throw new Error(`${pkg} is not installed (optional dependency of @foundry-rs/anvil)`)
+    throw new AnvilError(`${pkg} is not installed (optional dependency of @foundry-rs/anvil)`)
   }
   return join(dirname(manifest), 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil')
 }
@@ -146,7 +147,6 @@ function buildArgs(o: StartAnvilOptions, port: number): string[] {
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null; error?: Error }
 
-class PortInUse extends Error {}
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
@@ -211,14 +211,14 @@ async function launch(o: StartAnvilOptions, port: number, binary: string, signal
   const exitedEarly = exited.then((e) => {
     if (settled.signal.aborted) return
     const msg = e.error?.message ?? stderr.trim()
-    if (/address already in use|addrinuse|os error 98|os error 48/i.test(msg)) throw new PortInUse(msg)
-    throw new Error(`anvil exited during startup (code ${e.code}, signal ${e.signal}): ${msg || '(no output)'}`)
+    if (/address already in use|addrinuse|os error 98|os error 48/i.test(msg)) throw new AnvilPortInUseError(msg)
+    throw new AnvilError(`anvil exited during startup (code ${e.code}, signal ${e.signal}): ${msg || '(no output)'}`)
   })
   const ready = (async () => {
     for (;;) {
       const id = await chainIdOf(rpcUrl, polling)
       if (id !== undefined) {
-        if (id !== expected) throw new Error(`anvil on ${rpcUrl} reports chain id ${id}, expected ${expected}`)
+        if (id !== expected) throw new AnvilError(`anvil on ${rpcUrl} reports chain id ${id}, expected ${expected}`)
         return
       }
       await sleep(25, polling)
@@ -255,9 +255,9 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
     try {
       return await launch(options, port, binary, signal)
     } catch (err) {
-      if (err instanceof PortInUse && attempt < attempts) continue
+      if (err instanceof AnvilPortInUseError && attempt < attempts) continue
       if (timeout.aborted && !(options.signal?.aborted ?? false)) {
-        throw new Error(`anvil did not answer eth_chainId within ${timeoutMs} ms`, { cause: err })
+        throw new AnvilError(`anvil did not answer eth_chainId within ${timeoutMs} ms`, { cause: err })
       }
       throw err
     }

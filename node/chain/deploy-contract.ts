@@ -2,6 +2,7 @@ import { encodeDeployData, getAddress, type Abi, type Hex } from 'viem'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import { loadArtifact, type CompileOptions } from '../contracts/compile.ts'
 import { rpcClient, waitForReceipts } from '../devnet/deploy.ts'
+import { DeployError } from './deploy-error.ts'
 
 /** Revert data carried by a viem RPC error (JSON-RPC error.data), if any. */
 export function revertData(err: unknown): Hex | undefined {
@@ -49,7 +50,7 @@ export async function deployContract(o: DeployContractOptions): Promise<{ addres
   const automine = await rpc<boolean>('anvil_getAutomine').catch(() => true)
   if (!automine) await rpc('evm_mine')
   const [receipt] = await waitForReceipts(rpc, [hash], o.signal)
-  if (receipt!.status !== '0x1' || receipt!.contractAddress === null) throw new Error(`${o.name} deployment ${hash} reverted`)
+  if (receipt!.status !== '0x1' || receipt!.contractAddress === null) throw new DeployError(`${o.name} deployment ${hash} reverted`)
   const block = await rpc<{ hash: Hex }>('eth_getBlockByNumber', [receipt!.blockNumber, false])
   return { address: getAddress(receipt!.contractAddress), deployBlock: BigInt(receipt!.blockNumber), deployBlockHash: block.hash, deployer }
 }

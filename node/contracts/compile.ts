@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Abi, Hex } from 'viem'
 import { writeFileAtomic } from '../fs/atomic.ts'
+import { CompileError } from './compile-error.ts'
 
 /**
  * Compiles Solidity with the npm `solc` package (no compiler downloads) and keeps the artifacts in
@@ -106,7 +107,7 @@ function locate(unit: string): string {
   try {
     return requireFromRepo.resolve(unit)
   } catch {
-    throw new Error(`cannot resolve Solidity import ${JSON.stringify(unit)} (not in the repo, not in node_modules)`)
+    throw new CompileError(`cannot resolve Solidity import ${JSON.stringify(unit)} (not in the repo, not in node_modules)`)
   }
 }
 
@@ -185,7 +186,7 @@ export async function compileContracts(options: CompileOptions = {}): Promise<Co
   }
   const dirs = options.sourcesDir !== undefined ? [options.sourcesDir] : DEFAULT_SOURCES_DIRS
   const files = options.sources ?? (await Promise.all(dirs.map((d) => listSolFiles(resolve(d))))).flat()
-  if (files.length === 0) throw new Error('no Solidity sources to compile')
+  if (files.length === 0) throw new CompileError('no Solidity sources to compile')
   const entries = files.map(unitName)
   const sources = await collectSources(entries)
   const solcVersion = solcPackageVersion()
@@ -217,14 +218,14 @@ export async function compileContracts(options: CompileOptions = {}): Promise<Co
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports })) as SolcOutput
   const problems = output.errors ?? []
   const errors = problems.filter((e) => e.severity === 'error')
-  if (errors.length > 0) throw new Error(`solc failed:\n${errors.map((e) => e.formattedMessage ?? e.message).join('\n')}`)
+  if (errors.length > 0) throw new CompileError(`solc failed:\n${errors.map((e) => e.formattedMessage ?? e.message).join('\n')}`)
   const warnings = problems.filter((e) => e.severity === 'warning').map((e) => e.formattedMessage ?? e.message)
 
   const artifacts: Record<string, Artifact> = {}
   for (const sourceName of entries) {
     for (const [contractName, c] of Object.entries(output.contracts?.[sourceName] ?? {})) {
       if (artifacts[contractName] !== undefined) {
-        throw new Error(`contract name ${contractName} is defined in both ${artifacts[contractName].sourceName} and ${sourceName}`)
+        throw new CompileError(`contract name ${contractName} is defined in both ${artifacts[contractName].sourceName} and ${sourceName}`)
       }
       artifacts[contractName] = {
         contractName,
@@ -261,7 +262,7 @@ export async function loadArtifact(name: string, options: CompileOptions = {}): 
   }
   const { artifacts } = await pending
   const artifact = artifacts[name]
-  if (artifact === undefined) throw new Error(`no contract named ${name}; compiled: ${Object.keys(artifacts).join(', ')}`)
+  if (artifact === undefined) throw new CompileError(`no contract named ${name}; compiled: ${Object.keys(artifacts).join(', ')}`)
   return artifact
 }
 

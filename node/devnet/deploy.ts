@@ -11,6 +11,7 @@ import {
   type Hex,
 } from 'viem'
 import { loadArtifact, type CompileOptions } from '../contracts/compile.ts'
+import { DeployError } from '../chain/deploy-error.ts'
 
 /**
  * Deploys the reference derivatives protocol (deploy/reference-protocol/contracts) to a dev chain
@@ -101,7 +102,7 @@ export async function waitForReceipts(rpc: Rpc, hashes: Hex[], signal?: AbortSig
     signal?.throwIfAborted()
     const receipts = await Promise.all(hashes.map((h) => rpc<Receipt | null>('eth_getTransactionReceipt', [h])))
     if (receipts.every((r) => r !== null)) return receipts as Receipt[]
-    if (Date.now() > deadline) throw new Error(`transactions not mined after ${timeoutMs} ms`)
+    if (Date.now() > deadline) throw new DeployError(`transactions not mined after ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 20))
   }
 }
@@ -118,7 +119,7 @@ export async function deployReferenceProtocol(options: DeployOptions): Promise<R
   const accounts = await rpc<Address[]>('eth_accounts')
   const deployerRaw = options.deployer ?? accounts[0]
   const updaterRaw = options.updater ?? accounts[1]
-  if (deployerRaw === undefined || updaterRaw === undefined) throw new Error('the node has fewer than two unlocked accounts; pass deployer and updater')
+  if (deployerRaw === undefined || updaterRaw === undefined) throw new DeployError('the node has fewer than two unlocked accounts; pass deployer and updater')
   const deployer = getAddress(deployerRaw)
   const updater = getAddress(updaterRaw)
   const chainId = Number(await rpc<Hex>('eth_chainId'))
@@ -165,7 +166,7 @@ export async function deployReferenceProtocol(options: DeployOptions): Promise<R
   if (!automine) await rpc('evm_mine')
   const receipts = await waitForReceipts(rpc, hashes, signal)
   const failed = receipts.findIndex((r) => r.status !== '0x1')
-  if (failed >= 0) throw new Error(`deployment transaction ${failed} (${receipts[failed]!.transactionHash}) reverted`)
+  if (failed >= 0) throw new DeployError(`deployment transaction ${failed} (${receipts[failed]!.transactionHash}) reverted`)
 
   return {
     chainId,
