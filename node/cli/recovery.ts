@@ -10,6 +10,7 @@ import { ArkError } from '../../snapshot/ark-error.ts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import { closeSources, FETCH_DEFAULTS, fetchLocated, locateCertified, parseBlockQuery, type FetchOptions } from '../recovery/fetch.ts'
 import { gatewaySource } from '../recovery/gateway-source.ts'
+import { openReusable } from '../recovery/incremental.ts'
 import { peerSource } from '../recovery/peer-source.ts'
 import { progressLine } from '../recovery/progress.ts'
 import type { FetchSource } from '../recovery/source.ts'
@@ -38,7 +39,7 @@ async function existingOut(out: string): Promise<'absent' | { snapshot: string; 
 export const fetchCommand: Command = {
   name: 'fetch',
   summary: 'Fetch a certified snapshot by block from untrusted peers or gateways, verify certificate, blocks and stateRoot, and write it out.',
-  usage: 'ark fetch --chain ID --adapter ID --block N|latest|before:N (--trust operators.json | --registry ADDRESS --rpc URL) (--peer MULTIADDR ... | --gateway URL ...) --out DIR [--stall-timeout SECONDS] [--json]',
+  usage: 'ark fetch --chain ID --adapter ID --block N|latest|before:N (--trust operators.json | --registry ADDRESS --rpc URL) (--peer MULTIADDR ... | --gateway URL ...) --out DIR [--from EARLIER_DIR] [--stall-timeout SECONDS] [--json]',
   options: {
     chain: { type: 'string', description: 'chain id' },
     adapter: { type: 'string', description: 'adapter id, e.g. perp-reference' },
@@ -47,6 +48,7 @@ export const fetchCommand: Command = {
     peer: { type: 'string', multiple: true, description: 'archive node libp2p multiaddr (catch-up protocol + bitswap); peers are tried first, in order' },
     gateway: { type: 'string', multiple: true, description: 'archive node HTTP API / trustless gateway URL; tried after the peers, in order' },
     out: { type: 'string', description: 'output directory, written by rename when complete; an interrupted fetch resumes from .<name>.partial beside it' },
+    from: { type: 'string', description: 'an earlier "ark fetch --out" directory (checked again against the same trust root): its blocks are reused, only the others are downloaded' },
     'stall-timeout': { type: 'string', description: `drop a source that sends nothing for this many seconds (default ${FETCH_DEFAULTS.stallMs / 1000})` },
   },
   async run({ values, json, io, signal }) {
@@ -67,6 +69,8 @@ export const fetchCommand: Command = {
     const trust = (await trustRootFromOptions(values, { required: true, chainId, usage: this.usage }))!
     const out = resolve(required(values, 'out', this))
     const previous = await existingOut(out)
+    const from = values.from as string | undefined
+    const reuse = from === undefined ? undefined : await openReusable(resolve(from), trust, chainId, adapterId, signal)
     const staging = stagingPathFor(out)
     const sources: FetchSource[] = [...peers.map((p) => peerSource(p)), ...gateways.map((g) => gatewaySource(g))]
     const progress = !json && process.stderr.isTTY === true ? progressLine((s) => io.stderr(s), process.stderr.columns ?? 120) : undefined
@@ -75,7 +79,7 @@ export const fetchCommand: Command = {
       progress?.done()
       io.stderr(`${m}\n`)
     }
-    const o: FetchOptions = { sources, chainId, adapterId, query, trust, staging, stallMs, signal, onNotice: notice, ...(progress === undefined ? {} : { onProgress: (p) => progress.update(p) }) }
+    const o: FetchOptions = { sources, chainId, adapterId, query, trust, staging, stallMs, signal, onNotice: notice, ...(reuse === undefined ? {} : { reuse }), ...(progress === undefined ? {} : { onProgress: (p) => progress.update(p) }) }
     const interrupted = (err: unknown): unknown => (signal.aborted ? new ArkError('IO', `interrupted; verified blocks so far are kept in ${staging}: rerun the same command to resume`, { cause: err, retryable: true }) : err)
     try {
       const at = await locateCertified(o)
@@ -106,8 +110,8 @@ export const fetchCommand: Command = {
         const st = r.stats
         io.stdout(
           json
-            ? `${JSON.stringify({ out, ...summary, fetched: { blocks: st.fetchedBlocks, bytes: st.fetchedBytes }, resumed: { blocks: st.resumedBlocks, bytes: st.resumedBytes }, ms: st.ms })}\n`
-            : `verified snapshot of block ${summary.block} (${summary.accounts} accounts, weight ${summary.weight}) from ${summary.source}\n  certificate ${summary.certificate}\n  snapshot    ${summary.snapshot}\n  stateRoot   ${summary.stateRoot}\n  blocks      ${st.blocks} (${st.fetchedBlocks} fetched, ${st.resumedBlocks} resumed)\nwrote ${out}\n`,
+            ? `${JSON.stringify({ out, ...summary, fetched: { blocks: st.fetchedBlocks, bytes: st.fetchedBytes }, resumed: { blocks: st.resumedBlocks, bytes: st.resumedBytes }, reused: { blocks: st.reusedBlocks, bytes: st.reusedBytes }, ms: st.ms })}\n`
+            : `verified snapshot of block ${summary.block} (${summary.accounts} accounts, weight ${summary.weight}) from ${summary.source}\n  certificate ${summary.certificate}\n  snapshot    ${summary.snapshot}\n  stateRoot   ${summary.stateRoot}\n  blocks      ${st.blocks} (${st.fetchedBlocks} fetched, ${st.resumedBlocks} resumed${reuse === undefined ? '' : `, ${st.reusedBlocks} reused from ${reuse.describe}`})\n  downloaded  ${st.fetchedBytes} bytes of ${st.bytes}\nwrote ${out}\n`,
         )
       } catch (err) {
         await rm(tmp, { recursive: true, force: true })

@@ -1,3 +1,4 @@
+import { MAX_CAR_SECTION } from '../../snapshot/car/stream.ts'
 import { readBodyCapped } from '../../snapshot/chain/rpc.ts'
 import { SourceError } from './source.ts'
 
@@ -11,6 +12,8 @@ import { SourceError } from './source.ts'
 export const BODY_LIMITS = Object.freeze({
   /** a certificate block (raw) */
   certificate: 64 * 1024,
+  /** one snapshot block (raw): the same cap as a CAR section */
+  block: MAX_CAR_SECTION,
   /** one checkpoint (GET /v1/checkpoints/N or /latest): its certificate JSON and signer list */
   checkpoint: 256 * 1024,
   /** a checkpoint listing (GET /v1/checkpoints?…, at most 1000 entries) */

@@ -8,7 +8,8 @@ import type { Snapshot } from '../../snapshot/state/snapshot.ts'
 import type { MemoryBlockStore } from '../../snapshot/store.ts'
 import { SourceError, SourceStalledError, Watchdog, type BlockQuery, type FetchSource } from './source.ts'
 import { Staging } from './staging.ts'
-import { fixedTrust, verifyAgainst, type TrustRoot } from './trust.ts'
+import { fetchReusing, type ReusableBlocks } from './incremental.ts'
+import { asTrustRoot, verifyAgainst, type TrustRoot } from './trust.ts'
 import { openCertifiedSnapshot } from './verify.ts'
 import { WaitingStore } from './waiting-store.ts'
 
@@ -57,6 +58,11 @@ export interface FetchOptions {
   /** drop a source after this long in total, progress or not (default: no limit) */
   sourceTimeoutMs?: number
   onProgress?: (p: FetchProgress) => void
+  /**
+   * blocks of an earlier verified snapshot (`ark fetch --from`, see openReusable):
+   * only blocks it does not hold are fetched, one by one
+   */
+  reuse?: ReusableBlocks
   /** human-readable notes: resuming, discarding an old staging dir, a source dropped */
   onNotice?: (message: string) => void
 }
@@ -89,11 +95,7 @@ export interface Fetched {
   certificateSource: string
   /** holds the blocks until the caller has written its output; remove() it then */
   staging: Staging
-  stats: { blocks: number; bytes: number; fetchedBlocks: number; fetchedBytes: number; resumedBlocks: number; resumedBytes: number; ms: { locate: number; blocks: number; verify: number } }
-}
-
-function trustRoot(t: OperatorSet | TrustRoot): TrustRoot {
-  return 'operatorsFor' in t ? t : fixedTrust(t, 'the trusted operator set')
+  stats: { blocks: number; bytes: number; fetchedBlocks: number; fetchedBytes: number; resumedBlocks: number; resumedBytes: number; reusedBlocks: number; reusedBytes: number; ms: { locate: number; blocks: number; verify: number } }
 }
 
 function why(err: unknown, watch: Watchdog): string {
@@ -125,7 +127,7 @@ function failure(reasons: string[], what: string): ArkError {
  * block is asked for, and a fetch that cannot get it fails.
  */
 export async function locateCertified(o: FetchOptions): Promise<CertifiedLocation> {
-  const trust = trustRoot(o.trust)
+  const trust = asTrustRoot(o.trust)
   await trust.prepare?.(o.signal)
   const reasons: string[] = []
   if (o.query.kind !== 'latest') {
@@ -197,7 +199,7 @@ export async function fetchLocated(o: FetchOptions, at: CertifiedLocation): Prom
   let phase: FetchProgress['phase'] = 'blocks'
   const report = (): void => {
     if (o.onProgress === undefined) return
-    const p: FetchProgress = { phase, source: current, blocks: staging.size, bytes: opened.resumed.bytes + staging.added.bytes, fetchedBlocks: staging.added.blocks, fetchedBytes: staging.added.bytes }
+    const p: FetchProgress = { phase, source: current, blocks: staging.size, bytes: opened.resumed.bytes + staging.added.bytes + staging.reused.bytes, fetchedBlocks: staging.added.blocks, fetchedBytes: staging.added.bytes }
     if (staging.has(root)) {
       const n = accountsOf(root, staging.get(root))
       if (n !== undefined) p.accounts = n
@@ -229,7 +231,8 @@ export async function fetchLocated(o: FetchOptions, at: CertifiedLocation): Prom
       const tb = performance.now()
       try {
         const before = staging.added.blocks
-        await src.fetchBlocks(root, staging, watch)
+        if (o.reuse === undefined) await src.fetchBlocks(root, staging, watch)
+        else await fetchReusing(src, root, staging, o.reuse, watch)
         await staging.flush()
         const blocksMs = performance.now() - tb
         phase = 'verify'
@@ -251,11 +254,13 @@ export async function fetchLocated(o: FetchOptions, at: CertifiedLocation): Prom
           staging,
           stats: {
             blocks: staging.size,
-            bytes: opened.resumed.bytes + staging.added.bytes,
+            bytes: opened.resumed.bytes + staging.added.bytes + staging.reused.bytes,
             fetchedBlocks: staging.added.blocks,
             fetchedBytes: staging.added.bytes,
             resumedBlocks: opened.resumed.blocks,
             resumedBytes: opened.resumed.bytes,
+            reusedBlocks: staging.reused.blocks,
+            reusedBytes: staging.reused.bytes,
             ms: { locate: 0, blocks: Math.round(blocksMs), verify: Math.round(verifyMs) },
           },
         }

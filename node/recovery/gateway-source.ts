@@ -15,10 +15,12 @@ export const CAR_ACCEPT = 'application/vnd.ipld.car; version=1; order=dfs; dups=
 export interface GatewaySourceOptions {
   /** CAR requests at once when several subtrees are missing (resume) */
   concurrency?: number
+  /** single-block requests at once (incremental fetch); archive nodes take 16 connections per client */
+  blockConcurrency?: number
   fetch?: typeof fetch
 }
 
-export const GATEWAY_SOURCE_DEFAULTS = Object.freeze({ concurrency: 4 })
+export const GATEWAY_SOURCE_DEFAULTS = Object.freeze({ concurrency: 4, blockConcurrency: 8 })
 
 /**
  * An archive node's HTTP API and trustless gateway as a fetch source: the
@@ -114,6 +116,7 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
   return {
     kind: 'gateway',
     name: target.shown,
+    blockConcurrency: options.blockConcurrency ?? GATEWAY_SOURCE_DEFAULTS.blockConcurrency,
     async locate(req, ctx): Promise<Located> {
       const cid = await locateCid(req, ctx)
       const path = `/ipfs/${cid.toString()}?format=raw`
@@ -136,6 +139,12 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
         // one stream that held the whole DAG: nothing left to walk
         if (complete && missing.length === 1 && missing[0]!.equals(root)) return
       }
+    },
+    async fetchBlock(cid, staging, ctx): Promise<void> {
+      const path = `/ipfs/${cid.toString()}?format=raw`
+      const bytes = await readBounded(await get(path, 'application/vnd.ipld.raw', ctx), 'block', `GET ${path}`)
+      checkBlock(cid, bytes)
+      staging.put({ cid, bytes })
     },
     async close(): Promise<void> {},
   }

@@ -215,11 +215,23 @@ export function peerSource(addr: string, options: PeerSourceOptions = {}): Fetch
     }
   }
 
+  async function fetchBlock(cid: CID, staging: Staging, ctx: SourceContext): Promise<void> {
+    const { helia } = await connect(ctx)
+    blockstore.staging = staging
+    blockstore.ctx = ctx
+    // bitswap delivers it through the blockstore's put (hash-checked there) into staging
+    for await (const _ of helia.blockstore.get(cid, { signal: ctx.signal })) {
+      // the bytes are in staging now
+    }
+  }
+
   return {
     kind: 'peer',
     name: addr,
     locate,
     fetchBlocks,
+    fetchBlock,
+    blockConcurrency: concurrency,
     async close(): Promise<void> {
       const c = client
       client = undefined

@@ -41,6 +41,13 @@ export interface FetchSource {
    * Throws if the source cannot deliver them all.
    */
   fetchBlocks(root: CID, staging: Staging, ctx: SourceContext): Promise<void>
+  /**
+   * Make the one block `cid` present in `staging`, hash-checked before it is
+   * kept (an incremental fetch asks only for blocks no earlier snapshot holds).
+   */
+  fetchBlock(cid: CID, staging: Staging, ctx: SourceContext): Promise<void>
+  /** fetchBlock calls at once that this source takes (a gateway bounds connections per client) */
+  readonly blockConcurrency: number
   close(): Promise<void>
 }
 

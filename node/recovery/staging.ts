@@ -50,8 +50,10 @@ export class Staging implements BlockStore {
   private writing: Promise<void> = Promise.resolve()
   private failed: unknown
   private closed = false
-  /** blocks and bytes added in this run */
+  /** blocks and bytes added in this run, fetched from a source */
   added = { blocks: 0, bytes: 0 }
+  /** blocks and bytes added in this run from an earlier snapshot (`ark fetch --from`) */
+  reused = { blocks: 0, bytes: 0 }
   /** called with every new block (after it is held) */
   onPut: ((block: Block) => void) | undefined
 
@@ -137,12 +139,13 @@ export class Staging implements BlockStore {
   }
 
   /** Keep a block the caller has hash-checked; a block already held is ignored. */
-  put(block: Block): void {
+  put(block: Block, origin: 'fetched' | 'reused' = 'fetched'): void {
     if (this.closed) throw new ArkError('IO', 'the staging store is closed')
     if (this.memory.has(block.cid)) return
     this.memory.put(block)
-    this.added.blocks++
-    this.added.bytes += block.bytes.length
+    const count = origin === 'reused' ? this.reused : this.added
+    count.blocks++
+    count.bytes += block.bytes.length
     for (const p of carSection(block.cid, block.bytes)) {
       this.batch.push(p)
       this.batchBytes += p.length

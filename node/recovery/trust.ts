@@ -34,6 +34,11 @@ export function fixedTrust(set: OperatorSet, name: string): TrustRoot {
   return { describe: () => name, operatorsFor: async () => set }
 }
 
+/** A trust root as given: an operator set is taken as fixed. */
+export function asTrustRoot(t: OperatorSet | TrustRoot): TrustRoot {
+  return 'operatorsFor' in t ? t : fixedTrust(t, 'the trusted operator set')
+}
+
 /** An operator-set JSON file ({"operators": [...], "threshold"?: N}) as trust root. */
 export async function fileTrust(path: string): Promise<TrustRoot> {
   let text: string

@@ -60,3 +60,40 @@ export async function* proveAll<R>(s: Snapshot<R, unknown>): AsyncGenerator<{ va
 export function claimsHeader(s: Snapshot<unknown, unknown>): Omit<AccountProof, 'value' | 'proof' | 'record' | 'format'> & { format: string; accountCount: number } {
   return { ...header(s), format: 'ark.claims.v1', accountCount: s.root.accountCount }
 }
+
+/**
+ * OpenZeppelin's `standard-v1` tree dump of the snapshot, as JSON text in
+ * chunks (StandardMerkleTree.load reads it back): the whole tree (root first,
+ * the layout the stateRoot is computed in) and every account's leaf values in
+ * key order with its position in the tree. Issued only when the tree rebuilt
+ * from the records gives the stateRoot.
+ */
+export async function* standardTreeDump<R>(s: Snapshot<R, unknown>): AsyncGenerator<string> {
+  const merkle = await checkedMerkle(s as Snapshot<unknown, unknown>)
+  if (merkle === null) throw new ArkError('INVALID_INPUT', `snapshot ${s.cid.toString()} has no accounts: a standard-v1 tree needs at least one leaf`)
+  const len = merkle.tree.length / 32
+  let buf = `{"format":"standard-v1","leafEncoding":${JSON.stringify(s.root.schema.leafEncoding)},"tree":[`
+  for (let i = 0; i < len; i++) {
+    buf += `${i === 0 ? '' : ','}"${bytesToHex(merkle.tree.subarray(i * 32, i * 32 + 32))}"`
+    if (buf.length > 1 << 20) {
+      yield buf
+      buf = ''
+    }
+  }
+  buf += '],"values":['
+  let first = true
+  for await (const e of s.rawEntries()) {
+    const record = s.schema.decode(e.value, `record of ${bytesToHex(e.key)}`)
+    const values = s.schema.leaf(e.key, record, keccak256(e.value))
+    const i = findLeaf(merkle.sortedLeaves, standardLeafHash(abiEncode(s.schema.leafEncoding, values)))
+    if (i < 0) throw new ArkError('ROOT_MISMATCH', `the leaf of ${bytesToHex(e.key)} is not in the snapshot's Merkle tree; the snapshot is corrupt, run verify`)
+    // sorted leaf i sits at len-1-i (buildStandardTree)
+    buf += `${first ? '' : ','}\n${JSON.stringify({ value: values.map(abiValueToJSON), treeIndex: len - 1 - i })}`
+    first = false
+    if (buf.length > 1 << 20) {
+      yield buf
+      buf = ''
+    }
+  }
+  yield `${buf}\n]}\n`
+}

@@ -5,8 +5,11 @@
  * gateway CAR path, against the floor of a plain HTTP download of the same
  * CAR bytes in the same run; then proof generation and verification per
  * account, and the diff of two snapshots that differ in 1% of accounts.
+ * Then the incremental fetch of the next checkpoint (1% changed) from an
+ * earlier fetch's directory vs a full fetch of it.
  * Targets (reported, not asserted): 100k accounts fetched and verified in
- * under 1 s; 1M within 3x the plain download floor.
+ * under 1 s; 1M within 3x the plain download floor; incremental <= 15% of
+ * the bytes and <= 20% of the time of a full fetch.
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -23,7 +26,9 @@ import { makeOperatorSet } from '../../protocol/operator-set.ts'
 import { fetchCertified, type Fetched } from '../../node/recovery/fetch.ts'
 import { gatewaySource } from '../../node/recovery/gateway-source.ts'
 import { peerSource } from '../../node/recovery/peer-source.ts'
+import { openReusable } from '../../node/recovery/incremental.ts'
 import { addr, OP } from '../protocol/support.ts'
+import { writeFetchedDir } from '../support/recovery.ts'
 
 const { values } = parseArgs({ options: { accounts: { type: 'string' }, runs: { type: 'string' }, proofs: { type: 'string' }, disk: { type: 'string' } } })
 const accounts = Number(values.accounts ?? 100000)
@@ -37,7 +42,7 @@ const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floo
 
 const dir = await mkdtemp(join(tmpdir(), 'ark-bench-recovery-'))
 const server = spawn(process.execPath, ['--max-old-space-size=6144', fileURLToPath(new URL('recovery-serve.ts', import.meta.url)), '--accounts', String(accounts), '--disk', disk ? 'yes' : 'no'], { stdio: ['pipe', 'pipe', 'inherit'] })
-const served = await new Promise<{ block: string; blocks: number; carBytes: number; plainUrl: string; memoryUrl: string; nodeUrl?: string; multiaddr?: string; diskSetupMs: number }>((resolve, reject) => {
+const served = await new Promise<{ block: string; nextBlock: string; blocks: number; carBytes: number; plainUrl: string; memoryUrl: string; nodeUrl?: string; multiaddr?: string; diskSetupMs: number }>((resolve, reject) => {
   let buf = ''
   server.stdout!.on('data', (d: Buffer) => {
     buf += d.toString()
@@ -93,6 +98,32 @@ for (let i = 0; i < runs; i++) {
     else f.r.store.blocks.clear()
   }
 }
+
+// incremental fetch (issue 18): the next checkpoint (1% of the accounts changed) from an earlier
+// fetch's directory (read back and checked as `ark fetch --from` does) vs a full fetch of it
+const nextQuery = { kind: 'number' as const, block: BigInt(served.nextBlock) }
+const earlier = join(dir, 'earlier')
+await writeFetchedDir(earlier, last!.snapshot, last!.store, last!.certificate)
+const incFull: number[] = []
+const incTimes: number[] = []
+const incOpen: number[] = []
+let incStats: { full?: Fetched['stats']; inc?: Fetched['stats'] } = {}
+for (let i = 0; i < runs; i++) {
+  gc()
+  let t0 = performance.now()
+  const full = await fetchCertified({ sources: [gatewaySource(served.memoryUrl)], chainId: 31337n, adapterId: 'synth', query: nextQuery, trust, staging: join(dir, `.next-full-${i}.partial`), stallMs: 120_000 })
+  incFull.push(performance.now() - t0)
+  await full.staging.remove()
+  gc()
+  t0 = performance.now()
+  const reuse = await openReusable(earlier, trust, 31337n, 'synth')
+  incOpen.push(performance.now() - t0)
+  const inc = await fetchCertified({ sources: [gatewaySource(served.memoryUrl)], chainId: 31337n, adapterId: 'synth', query: nextQuery, trust, staging: join(dir, `.next-inc-${i}.partial`), stallMs: 120_000, reuse })
+  incTimes.push(performance.now() - t0)
+  if (!inc.snapshot.cid.equals(full.snapshot.cid)) throw new Error('incremental and full fetch disagree')
+  await inc.staging.remove()
+  incStats = { full: full.stats, inc: inc.stats }
+}
 server.stdin!.end()
 
 let t = 0
@@ -144,6 +175,20 @@ const out = {
   diskNodeBitswap: path('bitswap'),
   proof: { accounts: keys.length, generateUsPerAccount: +proveUs.toFixed(1), verifyUsPerAccount: +verifyUs.toFixed(1) },
   diff1pct: { changes: changes.length, differing, ms: round(diffMs) },
+  // the next checkpoint after 1% of the accounts changed: gateway, from an earlier fetch's directory (its
+  // read and checks included in ms) vs a full fetch; targets <= 15% of the bytes, <= 20% of the time
+  incremental1pct: {
+    fullBytes: incStats.full!.fetchedBytes,
+    bytes: incStats.inc!.fetchedBytes,
+    blocks: incStats.inc!.fetchedBlocks,
+    reusedBlocks: incStats.inc!.reusedBlocks,
+    bytesRatio: +(incStats.inc!.fetchedBytes / incStats.full!.fetchedBytes).toFixed(3),
+    fullMs: round(median(incFull)),
+    ms: round(median(incTimes)),
+    openEarlierMs: round(median(incOpen)),
+    timeRatio: +(median(incTimes) / median(incFull)).toFixed(3),
+    targets: { bytesUnder15pct: incStats.inc!.fetchedBytes <= 0.15 * incStats.full!.fetchedBytes, timeUnder20pct: median(incTimes) <= 0.2 * median(incFull) },
+  },
   loadAverage1m: +loadavg()[0]!.toFixed(1),
   targets: { fetchVerifyUnder1sAt100k: accounts <= 100_000 ? gwMs < 1000 : null, within3xPlain: gwMs <= 3 * floorMs },
   peakRssMiB: mb(process.resourceUsage().maxRSS * 1024),

@@ -4,6 +4,7 @@
  * 1/2, a message naming what is wrong, no partial output). The CLI runs
  * in-process (node/cli/main.ts, what bin.js calls).
  */
+import { execFile } from 'node:child_process'
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -208,6 +209,54 @@ interface RiskDoc {
   markets: { market: string; longSize: string; shortSize: string; longOpenInterest: string; accounts: number; liquidatable: number; delta: number }[]
   totals: { accounts: number; withPerps: number; liquidatable: number; equity: string; negativeEquity: string }
 }
+
+describe('output for people (issue 18): tables on a terminal, exact integers when piped', () => {
+  const pricing = ['--asset-price', `${USD}=par`, '--asset-price', `${WETH}=market:0`]
+
+  it('ark diff: tables in token units (decimals from the market state), totals per asset and market, largest moves; piped: JSONL', async () => {
+    const t = await runArk(['diff', dirA, dirB], { tty: true })
+    expect(t.code, t.stderr).toBe(0)
+    expect(t.stdout).not.toContain('{')
+    expect(t.stdout).toMatch(/moved per asset/)
+    // 900e18 of an 18-decimal asset moved from the victim to the attacker: shown as 900 token units
+    expect(t.stdout).toMatch(new RegExp(`${USD} \\(18 dec\\)\\s+0\\s+900\\s+900`))
+    expect(t.stdout).toMatch(/moved per market/)
+    expect(t.stdout).toMatch(new RegExp(`gained\\s+${ATTACKER}\\s+900\\n`))
+    expect(t.stdout).toMatch(new RegExp(`lost\\s+${VICTIM}\\s+-900\\n`))
+    expect(t.stdout).not.toContain((900n * E18).toString())
+    const piped = await runArk(['diff', dirA, dirB])
+    const rows = lines(piped.stdout)
+    expect(rows.at(-1)!.summary).toBeDefined()
+    expect(JSON.stringify(rows)).toContain((900n * E18).toString())
+    // an explicit machine format wins on a terminal too
+    expect((await runArk(['diff', dirA, dirB, '--format', 'jsonl'], { tty: true })).stdout).toBe(piped.stdout)
+  })
+
+  it('ark risk: totals and markets in quote units, accounts below maintenance margin flagged; piped: the JSON document', async () => {
+    const t = await runArk(['risk', dirA, ...pricing], { tty: true })
+    expect(t.code, t.stderr).toBe(0)
+    expect(t.stdout).not.toContain('{')
+    expect(t.stdout).toMatch(/totals \(quote units, 18 decimals\)/)
+    expect(t.stdout).toMatch(/per market/)
+    const piped = await runArk(['risk', dirA, ...pricing])
+    const doc = JSON.parse(piped.stdout) as RiskDoc
+    const below = doc.accounts.filter((a) => a.liquidatable)
+    expect(below.length).toBeGreaterThan(0)
+    expect(t.stdout).toContain(`BELOW MAINTENANCE MARGIN: ${below.length} account(s)`)
+    for (const a of below) expect(t.stdout).toContain(`! ${a.account}`)
+    expect(t.stdout).toContain(`${doc.totals.accounts} accounts`)
+  })
+
+  it('under a real pseudo-terminal (script) the CLI prints tables; through a pipe it prints JSONL', { timeout: 60_000 }, async () => {
+    const bin = join(import.meta.dirname, '../../node/cli/bin.js')
+    const cmd = [process.execPath, bin, 'diff', dirA, dirB].map((x) => `'${x}'`).join(' ')
+    const pty = await new Promise<string>((resolve, reject) => execFile('script', ['-qec', cmd, '/dev/null'], { maxBuffer: 1 << 24 }, (err, out) => (err === null ? resolve(out) : reject(err))))
+    expect(pty).toMatch(/moved per asset/)
+    expect(pty).not.toContain('"summary"')
+    const piped = await new Promise<string>((resolve, reject) => execFile(process.execPath, [bin, 'diff', dirA, dirB], { maxBuffer: 1 << 24 }, (err, out) => (err === null ? resolve(out) : reject(err))))
+    expect(lines(piped).at(-1)!.summary).toBeDefined()
+  })
+})
 
 describe('ark risk', () => {
   const pricing = ['--asset-price', `${USD}=par`, '--asset-price', `${WETH}=market:0`]

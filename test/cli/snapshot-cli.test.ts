@@ -344,13 +344,38 @@ describe.concurrent('ark snapshot prove / verify-proof', () => {
     for (const x of runs) expect(x.stdout).toBe('')
   })
 
+  it('prove --all --format standard-v1 writes a dump StandardMerkleTree.load reads: its root is the stateRoot, every proof verifies (issue 18)', async ({ onTestFinished }) => {
+    const dir = await tempDir(onTestFinished)
+    const car = await withFixture(dir)
+    const out = join(dir, 'tree.json')
+    const r = await ark(['snapshot', 'prove', car, '--all', '--format', 'standard-v1', '--out', out])
+    expect(r.code, r.stderr).toBe(0)
+    expect(stdoutJson(r)).toEqual({ out, format: 'standard-v1', stateRoot: fixture.stateRoot, accounts: fixture.accounts })
+    const dump = JSON.parse(await readFile(out, 'utf8')) as Parameters<typeof StandardMerkleTree.load>[0]
+    const tree = StandardMerkleTree.load(dump)
+    tree.validate()
+    expect(tree.root).toBe(fixture.stateRoot)
+    expect(tree.length).toBe(fixture.accounts)
+    // values in key order, as the claims file lists them
+    expect(dump.values.map((v) => v.value[0])).toEqual(fixtureKeys)
+    for (const [i, v] of tree.entries()) expect(StandardMerkleTree.verify(fixture.stateRoot, dump.leafEncoding, v, tree.getProof(i)), `leaf ${i}`).toBe(true)
+    // the same proofs as Ark's own claims file
+    const claimsOut = join(dir, 'claims.json')
+    expect((await ark(['snapshot', 'prove', car, '--all', '--out', claimsOut])).code).toBe(0)
+    const claims = JSON.parse(await readFile(claimsOut, 'utf8')) as { claims: { proof: string[] }[] }
+    expect(claims.claims.map((_, i) => tree.getProof(i))).toEqual(claims.claims.map((c) => c.proof))
+    const bad = await ark(['snapshot', 'prove', car, '--all', '--format', 'merkle-distributor', '--out', join(dir, 'x.json'), '--json'])
+    expectFailure(bad, 2, 'USAGE', /--format must be claims or standard-v1/)
+    await expect(readFile(join(dir, 'x.json'))).rejects.toThrow()
+  })
+
   it('prove --all --out writes a claims file with accountCount claims that verify', async ({ onTestFinished }) => {
     const dir = await tempDir(onTestFinished)
     const car = await withFixture(dir)
     const out = join(dir, 'proofs.json')
     const all = await ark(['snapshot', 'prove', car, '--all', '--out', out])
     expect(all.code, all.stderr).toBe(0)
-    expect(stdoutJson(all)).toEqual({ out, stateRoot: fixture.stateRoot, accounts: fixture.accounts })
+    expect(stdoutJson(all)).toEqual({ out, format: 'claims', stateRoot: fixture.stateRoot, accounts: fixture.accounts })
     const claims = JSON.parse(await readFile(out, 'utf8')) as { format: string; accountCount: number; stateRoot: string; snapshot: string; leafEncoding: string[]; claims: { value: ProofJson['value']; proof: string[] }[] }
     expect(claims.format).toBe('ark.claims.v1')
     expect(claims.accountCount).toBe(fixture.accounts)

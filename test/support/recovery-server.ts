@@ -36,7 +36,11 @@ export async function certifiedSnapshot(o: { accounts: number; seed: string; met
   const opts = { accounts: o.accounts, seed: o.seed }
   const store = o.store ?? new MemoryBlockStore()
   const { snapshot } = await buildSnapshot({ schema: derivativesSchema, meta: o.meta ?? synthMeta(opts), markets: synthMarkets(opts), records: synthRecords(opts), store })
-  const signers = o.signers ?? OP.slice(0, 3)
+  return certifySnapshot(snapshot as Snapshot<unknown, unknown>, store, o.signers)
+}
+
+/** A certificate for `snapshot` (its blocks in `store`) signed by `signers` (default 3 of the 4 test operators). */
+export async function certifySnapshot(snapshot: Snapshot<unknown, unknown>, store: MemoryBlockStore, signers: PrivateKeyAccount[] = OP.slice(0, 3)): Promise<Certified> {
   const b = body({
     chainId: snapshot.root.block.chainId,
     adapterId: snapshot.root.adapter.id,
@@ -60,7 +64,7 @@ export async function certifiedSnapshot(o: { accounts: number; seed: string; met
     threshold: '3',
     certificate: certificateJSON(certificate),
   }
-  return { store, snapshot: snapshot as Snapshot<unknown, unknown>, certificate, certificateBlock, checkpoint }
+  return { store, snapshot, certificate, certificateBlock, checkpoint }
 }
 
 /** Every block of the snapshot DAG in the store (root, markets, tree). */

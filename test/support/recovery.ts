@@ -69,8 +69,8 @@ export interface CliRun {
   stderr: string
 }
 
-/** Runs `ark ...argv` in this process (the function bin.js calls) and captures its output. */
-export async function runArk(argv: string[]): Promise<CliRun> {
+/** Runs `ark ...argv` in this process (the function bin.js calls) and captures its output (`tty`: as if stdout were a terminal). */
+export async function runArk(argv: string[], options: { tty?: boolean } = {}): Promise<CliRun> {
   let stdout = ''
   let stderr = ''
   const code = await main(argv, {
@@ -83,7 +83,7 @@ export async function runArk(argv: string[]): Promise<CliRun> {
     pipe: async (chunks) => {
       for await (const c of chunks) stdout += c
     },
-    tty: false,
+    tty: options.tty ?? false,
   })
   return { code, stdout, stderr }
 }

@@ -5,6 +5,7 @@ import type { AccountDiff } from '../../../snapshot/state/diff.ts'
 import { writeFileAtomic } from '../../fs/atomic.ts'
 import { UsageError, type Command } from '../command.ts'
 import { openSnapshotInput } from './input.ts'
+import { assetInfo, diffTables, forPeople, Movers } from './tables.ts'
 
 export const DIFF_CSV_HEADER = ['account', 'kind', 'path', 'before', 'after'] as const
 
@@ -34,7 +35,7 @@ export const recoveryDiffCommand: Command = {
   summary: 'Every account that differs between two snapshots of one deployment (added, removed, changed leaves with old and new values), then totals moved per asset and per market.',
   usage: 'ark diff DIR_A|a.car DIR_B|b.car [--format jsonl|csv] [--out FILE] [--json]',
   options: {
-    format: { type: 'string', description: 'jsonl (default: one JSON object per account, then a {"summary": …} line) or csv (account,kind,path,before,after)' },
+    format: { type: 'string', description: 'on a terminal without --format, --out or --json: tables in token units; otherwise jsonl (default: one JSON object per account, then a {"summary": …} line) or csv (account,kind,path,before,after)' },
     out: { type: 'string', description: 'write the per-account changes here (atomically) and print only the summary' },
   },
   positionals: [2, 2],
@@ -47,6 +48,12 @@ export const recoveryDiffCommand: Command = {
     const changes = recoveryDiff(a, b, summary)
     // the first step runs the checks (same deployment, market state) before any byte is written
     const first = await changes.next()
+    if (forPeople(values, json, io)) {
+      const movers = new Movers()
+      for (let r = first; r.done !== true; r = await changes.next()) movers.add(r.value)
+      io.stdout(diffTables(summary, movers, assetInfo(await b.markets())))
+      return
+    }
     const lines = (async function* () {
       if (format === 'csv') yield `${DIFF_CSV_HEADER.join(',')}\r\n`
       for (let r = first; r.done !== true; r = await changes.next()) yield format === 'csv' ? csvRows(r.value) : `${JSON.stringify(r.value)}\n`

@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../../fs/atomic.ts'
 import { UsageError, type Command } from '../command.ts'
 import { openSnapshotInput } from './input.ts'
 import { ADDRESS_PATTERN as ADDRESS } from '../../../snapshot/codec/address.ts'
+import { assetInfo, BelowMaintenance, forPeople, riskTables } from './tables.ts'
 
 const UINT = /^[0-9]{1,78}$/
 
@@ -86,7 +87,7 @@ export const riskCommand: Command = {
   summary: 'Recompute risk from a snapshot alone (no RPC): per-account equity, margin ratio, distance to liquidation, liquidation prices, unrealized PnL, funding owed, option greeks, and totals per market.',
   usage: 'ark risk DIR|snapshot.car [--format json|csv] [--out FILE] [--asset-price ADDR=par|market:ID|PRICE@DECIMALS ...] [--deployment deployment.json] [--vol 0.8] [--vol-market ID=VOL ...] [--funding-time ID=UNIX ...] [--json]',
   options: {
-    format: { type: 'string', description: 'json (default: one document) or csv (one table; column "row" = account, perp, option, market, total)' },
+    format: { type: 'string', description: 'on a terminal without --format, --out or --json: tables in token units; otherwise json (default: one document) or csv (one table; column "row" = account, perp, option, market, total)' },
     out: { type: 'string', description: 'write the report here (atomically) and print only a summary' },
     'asset-price': { type: 'string', multiple: true, description: 'how a collateral asset is valued: par (quote asset), market:ID (that market\'s feed) or PRICE@DECIMALS; overrides the snapshot\'s pricing (schema v2), required for v1 snapshots with several assets' },
     deployment: { type: 'string', description: 'devnet deployment.json: asset pricing from its feeds (quote = no feed); overrides the snapshot\'s pricing' },
@@ -115,6 +116,14 @@ export const riskCommand: Command = {
     const inputs = await inputsFor(values, markets, fundingTimes)
     const params: RiskParams = { pricing: inputs.pricing, timestamp: snapshot.root.block.timestamp, vol, volByMarket, fundingTimes: inputs.fundingTimes, sources: inputs.sources }
     const report = await riskReport(snapshot, params)
+    if (forPeople(values, json, io)) {
+      const below = new BelowMaintenance()
+      for await (const { key, record } of snapshot.entries()) below.add(report.account(key, record))
+      const par = [...inputs.pricing].find(([, p]) => p.kind === 'par')?.[0]
+      const quote = par === undefined ? undefined : assetInfo(markets).get(par)?.decimals
+      io.stdout(riskTables(snapshot.root.block.number, report.grandTotals(), report.marketTotals(), below, quote))
+      return
+    }
     const body = format === 'csv' ? riskCsv(snapshot, report) : riskJson(snapshot, report)
     const out = values.out as string | undefined
     if (out === undefined) {

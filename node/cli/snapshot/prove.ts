@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { addressToBytes } from '../../../snapshot/codec/hex.ts'
-import { claimsHeader, proveAccount, proveAll } from '../../../snapshot/proof/prove.ts'
+import { claimsHeader, proveAccount, proveAll, standardTreeDump } from '../../../snapshot/proof/prove.ts'
 import { writeFileAtomic } from '../../fs/atomic.ts'
 import { openCar } from '../open-car.ts'
 import { required, UsageError, type Command } from '../command.ts'
@@ -8,11 +8,12 @@ import { required, UsageError, type Command } from '../command.ts'
 export const proveCommand: Command = {
   name: 'prove',
   summary: 'OpenZeppelin-format Merkle proof of one account against the snapshot stateRoot, or a claims file with every account\'s proof.',
-  usage: 'ark snapshot prove state.car --account 0x... [--out proof.json] | ark snapshot prove state.car --all --out proofs.json',
+  usage: 'ark snapshot prove state.car --account 0x... [--out proof.json] | ark snapshot prove state.car --all --out proofs.json [--format claims|standard-v1]',
   options: {
     account: { type: 'string', description: 'the account address (20 bytes, 0x-hex)' },
     all: { type: 'boolean', description: 'every account (needs --out)' },
     out: { type: 'string', description: 'output JSON file (written atomically)' },
+    format: { type: 'string', description: "with --all: 'claims' (Ark's claims file, default) or 'standard-v1' (OpenZeppelin StandardMerkleTree dump, read by StandardMerkleTree.load)" },
   },
   positionals: [1, 1],
   async run({ values, positionals, io, signal }) {
@@ -21,8 +22,10 @@ export const proveCommand: Command = {
     if (values.all === true) {
       if (values.account !== undefined) throw new UsageError('use either --account or --all')
       const path = resolve(required(values, 'out', this))
+      const format = (values.format as string | undefined) ?? 'claims'
+      if (format !== 'claims' && format !== 'standard-v1') throw new UsageError(`--format must be claims or standard-v1, got ${JSON.stringify(format)}`)
       const head = claimsHeader(s)
-      const chunks = (async function* () {
+      const chunks = format === 'standard-v1' ? standardTreeDump(s) : (async function* () {
         yield `${JSON.stringify(head).slice(0, -1)},"claims":[\n`
         let first = true
         let buf = ''
@@ -37,9 +40,10 @@ export const proveCommand: Command = {
         yield `${buf}\n]}\n`
       })()
       await writeFileAtomic(path, chunks, signal)
-      io.stdout(`${JSON.stringify({ out: path, stateRoot: s.root.stateRoot, accounts: s.root.accountCount })}\n`)
+      io.stdout(`${JSON.stringify({ out: path, format, stateRoot: s.root.stateRoot, accounts: s.root.accountCount })}\n`)
       return
     }
+    if (values.format !== undefined) throw new UsageError('--format goes with --all')
     const key = addressToBytes(required(values, 'account', this), '--account')
     const proof = await proveAccount(s, key)
     const text = `${JSON.stringify(proof, null, 2)}\n`
