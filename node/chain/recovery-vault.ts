@@ -1,4 +1,4 @@
-import { decodeErrorResult, encodeFunctionData, getAddress, parseAbi, type Hex } from 'viem'
+import { encodeFunctionData, getAddress, parseAbi, type Hex } from 'viem'
 import { abiEncode } from '../../snapshot/abi/encode.ts'
 import { bytesToHex, hexToBytes } from '../../snapshot/codec/hex.ts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
@@ -6,6 +6,7 @@ import { standardLeafHash } from '../../snapshot/merkle/standard-tree.ts'
 import { DERIVATIVES_LEAF_ENCODING } from '../../snapshot/schema/derivatives.ts'
 import type { CompileOptions } from '../contracts/compile.ts'
 import { deployContract } from './deploy-contract.ts'
+import { decodeContractError } from './decode-contract-error.ts'
 
 /**
  * RecoveryVault (protocol/contracts/RecoveryVault.sol): pays one ERC-20 collateral per a certified
@@ -103,12 +104,7 @@ export function claimAmount(c: ClaimInput, asset: Hex): bigint {
 
 /** Name and arguments of a RecoveryVault custom error from revert data, or undefined if it is not one. */
 export function decodeVaultError(data: Hex): { errorName: string; args: readonly unknown[] } | undefined {
-  try {
-    const d = decodeErrorResult({ abi: RECOVERY_VAULT_ABI, data })
-    return { errorName: d.errorName, args: d.args ?? [] }
-  } catch {
-    return undefined
-  }
+  return decodeContractError(RECOVERY_VAULT_ABI, data)
 }
 
 export interface DeployVaultOptions {

@@ -1,4 +1,4 @@
-import { decodeErrorResult, encodeAbiParameters, encodeFunctionData, getAddress, keccak256, parseAbi, type Hex } from 'viem'
+import { encodeAbiParameters, encodeFunctionData, getAddress, keccak256, parseAbi, type Hex } from 'viem'
 import type { AttestationBody } from '../../protocol/attestation.ts'
 import type { Certificate } from '../../protocol/certificate.ts'
 import { makeOperatorSet, type Address, type OperatorSet } from '../../protocol/operator-set.ts'
@@ -8,6 +8,7 @@ import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import type { CompileOptions } from '../contracts/compile.ts'
 import { deployContract } from './deploy-contract.ts'
+import { decodeContractError } from './decode-contract-error.ts'
 
 /**
  * ArkRegistry (protocol/contracts/ArkRegistry.sol): the on-chain operator set and certificate sink.
@@ -99,12 +100,7 @@ export function submitCertificateCalldata(cert: Certificate): Hex {
 
 /** Name and arguments of an ArkRegistry custom error from revert data, or undefined if it is not one. */
 export function decodeRegistryError(data: Hex): { errorName: string; args: readonly unknown[] } | undefined {
-  try {
-    const d = decodeErrorResult({ abi: ARK_REGISTRY_ABI, data })
-    return { errorName: d.errorName, args: d.args ?? [] }
-  } catch {
-    return undefined
-  }
+  return decodeContractError(ARK_REGISTRY_ABI, data)
 }
 
 function pinnedView<T>(source: ChainSource, registry: Hex, blockHash: Hex, functionName: 'operators' | 'threshold', signal?: AbortSignal): Promise<T> {

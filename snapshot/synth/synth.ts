@@ -4,6 +4,7 @@ import { InvalidInputError } from '../errors.ts'
 import type { AccountRecord, Collateral, DerivativesMarkets, MarketState, OptionPosition, PerpPosition } from '../schema/derivatives.ts'
 import type { Change, RecordInput } from '../state/build.ts'
 import type { SnapshotMeta } from '../state/root.ts'
+import { fmix32 } from '../tree/params.ts'
 
 /**
  * Deterministic synthetic derivatives-protocol state for the CLI
@@ -149,15 +150,6 @@ function seedString(seed: unknown): string {
   throw new InvalidInputError(`synth seed must be a string or a safe integer, got ${typeof seed === 'number' ? String(seed) : typeof seed}`)
 }
 
-/** murmur3's 32-bit finalizer: a bijection on uint32 with full avalanche. */
-function fmix32(h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
 
 /** Eight words per (tag, round) domain: keccak256(seed digest ‖ tag ‖ round ‖ 0xffffffff). */
 function domain(ctx: Ctx, tag: number, round: number): Uint32Array {

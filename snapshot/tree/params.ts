@@ -35,6 +35,11 @@ export function boundaryHash(level: number, key: Uint8Array): number {
     h ^= key[i]!
     h = Math.imul(h, 0x01000193)
   }
+  return fmix32(h)
+}
+
+/** murmur3's 32-bit finalizer: a bijection on uint32 with full avalanche (part of the tree's consensus rules). */
+export function fmix32(h: number): number {
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
