@@ -1,8 +1,11 @@
 import type { Scenario } from '../scenario.ts'
+import { byzantineFlood } from './byzantine-flood.ts'
 import { byzantineThird } from './byzantine-third.ts'
+import { churn } from './churn.ts'
+import { deepReorg } from './deep-reorg.ts'
 import { fuzz } from './fuzz.ts'
 import { partition43 } from './partition-4-3.ts'
 import { partition52 } from './partition-5-2.ts'
 
 /** Every scenario, in the order `npm run chaos` runs them. */
-export const SCENARIOS: Scenario[] = [partition43, byzantineThird, fuzz, partition52]
+export const SCENARIOS: Scenario[] = [partition43, byzantineThird, fuzz, partition52, churn, deepReorg, byzantineFlood]

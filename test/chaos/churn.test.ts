@@ -1,0 +1,14 @@
+/** Scenario 4 (short): a 3-minute churn soak (SIGKILL + restart, SIGSTOP/SIGCONT, disconnect, one node at a time). */
+import { describe, expect, it } from 'vitest'
+import { churn } from './scenarios/churn.ts'
+import { shortRun } from './support.ts'
+
+describe('chaos: churn soak', () => {
+  it('every checkpoint certified while more than 2/3 of the weight is up; no conflicting signature', { timeout: 480_000 }, async () => {
+    const r = await churn.run(shortRun({ minutes: 3 }))
+    expect(r.failures).toEqual([])
+    expect(r.figures.certifiedSharePct).toBe(100)
+    expect(r.safety?.doubleSigns).toBe(0)
+    expect(r.safety?.conflictingCertificates).toBe(0)
+  })
+})
