@@ -19,7 +19,7 @@ export interface ClusterOptions {
   quorumTimeoutMs?: number
   pollMs?: number
   /** per node: its RPC endpoints (default the anvil URL) */
-  rpc?: (i: number, anvilUrl: string) => string[]
+  rpc?: (i: number, anvilUrl: string) => string[] | Promise<string[]>
   /** per node: its data directory (default <root>/node<i>), e.g. a tmpfs mount */
   dataDir?: (i: number, root: string) => Promise<string> | string
   logLevel?: string
@@ -113,7 +113,7 @@ export class ChaosCluster {
     for (let i = 0; i < this.n; i++) {
       const config = {
         dataDir: this.dataDirs[i],
-        chain: { chainId: 31337, rpc: o.rpc?.(i, this.chain.anvil.rpcUrl) ?? [this.chain.anvil.rpcUrl], finality: { confirmations: o.confirmations ?? 1 } },
+        chain: { chainId: 31337, rpc: (await o.rpc?.(i, this.chain.anvil.rpcUrl)) ?? [this.chain.anvil.rpcUrl], finality: { confirmations: o.confirmations ?? 1 } },
         adapter: { id: 'perp-reference', config: { exchange: this.chain.deployment.exchange, options: this.chain.deployment.options, startBlock: Number(this.chain.deployment.deployBlock) } },
         checkpoint: { interval: o.interval ?? 4, quorumTimeoutMs: o.quorumTimeoutMs ?? 10_000, pollMs: o.pollMs ?? 200, firstBlock: Number(firstBlock) },
         operators: { file: join(this.root, 'operators.json') },
