@@ -39,6 +39,7 @@ export async function checkSafety(o: SafetyOptions): Promise<SafetyReport> {
   const violations: string[] = []
   const contents = new Map<string, Set<string>>()
   const snapshots = new Map<string, import('multiformats/cid').CID>()
+  const about = new Map<string, { block: bigint; signers: Set<string> }>()
   const signed = new Map<string, Set<string>>()
   const sign = (operator: string, checkpoint: string, content: string): void => {
     if (byz.has(operator)) return
@@ -53,6 +54,9 @@ export async function checkSafety(o: SafetyOptions): Promise<SafetyReport> {
       const content = contentKey(c.body)
       contents.set(cp, (contents.get(cp) ?? new Set()).add(content))
       snapshots.set(c.body.snapshotCid.toString(), c.body.snapshotCid)
+      const a = about.get(c.body.snapshotCid.toString()) ?? { block: c.body.blockNumber, signers: new Set<string>() }
+      for (const sig of c.signatures) a.signers.add(sig.signer.toLowerCase())
+      about.set(c.body.snapshotCid.toString(), a)
       for (const sig of c.signatures) sign(sig.signer.toLowerCase(), cp, content)
     }
     for (const e of s.signLog) if (e.signer !== undefined) sign(e.signer, e.checkpoint, e.content)
@@ -74,11 +78,12 @@ export async function checkSafety(o: SafetyOptions): Promise<SafetyReport> {
     const checkers = o.dataDirs.map((d) => new DagChecker(d))
     try {
       for (const [k, cid] of snapshots) {
-        let holders = 0
-        for (const ch of checkers) if (await ch.isComplete(cid)) holders++
-        if (holders < o.quorum) {
+        const complete: number[] = []
+        for (const [i, ch] of checkers.entries()) if (await ch.isComplete(cid)) complete.push(i)
+        if (complete.length < o.quorum) {
           incomplete++
-          violations.push(`certified snapshot ${k} complete on ${holders} nodes, fewer than ${o.quorum}`)
+          const a = about.get(k)
+          violations.push(`certified snapshot ${k} (block ${a?.block}) complete on ${complete.length} nodes (data dirs ${complete.join(',')}), fewer than ${o.quorum}; signed by ${[...(a?.signers ?? [])].join(',')}`)
         }
       }
     } finally {

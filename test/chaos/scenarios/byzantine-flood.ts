@@ -4,17 +4,8 @@ import { chaosOperator } from '../cluster/keys.ts'
 import { dirBytes, procStats } from '../cluster/proc-stats.ts'
 import { percentile, sleep, waitFor, withCluster, type Figures, type Goals, type Scenario } from '../scenario.ts'
 import { baseline } from './partition.ts'
+import { certLatencies } from '../cluster/timeline.ts'
 
-/** Per node, derive→certified latency (ms) of checkpoints derived in [from, to). */
-function latencies(c: ChaosCluster, from: number, to: number): number[] {
-  const out: number[] = []
-  for (const i of c.running)
-    for (const [b, d] of c.logs[i]!.derived) {
-      const cert = c.logs[i]!.certified.get(b)
-      if (d.at >= from && d.at < to && cert !== undefined && cert.from !== 'catchup') out.push(cert.at - d.at)
-    }
-  return out
-}
 
 /**
  * Scenario 5: operators below a third of the weight (7 nodes: 2) flood the attestation topic at
@@ -81,8 +72,8 @@ export const byzantineFlood: Scenario = {
       await sleep(10_000)
       const rss1 = await Promise.all(c.running.map((i) => procStats(c.nodes[i]!.pid)))
       const disk1 = await Promise.all(c.running.map((i) => dirBytes(c.dataDirs[i]!)))
-      const base = latencies(c, b0, b1)
-      const during = latencies(c, b1, f1)
+      const base = certLatencies(c, b0, b1)
+      const during = certLatencies(c, b1, f1)
       const p50b = percentile(base, 50)
       const p50f = percentile(during, 50)
       const rate = Math.round(sent / floodSeconds)
