@@ -2,7 +2,7 @@ import { truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { DagChecker, readStoredState } from '../safety/read-store.ts'
-import { sleep, withCluster, type Scenario } from '../scenario.ts'
+import { rng, sleep, withCluster, type Scenario } from '../scenario.ts'
 import { baseline } from './partition.ts'
 
 /**
@@ -24,8 +24,7 @@ export const crashMidWrite: Scenario = {
       await baseline(c, 1, 120_000)
       let refused = 0
       let truncated = 0
-      let seed = 9
-      const rnd = (k: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % k)
+      const rnd = rng(9)
       for (let k = 0; k < cycles; k++) {
         // most kills land while the node is busy with a checkpoint: derivation, storage, signing
         await sleep(500 + rnd(4_000))

@@ -1,7 +1,7 @@
 import { startRpcProxy, type Fault, type ProxyRequest, type RpcProxy } from '../../support/rpc-proxy.ts'
 import { orphanedSignatures } from '../chain/reorg.ts'
 import { readStoredState } from '../safety/read-store.ts'
-import { sleep, withCluster, type Scenario } from '../scenario.ts'
+import { rng, sleep, withCluster, type Scenario } from '../scenario.ts'
 import { baseline } from './partition.ts'
 
 /** A flaky provider: errors, 429/503, slow answers, cut and garbage bodies, wrong eth_call results. */
@@ -45,8 +45,8 @@ export const rpcFaults: Scenario = {
   run(o) {
     const proxies: RpcProxy[] = []
     let injected = 0
-    let seed = 7
-    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31)
+    const int = rng(7)
+    const rnd = (): number => int(1_000_000) / 1_000_000
     const count = (): void => void injected++
     const target = o.short ? 2_000 : 10_000
     return withCluster(
