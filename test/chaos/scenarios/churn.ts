@@ -56,7 +56,7 @@ export const churn: Scenario = {
       }
       const last = await c.head()
       // let the last checkpoints finish and the restored nodes catch up
-      await sleep(20_000)
+      await sleep(15_000)
       const after = new Map(await Promise.all(c.running.map(async (i) => [i, await procStats(c.nodes[i]!.pid)] as const)))
       const scheduled: bigint[] = []
       for (let b = ((start / interval) + 1n) * interval; b <= last - interval; b += interval) scheduled.push(b)
