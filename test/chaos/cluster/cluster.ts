@@ -22,6 +22,8 @@ export interface ClusterOptions {
   rpc?: (i: number, anvilUrl: string) => string[] | Promise<string[]>
   /** per node: its data directory (default <root>/node<i>), e.g. a tmpfs mount */
   dataDir?: (i: number, root: string) => Promise<string> | string
+  /** the nodes' retention (default: the node's own defaults) */
+  retention?: { keepLast: number; keepEvery: number }
   logLevel?: string
   onLog?: (i: number, line: LogLine) => void
   /** the workload's traders per round (default 4) and rounds' pause (default 600 ms) */
@@ -121,6 +123,7 @@ export class ChaosCluster {
         // every peer through the proxy of that one link: faults are per link (see FaultNet)
         p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: this.running.filter((j) => j !== i).map((j) => this.net.addr(i, j, this.peerIds[j]!)) },
         http: { host: '127.0.0.1', port: 0 },
+        ...(o.retention === undefined ? {} : { retention: o.retention }),
       }
       const path = join(this.root, `cfg${i}`, 'config.json')
       await writeFile(path, JSON.stringify(config, null, 2))

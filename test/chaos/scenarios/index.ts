@@ -8,9 +8,10 @@ import { fullDisk } from './full-disk.ts'
 import { fuzz } from './fuzz.ts'
 import { httpLoad } from './http-load.ts'
 import { latencyLoss } from './latency-loss.ts'
+import { retentionRace } from './retention-race.ts'
 import { rpcFaults } from './rpc-faults.ts'
 import { partition43 } from './partition-4-3.ts'
 import { partition52 } from './partition-5-2.ts'
 
 /** Every scenario, in the order `npm run chaos` runs them. */
-export const SCENARIOS: Scenario[] = [partition43, byzantineThird, fuzz, partition52, churn, deepReorg, latencyLoss, rpcFaults, httpLoad, fullDisk, crashMidWrite, byzantineFlood]
+export const SCENARIOS: Scenario[] = [partition43, byzantineThird, fuzz, partition52, churn, deepReorg, latencyLoss, rpcFaults, httpLoad, fullDisk, crashMidWrite, byzantineFlood, retentionRace]
