@@ -72,6 +72,11 @@ export const httpLoad: Scenario = {
       const ms: Record<keyof typeof kinds, number[]> = { status: [], checkpoints: [], car: [] }
       let errors = 0
       let requests = 0
+      const errorKinds: Record<string, number> = {}
+      const fail = (why: string): void => {
+        errors++
+        errorKinds[why] = (errorKinds[why] ?? 0) + 1
+      }
       const end = Date.now() + seconds * 1000
       const client = async (k: number): Promise<void> => {
         while (Date.now() < end) {
@@ -80,10 +85,11 @@ export const httpLoad: Scenario = {
           try {
             const r = await get(agent, kinds[kind].url, kinds[kind].accept, { car: kind === 'car' })
             requests++
-            if (r.status !== 200) errors++
+            if (r.status !== 200) fail(`${kind} HTTP ${r.status}`)
             else ms[kind].push(r.ms)
-          } catch {
-            errors++
+          } catch (err) {
+            requests++
+            fail(`${kind} ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`.slice(0, 60))
           }
         }
       }
@@ -105,6 +111,7 @@ export const httpLoad: Scenario = {
         slowReaders: 10,
         requests,
         errors,
+        errorKinds,
         latencyMs: { status: stats(ms.status), checkpoints: stats(ms.checkpoints), car: stats(ms.car) },
         normalClientCar: { status: normal.status, bytes: normal.bytes, blocks: normal.blocks ?? 0, ms: Math.round(normal.ms) },
         slowReadersFinished: slowDone,
