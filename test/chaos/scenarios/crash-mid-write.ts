@@ -47,7 +47,9 @@ export const crashMidWrite: Scenario = {
       const s = await readStoredState(c.dataDirs[victim]!)
       const dag = new DagChecker(c.dataDirs[victim]!)
       let missing = 0
-      const signed = new Set(s.signLog.map((e) => e.content.split('/')[1]!))
+      // within its retention window: from its oldest certificate on (older snapshots are garbage-collected)
+      const oldest = s.certificates.reduce((m, x) => (x.body.blockNumber < m ? x.body.blockNumber : m), BigInt(Number.MAX_SAFE_INTEGER))
+      const signed = new Set(s.signLog.filter((e) => BigInt(e.checkpoint.split('/').at(-2) ?? '0') >= oldest).map((e) => e.content.split('/')[1]!))
       try {
         for (const cid of signed) if (!(await dag.isComplete(CID.parse(cid)))) missing++
       } finally {
