@@ -94,7 +94,7 @@ export async function checkSafety(o: SafetyOptions): Promise<SafetyReport> {
         }
         if (complete.length < o.quorum) {
           incomplete++
-          violations.push(`certified snapshot ${k} (block ${a.block}) complete on ${complete.length} nodes (data dirs ${complete.join(',')}), fewer than ${need}; certificate held by ${[...a.holders].join(',')}; signed by ${[...a.signers].join(',')}`)
+          violations.push(`certified snapshot ${k} (block ${a.block}) complete on ${complete.length} nodes (data dirs ${complete.join(',')}), fewer than ${o.quorum}; certificate held by ${[...a.holders].join(',')}; signed by ${[...a.signers].join(',')}`)
         }
       }
     } finally {
