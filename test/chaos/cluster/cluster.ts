@@ -46,6 +46,8 @@ export class ChaosCluster {
   readonly configPaths: string[] = []
   readonly operators: `0x${string}`[]
   readonly t0 = Date.now()
+  /** every node process this cluster spawned and that has not exited, started or not */
+  private readonly children = new Set<import('node:child_process').ChildProcess>()
   private mining: AbortController | undefined
   private miningDone: Promise<void> = Promise.resolve()
   readonly o: ClusterOptions
@@ -137,6 +139,7 @@ export class ChaosCluster {
       index: i,
       configPath: this.configPaths[i]!,
       logLevel: this.o.logLevel ?? 'info',
+      children: this.children,
       onLog: (k, l) => {
         observe(this.logs[k]!, l)
         this.o.onLog?.(k, l)
@@ -199,6 +202,13 @@ export class ChaosCluster {
   async stopNodes(): Promise<void> {
     await this.stopMining()
     await Promise.all(this.nodes.map((p) => (p === undefined ? undefined : stopNode(p))))
+    // a node still starting when a scenario failed has no entry in `nodes` yet
+    await Promise.all(
+      [...this.children].map(async (child) => {
+        child.kill('SIGKILL')
+        if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r))
+      }),
+    )
   }
 
   /** Everything: nodes, mining, proxies, chain; the files unless ARK_CHAOS_KEEP is set. */
