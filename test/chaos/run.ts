@@ -1,11 +1,12 @@
 /**
  * `npm run chaos [-- SCENARIO …] [--minutes N] [--nodes N] [--short] [--out results.jsonl] [--no-results-md]`
+ * `npm run chaos -- --from results.jsonl` writes RESULTS.md from earlier runs' JSON lines, running nothing.
  *
  * Runs the chaos scenarios one after the other (each on a fresh cluster), prints one JSON line per
  * scenario on stdout (progress on stderr), appends them to --out, and writes test/chaos/RESULTS.md
  * from this run. Exit code 0 only if every scenario met its goals and passed the safety check.
  */
-import { appendFile, writeFile } from 'node:fs/promises'
+import { appendFile, readFile, writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -20,6 +21,8 @@ const { values, positionals } = parseArgs({
     nodes: { type: 'string' },
     short: { type: 'boolean' },
     out: { type: 'string' },
+    from: { type: 'string' },
+    note: { type: 'string' },
     'no-results-md': { type: 'boolean' },
     help: { type: 'boolean' },
   },
@@ -27,6 +30,13 @@ const { values, positionals } = parseArgs({
 
 if (values.help === true) {
   process.stdout.write(`usage: npm run chaos [-- SCENARIO …] [--minutes N] [--nodes N] [--short] [--out F]\nscenarios: ${SCENARIOS.map((s) => s.id).join(', ')}\n`)
+  process.exit(0)
+}
+const resultsPath = fileURLToPath(new URL('./RESULTS.md', import.meta.url))
+if (values.from !== undefined) {
+  const lines = (await readFile(values.from, 'utf8')).split('\n').filter((l) => l.trim().length > 0)
+  const results = lines.map((l) => JSON.parse(l) as ScenarioResult)
+  await writeFile(resultsPath, resultsMarkdown(results, { command: `npm run chaos (JSON lines from ${values.from})`, started: results[0]?.at ?? '?', host: `a ${cpus().length}-core machine, Node ${process.version}`, ...(values.note === undefined ? {} : { note: values.note }) }))
   process.exit(0)
 }
 const unknown = positionals.filter((p) => !SCENARIOS.some((s) => s.id === p))
@@ -58,6 +68,6 @@ for (const s of chosen) {
 }
 if (values['no-results-md'] !== true) {
   const command = `npm run chaos -- ${process.argv.slice(2).join(' ')}`.trim()
-  await writeFile(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), resultsMarkdown(results, { command, started, host: `a ${cpus().length}-core machine, Node ${process.version}` }))
+  await writeFile(resultsPath, resultsMarkdown(results, { command, started, host: `a ${cpus().length}-core machine, Node ${process.version}` }))
 }
 process.exit(results.every((r) => r.ok) ? 0 : 1)

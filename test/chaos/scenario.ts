@@ -86,3 +86,12 @@ export function percentile(xs: number[], p: number): number | null {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
 }
+
+/** A seeded generator of integers in [0, k) from the high bits of an LCG (its low bits repeat with a short period). */
+export function rng(seed: number): (k: number) => number {
+  let s = seed >>> 0
+  return (k) => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0
+    return Math.floor(((s >>> 8) / 2 ** 24) * k)
+  }
+}

@@ -19,9 +19,11 @@ export interface ClusterOptions {
   quorumTimeoutMs?: number
   pollMs?: number
   /** per node: its RPC endpoints (default the anvil URL) */
-  rpc?: (i: number, anvilUrl: string) => string[]
+  rpc?: (i: number, anvilUrl: string) => string[] | Promise<string[]>
   /** per node: its data directory (default <root>/node<i>), e.g. a tmpfs mount */
   dataDir?: (i: number, root: string) => Promise<string> | string
+  /** the nodes' retention (default: the node's own defaults) */
+  retention?: { keepLast: number; keepEvery: number }
   logLevel?: string
   onLog?: (i: number, line: LogLine) => void
   /** the workload's traders per round (default 4) and rounds' pause (default 600 ms) */
@@ -44,6 +46,8 @@ export class ChaosCluster {
   readonly configPaths: string[] = []
   readonly operators: `0x${string}`[]
   readonly t0 = Date.now()
+  /** every node process this cluster spawned and that has not exited, started or not */
+  private readonly children = new Set<import('node:child_process').ChildProcess>()
   private mining: AbortController | undefined
   private miningDone: Promise<void> = Promise.resolve()
   readonly o: ClusterOptions
@@ -113,7 +117,7 @@ export class ChaosCluster {
     for (let i = 0; i < this.n; i++) {
       const config = {
         dataDir: this.dataDirs[i],
-        chain: { chainId: 31337, rpc: o.rpc?.(i, this.chain.anvil.rpcUrl) ?? [this.chain.anvil.rpcUrl], finality: { confirmations: o.confirmations ?? 1 } },
+        chain: { chainId: 31337, rpc: (await o.rpc?.(i, this.chain.anvil.rpcUrl)) ?? [this.chain.anvil.rpcUrl], finality: { confirmations: o.confirmations ?? 1 } },
         adapter: { id: 'perp-reference', config: { exchange: this.chain.deployment.exchange, options: this.chain.deployment.options, startBlock: Number(this.chain.deployment.deployBlock) } },
         checkpoint: { interval: o.interval ?? 4, quorumTimeoutMs: o.quorumTimeoutMs ?? 10_000, pollMs: o.pollMs ?? 200, firstBlock: Number(firstBlock) },
         operators: { file: join(this.root, 'operators.json') },
@@ -121,6 +125,7 @@ export class ChaosCluster {
         // every peer through the proxy of that one link: faults are per link (see FaultNet)
         p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: this.running.filter((j) => j !== i).map((j) => this.net.addr(i, j, this.peerIds[j]!)) },
         http: { host: '127.0.0.1', port: 0 },
+        ...(o.retention === undefined ? {} : { retention: o.retention }),
       }
       const path = join(this.root, `cfg${i}`, 'config.json')
       await writeFile(path, JSON.stringify(config, null, 2))
@@ -134,6 +139,7 @@ export class ChaosCluster {
       index: i,
       configPath: this.configPaths[i]!,
       logLevel: this.o.logLevel ?? 'info',
+      children: this.children,
       onLog: (k, l) => {
         observe(this.logs[k]!, l)
         this.o.onLog?.(k, l)
@@ -196,6 +202,13 @@ export class ChaosCluster {
   async stopNodes(): Promise<void> {
     await this.stopMining()
     await Promise.all(this.nodes.map((p) => (p === undefined ? undefined : stopNode(p))))
+    // a node still starting when a scenario failed has no entry in `nodes` yet
+    await Promise.all(
+      [...this.children].map(async (child) => {
+        child.kill('SIGKILL')
+        if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r))
+      }),
+    )
   }
 
   /** Everything: nodes, mining, proxies, chain; the files unless ARK_CHAOS_KEEP is set. */

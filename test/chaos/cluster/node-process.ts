@@ -26,6 +26,8 @@ export interface SpawnOptions {
   onLog: (index: number, line: LogLine) => void
   logLevel?: string
   startTimeoutMs?: number
+  /** the caller's set of its children, filled at spawn (before the node started), for its own cleanup */
+  children?: Set<ChildProcess>
 }
 
 /** Start a node process and resolve once it printed its `started` line (or reject with its stderr). */
@@ -33,6 +35,8 @@ export async function spawnNode(o: SpawnOptions): Promise<NodeProcess> {
   // stdin is the lifeline: if the harness dies without cleaning up, the pipe closes and the node stops
   const child = spawn(process.execPath, [BIN, 'node', 'start', '--config', o.configPath, '--dev-key', '--stdin-lifeline', '--log-level', o.logLevel ?? 'info'], { stdio: ['pipe', 'pipe', 'pipe'] })
   track(child)
+  o.children?.add(child)
+  child.once('exit', () => o.children?.delete(child))
   const stderr: string[] = []
   const exited = new Promise<number>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig === null ? 1 : 128))))
   createInterface({ input: child.stderr! }).on('line', (l) => {

@@ -14,6 +14,11 @@ export interface NodeLog {
   noQuorum: { block: bigint; at: number; tally: unknown }[]
   divergences: number
   equivocations: number
+  /** checkpoint attempts that failed and were retried, and checkpoints given up (the node's own words) */
+  checkpointRetries: number
+  checkpointsSkipped: number
+  /** log lines (warn and above) that mention ENOSPC */
+  enospc: number
   fatal: string[]
   errors: number
   /** recent error and warn messages, for reports */
@@ -21,7 +26,7 @@ export interface NodeLog {
 }
 
 export function newNodeLog(): NodeLog {
-  return { derived: new Map(), certified: new Map(), noQuorum: [], divergences: 0, equivocations: 0, fatal: [], errors: 0, lastErrors: [] }
+  return { derived: new Map(), certified: new Map(), noQuorum: [], divergences: 0, equivocations: 0, checkpointRetries: 0, checkpointsSkipped: 0, enospc: 0, fatal: [], errors: 0, lastErrors: [] }
 }
 
 const big = (v: unknown): bigint | undefined => (typeof v === 'string' && /^[0-9]+$/.test(v) ? BigInt(v) : undefined)
@@ -33,9 +38,12 @@ export function observe(log: NodeLog, l: LogLine, now = Date.now()): void {
   if (msg === 'checkpoint derived' && block !== undefined) log.derived.set(block, { at: now, snapshot: String(l.root) })
   else if (msg === 'certified' && block !== undefined && !log.certified.has(block)) log.certified.set(block, { at: now, snapshot: String(l.snapshot), certificate: String(l.certificate), from: String(l.from) })
   else if (msg === 'no quorum within the timeout' && block !== undefined) log.noQuorum.push({ block, at: now, tally: l.tally })
+  else if (msg === 'checkpoint failed; retrying') log.checkpointRetries++
+  else if (msg.startsWith('checkpoint failed; skipped')) log.checkpointsSkipped++
   else if (msg.startsWith('divergence')) log.divergences++
   else if (msg.startsWith('equivocation')) log.equivocations++
   else if (msg === 'archive node stopped on an error') log.fatal.push(JSON.stringify(l.err ?? null))
+  if (typeof l.level === 'number' && l.level >= 40 && JSON.stringify(l).includes('ENOSPC')) log.enospc++
   if (typeof l.level === 'number' && l.level >= 50) {
     log.errors++
     log.lastErrors.push(`${msg} ${JSON.stringify((l.err as { message?: string } | undefined)?.message ?? '')}`.slice(0, 300))

@@ -6,7 +6,8 @@ import { DagChecker, readStoredState, type StoredState } from './read-store.ts'
  *  1. never two certificates for one checkpoint (scope, block, kind) with different content, across all nodes;
  *  2. no honest operator signed two contents for one checkpoint (its sign log, and every certificate
  *     that carries its signature, on every node);
- *  3. every certified snapshot's DAG complete on at least `quorum` nodes.
+ *  3. every certified snapshot's DAG complete on at least `quorum` nodes (among snapshots a quorum of
+ *     nodes still hold a certificate for: retention drops old ones on each node in its own time).
  * Violations are listed; figures are counts.
  */
 export interface SafetyReport {
@@ -18,6 +19,8 @@ export interface SafetyReport {
   doubleSigns: number
   snapshotsChecked: number
   incompleteSnapshots: number
+  /** certificates fewer than a quorum of nodes still hold (dropped elsewhere by retention): not checked */
+  snapshotsHeldByFewerThanQuorum: number
   unreadableCertificates: number
   damagedSignLogLines: number
   violations: string[]
@@ -39,6 +42,7 @@ export async function checkSafety(o: SafetyOptions): Promise<SafetyReport> {
   const violations: string[] = []
   const contents = new Map<string, Set<string>>()
   const snapshots = new Map<string, import('multiformats/cid').CID>()
+  const about = new Map<string, { block: bigint; signers: Set<string>; holders: Set<number> }>()
   const signed = new Map<string, Set<string>>()
   const sign = (operator: string, checkpoint: string, content: string): void => {
     if (byz.has(operator)) return
@@ -46,13 +50,17 @@ export async function checkSafety(o: SafetyOptions): Promise<SafetyReport> {
     signed.set(k, (signed.get(k) ?? new Set()).add(content))
   }
   let certificates = 0
-  for (const s of states) {
+  for (const [node, s] of states.entries()) {
     for (const c of s.certificates) {
       certificates++
       const cp = checkpointKey(c.body)
       const content = contentKey(c.body)
       contents.set(cp, (contents.get(cp) ?? new Set()).add(content))
       snapshots.set(c.body.snapshotCid.toString(), c.body.snapshotCid)
+      const a = about.get(c.body.snapshotCid.toString()) ?? { block: c.body.blockNumber, signers: new Set<string>(), holders: new Set<number>() }
+      for (const sig of c.signatures) a.signers.add(sig.signer.toLowerCase())
+      a.holders.add(node)
+      about.set(c.body.snapshotCid.toString(), a)
       for (const sig of c.signatures) sign(sig.signer.toLowerCase(), cp, content)
     }
     for (const e of s.signLog) if (e.signer !== undefined) sign(e.signer, e.checkpoint, e.content)
@@ -70,15 +78,23 @@ export async function checkSafety(o: SafetyOptions): Promise<SafetyReport> {
       violations.push(`operator signed ${set.size} contents: ${k}`)
     }
   let incomplete = 0
+  let beyondRetention = 0
   if (o.dags !== false && snapshots.size > 0) {
     const checkers = o.dataDirs.map((d) => new DagChecker(d))
     try {
       for (const [k, cid] of snapshots) {
-        let holders = 0
-        for (const ch of checkers) if (await ch.isComplete(cid)) holders++
-        if (holders < o.quorum) {
+        const complete: number[] = []
+        for (const [i, ch] of checkers.entries()) if (await ch.isComplete(cid)) complete.push(i)
+        // retention drops old checkpoints (certificate and blocks) on each node in its own time: a snapshot
+        // whose certificate fewer than a quorum of nodes still hold has left the retention window (counted)
+        const a = about.get(k)!
+        if (a.holders.size < o.quorum) {
+          beyondRetention++
+          continue
+        }
+        if (complete.length < o.quorum) {
           incomplete++
-          violations.push(`certified snapshot ${k} complete on ${holders} nodes, fewer than ${o.quorum}`)
+          violations.push(`certified snapshot ${k} (block ${a.block}) complete on ${complete.length} nodes (data dirs ${complete.join(',')}), fewer than ${o.quorum}; certificate held by ${[...a.holders].join(',')}; signed by ${[...a.signers].join(',')}`)
         }
       }
     } finally {
@@ -98,6 +114,7 @@ export async function checkSafety(o: SafetyOptions): Promise<SafetyReport> {
     doubleSigns,
     snapshotsChecked: o.dags === false ? 0 : snapshots.size,
     incompleteSnapshots: incomplete,
+    snapshotsHeldByFewerThanQuorum: beyondRetention,
     unreadableCertificates: unreadable,
     damagedSignLogLines: damaged,
     violations: violations.slice(0, 20),

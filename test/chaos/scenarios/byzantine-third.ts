@@ -44,7 +44,7 @@ export const byzantineThird: Scenario = {
           })().catch(() => {})
         })
         c.mine()
-        const runMs = (o.short ? 40 : 120) * 1000
+        const runMs = (o.short ? 30 : 120) * 1000
         await sleep(runMs)
         // the quorum timeout of the last attacked checkpoints
         await sleep(7_000)

@@ -1,6 +1,6 @@
 import type { ChaosCluster } from '../cluster/cluster.ts'
 import { procStats } from '../cluster/proc-stats.ts'
-import { sleep, withCluster, type Scenario } from '../scenario.ts'
+import { rng, sleep, withCluster, type Scenario } from '../scenario.ts'
 import { baseline } from './partition.ts'
 
 type Fault = 'SIGKILL' | 'SIGSTOP' | 'disconnect'
@@ -44,8 +44,7 @@ export const churn: Scenario = {
       const before = new Map(await Promise.all(c.running.map(async (i) => [i, await procStats(c.nodes[i]!.pid)] as const)))
       const faults: Record<Fault, number> = { SIGKILL: 0, SIGSTOP: 0, disconnect: 0 }
       const end = Date.now() + minutes * 60_000
-      let seed = 4
-      const rnd = (k: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % k)
+      const rnd = rng(4)
       while (Date.now() + everyMs <= end) {
         const t = Date.now()
         const i = c.running[rnd(c.running.length)]!
@@ -57,7 +56,7 @@ export const churn: Scenario = {
       }
       const last = await c.head()
       // let the last checkpoints finish and the restored nodes catch up
-      await sleep(20_000)
+      await sleep(15_000)
       const after = new Map(await Promise.all(c.running.map(async (i) => [i, await procStats(c.nodes[i]!.pid)] as const)))
       const scheduled: bigint[] = []
       for (let b = ((start / interval) + 1n) * interval; b <= last - interval; b += interval) scheduled.push(b)

@@ -15,7 +15,7 @@ export const deepReorg: Scenario = {
   id: 'deep-reorg',
   title: 'Deep reorg',
   run(o) {
-    const rounds = o.short ? 5 : 20
+    const rounds = o.short ? 3 : 20
     return withCluster('deep-reorg', { operators: o.nodes ?? 7, confirmations: CONFIRMATIONS, interval: 4 }, o, async (c, goals) => {
       c.mine()
       await baseline(c, 1, 120_000)

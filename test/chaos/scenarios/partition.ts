@@ -35,7 +35,7 @@ export async function runPartition(id: string, minorityShare: 'third' | 'small',
     const minor = nodes.slice(n - minority)
     c.mine()
     const base0 = await baseline(c, 1, 120_000)
-    await sleep(o.short ? 12_000 : 30_000)
+    await sleep(o.short ? 8_000 : 30_000)
     const tSplit = Date.now()
     const baseRate = rate(c, major[0]!, base0, tSplit)
     const headAtSplit = await c.head()
