@@ -38,7 +38,7 @@ export interface SchedulerInit {
   catchUp: () => Promise<unknown>
   /** called once, when the run loop begins (catch-up's connection watch, the gossip trigger) */
   onRunning: () => void
-  counters: { checkpoints: number; checkpointFailures: number; checkpointsSkipped: number }
+  counters: { checkpoints: number; checkpointFailures: number; checkpointsSkipped: number; headReadFailures: number }
   onDerived?: (block: bigint, ms: number) => void
   log: Logger
   signal: AbortSignal
@@ -131,8 +131,22 @@ export class Scheduler {
     this.catchUp()
     let first = true
     let lastCatchUp: bigint | undefined
+    let headFailures = 0
     while (!signal.aborted) {
-      const head = await source.finalizedHead(signal)
+      let head: Awaited<ReturnType<typeof source.finalizedHead>>
+      try {
+        head = await source.finalizedHead(signal)
+        headFailures = 0
+      } catch (err) {
+        // An RPC that refuses, rate-limits or is mid-reorg must not end the schedule: the node keeps
+        // serving and resumes when the chain answers again (backoff 0.5 s … 30 s, counted, logged).
+        if (signal.aborted) return
+        this.init.counters.headReadFailures++
+        headFailures++
+        log.warn({ err, failures: headFailures }, 'reading the finalized head failed; retrying')
+        await pause(Math.min(500 * 2 ** Math.min(headFailures - 1, 6), 30_000), signal)
+        continue
+      }
       this.finalized = head.number
       const gap = head.number - next
       if ((first && gap > c.interval * 2n) || gap > c.interval * 32n) {

@@ -8,7 +8,9 @@ import { perpReferenceAdapter } from '../../snapshot/adapters/perp-reference/ada
 import type { Adapter, AdapterState } from '../../snapshot/adapters/types.ts'
 import { SpotCheckError } from '../../snapshot/chain/errors.ts'
 import { blockNumber } from '../support/chain.ts'
+import { join } from 'node:path'
 import { archiveFixture, until, writeClusterConfigs, type ArchiveFixture } from '../support/archive-cluster.ts'
+import { startRpcProxy } from '../support/rpc-proxy.ts'
 
 let fx: ArchiveFixture
 
@@ -65,5 +67,30 @@ describe('checkpoint failures', () => {
     expect(node.counters.checkpointsSkipped).toBe(1)
     expect(node.counters.checkpointFailures).toBe(4)
     expect((node.certificates.get(after) !== undefined)).toBe(true)
+  })
+
+  // Fails on the code before the fix (found by the chaos rpc-faults scenario): the run loop read the
+  // finalized head with no catch, so one refused head read (a non-retryable -32005 "limit exceeded")
+  // stopped the node for good ("archive node stopped on an error").
+  it('keeps its schedule through an RPC that refuses head reads for a while', { timeout: 300_000 }, async () => {
+    const proxy = await startRpcProxy(fx.chain.anvil.rpcUrl)
+    try {
+      const interval = 4n
+      const start = await blockNumber(fx.chain)
+      const first = ((start / interval) + 1n) * interval
+      const [config] = await writeClusterConfigs(join(fx.dir, 'head-failures'), fx.chain, 1, { firstBlock: first, interval: Number(interval) })
+      const node = await fx.start({ ...config!, chain: { ...config!.chain, rpc: [proxy.url] } })
+      let refuseUntil = Date.now() + 3_000
+      proxy.setFault((r) => (r.method === 'eth_getBlockByNumber' && r.params[0] === 'latest' && Date.now() < refuseUntil ? { kind: 'rpc-error', code: -32005, message: 'limit exceeded' } : { kind: 'pass' }))
+      fx.mine({ seed: 33, traders: 4, steps: 8, sameTraders: true, pauseMs: 200 })
+      await until('a failed head read', () => node.counters.headReadFailures > 0 || node.fatal, 60_000)
+      refuseUntil = 0
+      const later = ((await blockNumber(fx.chain)) / interval + 2n) * interval
+      await until(`a certificate for block ${later}`, () => node.certificates.get(later) !== undefined || node.fatal, 200_000)
+      expect(node.fatal).toBeUndefined()
+      expect(node.counters.headReadFailures).toBeGreaterThan(0)
+    } finally {
+      await proxy.close()
+    }
   })
 })
