@@ -4,6 +4,9 @@ import { collectGarbage, retainedBlocks, retentionFloor, type GcStore } from './
 import type { CertificateStore } from './certificate-store.ts'
 import type { NodeConfig } from './config.ts'
 
+/** Dropped snapshot roots remembered while garbage collection waits for incomplete kept DAGs. */
+export const MAX_PENDING_DROPS = 1024
+
 export interface RetainerInit {
   config: Pick<NodeConfig, 'retention' | 'checkpoint'>
   certificates: CertificateStore
@@ -27,6 +30,8 @@ export interface RetainerInit {
 export class Retainer {
   private readonly init: RetainerInit
   private running = false
+  /** roots of dropped snapshots whose garbage collection was postponed (a kept DAG was incomplete) */
+  private pending: CID[] = []
 
   constructor(init: RetainerInit) {
     this.init = init
@@ -43,7 +48,7 @@ export class Retainer {
     const r = config.retention
     this.init.pruneBelow(this.floor())
     const all = certificates.list()
-    if (this.running || all.length <= r.keepLast) return
+    if (this.running || (all.length <= r.keepLast && this.pending.length === 0)) return
     this.running = true
     try {
       const keep = retainedBlocks(
@@ -52,12 +57,16 @@ export class Retainer {
         config.checkpoint.interval * BigInt(r.keepEvery),
       )
       const dropped = all.filter((s) => !keep.has(s.certificate.body.blockNumber))
-      if (dropped.length === 0) return
+      if (dropped.length === 0 && this.pending.length === 0) return
       const kept = all.filter((s) => keep.has(s.certificate.body.blockNumber)).map((s) => s.cid)
       for (const s of dropped) await certificates.remove(s.certificate.body.blockNumber, s.certificate.body.kind)
-      const { deleted } = await collectGarbage(this.init.blocks(), [...kept, ...this.init.ownRecent()], dropped.map((s) => s.cid))
+      const drop = [...this.pending, ...dropped.map((s) => s.cid)]
+      const { deleted, postponed } = await collectGarbage(this.init.blocks(), [...kept, ...this.init.ownRecent()], drop)
       this.init.counters.retentionDeletedBlocks += deleted
-      log.info({ dropped: dropped.map((s) => s.certificate.body.blockNumber.toString()), deletedBlocks: deleted }, 'retention: dropped old checkpoints')
+      // bounded: past the cap the oldest postponed roots are forgotten (their blocks stay on disk, never a kept block lost)
+      this.pending = postponed ? drop.slice(-MAX_PENDING_DROPS) : []
+      if (postponed) log.info({ dropped: dropped.map((s) => s.certificate.body.blockNumber.toString()), pending: this.pending.length }, 'retention: a kept snapshot is still incomplete here; block garbage collection postponed')
+      else log.info({ dropped: dropped.map((s) => s.certificate.body.blockNumber.toString()), deletedBlocks: deleted }, 'retention: dropped old checkpoints')
     } finally {
       this.running = false
     }

@@ -32,13 +32,15 @@ export interface GcStore {
 }
 
 /** Adds to `into` every held block reachable from `roots` (absent blocks are not followed), never entering `stopAt`. */
-async function reachable(store: GcStore, roots: readonly CID[], into: Set<string>, stopAt?: Set<string>): Promise<void> {
+async function reachable(store: GcStore, roots: readonly CID[], into: Set<string>, stopAt?: Set<string>): Promise<{ missing: number }> {
   const read = async (cid: CID): Promise<Uint8Array | undefined> => ((await store.has(cid)) ? store.get(cid) : undefined)
   const skip = (cid: CID): boolean => {
     const k = cid.toString()
     return into.has(k) || stopAt?.has(k) === true
   }
-  for await (const b of walkDag(roots, read, { skip, onMissing: () => {} })) into.add(b.cid.toString())
+  let missing = 0
+  for await (const b of walkDag(roots, read, { skip, onMissing: () => void missing++ })) into.add(b.cid.toString())
+  return { missing }
 }
 
 /**
@@ -46,11 +48,15 @@ async function reachable(store: GcStore, roots: readonly CID[], into: Set<string
  * subtrees are the norm (snapshots share all but the changed paths), so the
  * kept set is computed first and the dropped walk never enters it.
  */
-export async function collectGarbage(store: GcStore, keepRoots: readonly CID[], dropRoots: readonly CID[]): Promise<{ deleted: number }> {
+export async function collectGarbage(store: GcStore, keepRoots: readonly CID[], dropRoots: readonly CID[]): Promise<{ deleted: number; postponed: boolean }> {
   const keep = new Set<string>()
-  await reachable(store, keepRoots, keep)
+  // A kept DAG with an absent block (a snapshot still being fetched) hides what lies below that block:
+  // held blocks there may be shared with a dropped DAG, and deleting them would leave the kept snapshot
+  // incomplete on this node (found by the chaos churn scenario). Postpone: the next run tries again, and a
+  // DAG that never completes leaves the kept set when retention drops its certificate.
+  if ((await reachable(store, keepRoots, keep)).missing > 0) return { deleted: 0, postponed: true }
   const drop = new Set<string>()
   await reachable(store, dropRoots, drop, keep)
   for (const k of drop) await store.delete(CID.parse(k))
-  return { deleted: drop.size }
+  return { deleted: drop.size, postponed: false }
 }
