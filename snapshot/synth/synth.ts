@@ -1,3 +1,8 @@
+/*
+ * Over ~400 lines on purpose: one deterministic generator (seeded words, accounts, markets, changes)
+ * whose parts share the same seed schedule; split, the schedule would have to be exported and kept in
+ * step across files, and every golden vector that uses synthetic state depends on it.
+ */
 import { bytesToHex } from '../codec/hex.ts'
 import { keccak256 } from '../codec/keccak.ts'
 import { InvalidInputError } from '../errors.ts'

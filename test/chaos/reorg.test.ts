@@ -19,7 +19,7 @@ describe('chaos: deep reorg', () => {
   // ChainSource.finalizedHead throw a retryable NOT_FINAL ("block N does not exist yet on every
   // endpoint"), and ArchiveNode.run() (node/archive/node.ts) does not catch it around
   // finalizedHead: the node stops on an error. Un-skip once the run loop retries retryable chain errors.
-  it.skip('every node survives reorgs (needs the run loop to retry retryable chain errors)', { timeout: 420_000 }, async () => {
+  it('every node survives reorgs (needs the run loop to retry retryable chain errors)', { timeout: 420_000 }, async () => {
     const r = await deepReorg.run(shortRun())
     expect(r.failures).toEqual([])
   })
