@@ -17,7 +17,8 @@ export interface NodeConfig {
   checkpoint: { interval: bigint; quorumTimeoutMs: number; pollMs: number; firstBlock?: bigint }
   operators: { file: string } | { registry: `0x${string}` }
   key: { keystore: string; passwordFile?: string } | { devPrivateKeyFile: string }
-  p2p: { listen: string[]; bootstrap: string[] }
+  /** announce: the addresses peers are told to dial (behind NAT, a proxy or a load balancer); default the listen addresses */
+  p2p: { listen: string[]; bootstrap: string[]; announce?: string[] }
   http: { host: string; port: number; admin: boolean }
   retention: { keepLast: number; keepEvery: number }
   /** optional watchdog (node/watchdog/options.ts, PROTOCOL.md §12) */
@@ -86,7 +87,7 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
   else if (typeof key.devPrivateKeyFile === 'string') keyCfg = { devPrivateKeyFile: path(key.devPrivateKeyFile) }
   else throw new InvalidInputError('config "key" must be {"keystore": "key.json", "passwordFile"?: "…"} (or {"devPrivateKeyFile": "…"} with --dev-key)')
   const p2p = obj(root.p2p ?? {}, 'p2p')
-  only(p2p, 'p2p', ['listen', 'bootstrap'])
+  only(p2p, 'p2p', ['listen', 'bootstrap', 'announce'])
   const http = obj(root.http ?? {}, 'http')
   only(http, 'http', ['host', 'port', 'admin'])
   const ret = obj(root.retention ?? {}, 'retention')
@@ -109,7 +110,7 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
     },
     operators,
     key: keyCfg,
-    p2p: { listen: list(p2p.listen, 'p2p.listen', [...NODE_DEFAULTS.listen]), bootstrap: list(p2p.bootstrap, 'p2p.bootstrap', []) },
+    p2p: { listen: list(p2p.listen, 'p2p.listen', [...NODE_DEFAULTS.listen]), bootstrap: list(p2p.bootstrap, 'p2p.bootstrap', []), ...(p2p.announce === undefined ? {} : { announce: list(p2p.announce, 'p2p.announce', []) }) },
     http: {
       host: http.host === undefined ? NODE_DEFAULTS.http.host : str(http.host, 'http.host'),
       port: port(env.ARK_HTTP_PORT !== undefined && env.ARK_HTTP_PORT !== '' ? Number(env.ARK_HTTP_PORT) : http.port === undefined ? NODE_DEFAULTS.http.port : http.port, env.ARK_HTTP_PORT ? 'ARK_HTTP_PORT' : 'http.port'),

@@ -267,6 +267,7 @@ export class ArchiveNode {
       context: () => this.validatorContext(),
       listen: c.p2p.listen,
       bootstrap: c.p2p.bootstrap,
+      ...(c.p2p.announce === undefined ? {} : { announce: c.p2p.announce }),
       logger: log.child({ module: 'p2p' }),
     })
 

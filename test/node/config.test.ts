@@ -75,7 +75,7 @@ describe('parseNodeConfig', () => {
         checkpoint: { interval: 50, quorumTimeoutMs: 5000, pollMs: 250, firstBlock: 19_000_000 },
         operators: { registry: '0xAbCdEf0123456789aBcDeF0123456789AbCdEf01' },
         key: { keystore: 'keys/op.json', passwordFile: '../secrets/pw' },
-        p2p: { listen: ['/ip4/0.0.0.0/tcp/4001'], bootstrap: ['/dns4/boot.example/tcp/4001/p2p/12D3KooW'] },
+        p2p: { listen: ['/ip4/0.0.0.0/tcp/4001'], bootstrap: ['/dns4/boot.example/tcp/4001/p2p/12D3KooW'], announce: ['/dns4/ark.example/tcp/4001'] },
         http: { host: '0.0.0.0', port: 8080, admin: true },
         retention: { keepLast: 10, keepEvery: 100 },
       },
@@ -86,7 +86,7 @@ describe('parseNodeConfig', () => {
     expect(cfg.checkpoint).toEqual({ interval: 50n, quorumTimeoutMs: 5000, pollMs: 250, firstBlock: 19_000_000n })
     expect(cfg.operators).toEqual({ registry: '0xabcdef0123456789abcdef0123456789abcdef01' })
     expect(cfg.key).toEqual({ keystore: '/srv/ark/keys/op.json', passwordFile: '/srv/secrets/pw' })
-    expect(cfg.p2p).toEqual({ listen: ['/ip4/0.0.0.0/tcp/4001'], bootstrap: ['/dns4/boot.example/tcp/4001/p2p/12D3KooW'] })
+    expect(cfg.p2p).toEqual({ listen: ['/ip4/0.0.0.0/tcp/4001'], bootstrap: ['/dns4/boot.example/tcp/4001/p2p/12D3KooW'], announce: ['/dns4/ark.example/tcp/4001'] })
     expect(cfg.http).toEqual({ host: '0.0.0.0', port: 8080, admin: true })
     expect(cfg.retention).toEqual({ keepLast: 10, keepEvery: 100 })
   })
