@@ -15,11 +15,10 @@ describe('chaos: deep reorg', () => {
     expect(r.failures.filter((f) => !/^node \d+ stopped on an error/.test(f))).toEqual([])
   })
 
-  // Fails today: a reorg between the node's `latest` read and its header read makes
-  // ChainSource.finalizedHead throw a retryable NOT_FINAL ("block N does not exist yet on every
-  // endpoint"), and ArchiveNode.run() (node/archive/node.ts) does not catch it around
-  // finalizedHead: the node stops on an error. Un-skip once the run loop retries retryable chain errors.
-  it('every node survives reorgs (needs the run loop to retry retryable chain errors)', { timeout: 420_000 }, async () => {
+  // Failed before the scheduler fix (chaos found it): a reorg between the node's `latest` read and its
+  // header read made ChainSource.finalizedHead throw a retryable NOT_FINAL, the run loop did not catch it,
+  // and the node stopped on an error. The unit-level regression test is test/network/checkpoint-retry.test.ts.
+  it('every node survives reorgs', { timeout: 420_000 }, async () => {
     const r = await deepReorg.run(shortRun())
     expect(r.failures).toEqual([])
   })
