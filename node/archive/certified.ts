@@ -49,7 +49,7 @@ export interface CertificateHandlingInit {
   watchdog: () => { onCertified(cert: Certificate, cid: CID): Promise<void> } | undefined
   onQuorumLatency: (seconds: number) => void
   onCertified?: (block: bigint) => void
-  counters: { certificates: number; catchupCertificates: number; divergences: number }
+  counters: { certificates: number; catchupCertificates: number; divergences: number; signerCapIgnored: number }
   log: Logger
   signal: AbortSignal
 }
@@ -73,7 +73,12 @@ export class CertificateHandling {
   onEvents(events: AggregatorEvent[]): void {
     for (const e of events) {
       if (e.type === 'certificate' || e.type === 'extended') background(this.onCertificate(e.certificate, 'aggregated'), this.init.log, 'handling an aggregated certificate', this.init.signal)
-      else if (e.type === 'evidence') {
+      else if (e.type === 'ignored' && e.reason === 'SIGNER_CAP') {
+        // counted, never a peer penalty: the cap is this node's own state, and an honest relay that forwarded
+        // the attestation before its own cap filled did nothing wrong (the attacker's score falls through the
+        // rejects of PROTOCOL.md §7: off-schedule, far-ahead, forged)
+        if (this.init.counters.signerCapIgnored++ % 1000 === 0) this.init.log.warn({ signer: e.signer, checkpoint: e.checkpoint }, 'operator holds too many open checkpoints: its attestations for new ones are ignored')
+      } else if (e.type === 'evidence') {
         if (this.keepEvidence(e.evidence) !== 'added') continue
         this.init.log.warn({ signer: e.signer, checkpoint: e.checkpoint }, 'equivocation: operator signed two different snapshots for one checkpoint')
         this.init.publish('evidence', encodeEvidence(e.evidence)).catch((err: unknown) => this.init.log.debug({ err }, 'publishing evidence failed'))

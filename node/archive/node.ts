@@ -95,7 +95,7 @@ export class ArchiveNode {
   fatal: Error | undefined
   watchdog: Watchdog | undefined
   httpUrl: string | undefined
-  readonly counters = { checkpoints: 0, attestationsSent: 0, certificates: 0, divergences: 0, noQuorum: 0, catchupCertificates: 0, retentionDeletedBlocks: 0, checkpointFailures: 0, checkpointsSkipped: 0, headReadFailures: 0 }
+  readonly counters = { checkpoints: 0, attestationsSent: 0, certificates: 0, divergences: 0, noQuorum: 0, catchupCertificates: 0, retentionDeletedBlocks: 0, checkpointFailures: 0, checkpointsSkipped: 0, headReadFailures: 0, signerCapIgnored: 0 }
 
   constructor(init: ArchiveNodeInit) {
     this.init = init

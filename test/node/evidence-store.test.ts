@@ -119,3 +119,14 @@ describe('EvidenceStore under an equivocation flood', () => {
     await store.flush()
   })
 })
+
+describe('aggregator cap events', () => {
+  it('an attestation past its signer cap is counted (ark_node_events_total{event="signerCapIgnored"}), never evidence or a publication', async () => {
+    const published: Uint8Array[] = []
+    const counters = { certificates: 0, catchupCertificates: 0, divergences: 0, signerCapIgnored: 0 }
+    const h = certificateHandling({ evidence: new EvidenceStore(await dataDir()), publish: async (_kind, bytes) => void published.push(bytes), counters })
+    for (let b = 0; b < 5; b++) h.onEvents([{ type: 'ignored', checkpoint: checkpointKey(testBody(BigInt(b), 1)), signer: addr(7), reason: 'SIGNER_CAP' }])
+    expect(counters.signerCapIgnored).toBe(5)
+    expect(published).toEqual([])
+  })
+})
