@@ -136,8 +136,13 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     expect(refused.code).toBe(1)
     expect(refused.stderr).toMatch(/not in the operator set/)
     expect((await readdir(dir)).filter((n) => n.includes('nope'))).toEqual([])
-    // same certificates for every block any two nodes both certified
-    const ref = certified(nodes[0]!)
-    for (const n of nodes.slice(1)) for (const [b, cid] of certified(n)) if (ref.has(b) && n.certificates.get(BigInt(b))!.certificate.signatures.length === nodes[0]!.certificates.get(BigInt(b))!.certificate.signatures.length) expect(cid).toBe(ref.get(b))
+    // nodes converge on one certificate per checkpoint (the union of the signatures each has seen): every
+    // block two nodes both certified ends with one certificate CID. Two nodes may hold different 3-of-4
+    // certificates for a moment (same count, other signers) until each merges the other's: wait for it on
+    // every block but the newest two, which may still be merging while the chain moves on.
+    const settled = [...certified(nodes[0]!).keys()].map(BigInt).sort((a, b) => (a < b ? -1 : 1)).slice(0, -2)
+    expect(settled.length).toBeGreaterThan(0)
+    const agree = (): boolean => settled.every((b) => new Set(nodes.map((n) => n.certificates.get(b)?.cid.toString()).filter((c) => c !== undefined)).size <= 1)
+    await until('one certificate per checkpoint on every node', agree, 60_000)
   })
 })
