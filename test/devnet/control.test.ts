@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -5,7 +6,7 @@ import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { DevnetNodeError, type NodeAction } from '../../node/devnet/cluster.ts'
 import { controlRequest, serveControl } from '../../node/devnet/control.ts'
-import { prepareMesh } from '../../node/devnet/mesh.ts'
+import { ephemeralPortRange, prepareMesh, reservePorts } from '../../node/devnet/mesh.ts'
 import { loadOrCreatePeerKey } from '../../node/p2p/identity.ts'
 
 const dirs: string[] = []
@@ -75,5 +76,27 @@ describe('devnet mesh', () => {
     // made once: a second preparation (a restarted devnet) keeps each node's identity
     const again = await prepareMesh(nodeDirs)
     expect(again.addrs.map((a) => a.split('/p2p/')[1])).toEqual(mesh.addrs.map((a) => a.split('/p2p/')[1]))
+  })
+})
+
+describe('mesh ports', () => {
+  // CI stop 9 failed on EADDRINUSE: ports probed with listen(0) lay in the ephemeral range, were
+  // released, and another worker's listen(0) took one before the node bound it.
+  it('are distinct, free, and below the kernel ephemeral range so no listen(0) or outgoing dial can take them meanwhile', async () => {
+    const { low } = ephemeralPortRange()
+    for (let round = 0; round < 5; round++) {
+      const ports = await reservePorts(7)
+      expect(new Set(ports).size).toBe(7)
+      for (const p of ports) {
+        expect(p).toBeLessThan(low)
+        expect(p).toBeGreaterThanOrEqual(1024)
+        const s = createServer()
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject)
+          s.listen(p, '127.0.0.1', () => resolve())
+        })
+        await new Promise((r) => s.close(r))
+      }
+    }
   })
 })
