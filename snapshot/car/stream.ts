@@ -2,7 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { CID_BYTES, cidFromBinary } from '../codec/block.ts'
 import { hasArkPrefix } from '../codec/links.ts'
-import { MalformedCarError } from './car.ts'
+import { MalformedCarError } from './malformed-car-error.ts'
 
 export interface CarBlock {
   cid: CID
@@ -14,6 +14,7 @@ export interface CarBlock {
 export const MAX_CAR_SECTION = (1 << 20) + 256
 
 /**
+ * The one CARv1 parser (readCar feeds it a whole file as one chunk).
  * Incremental CARv1 reader: feed it chunks as they arrive (`push`), take the
  * complete blocks each chunk finishes, and call `end()` when the stream ends
  * (it throws if the stream stopped inside a section). Checks framing only:
@@ -26,9 +27,12 @@ export class CarStreamReader {
   offset = 0
   private pending: Uint8Array = new Uint8Array(0)
   private readonly maxSection: number
+  /** how errors name the input: a file is re-downloaded or re-exported, a stream was cut short */
+  private readonly source: 'file' | 'stream'
 
-  constructor(options: { maxSection?: number } = {}) {
+  constructor(options: { maxSection?: number; source?: 'file' | 'stream' } = {}) {
     this.maxSection = options.maxSection ?? MAX_CAR_SECTION
+    this.source = options.source ?? 'stream'
   }
 
   /** Blocks completed by this chunk, in stream order. */
@@ -62,6 +66,11 @@ export class CarStreamReader {
 
   /** The stream ended: anything left over is a truncated section. */
   end(): void {
+    if (this.source === 'file') {
+      if (this.roots === undefined) throw new MalformedCarError('CAR file is truncated inside its header; re-download or re-export it')
+      if (this.pending.length > 0) throw new MalformedCarError(`CAR file is truncated in a section at byte ${this.offset} (${this.pending.length} bytes of it); re-download or re-export it`)
+      return
+    }
     if (this.roots === undefined) throw new MalformedCarError('CAR stream ended before its header was complete')
     if (this.pending.length > 0) throw new MalformedCarError(`CAR stream ended inside a section at byte ${this.offset} (${this.pending.length} bytes of it); the transfer was cut short`)
   }
