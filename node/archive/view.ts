@@ -3,11 +3,10 @@ import { signedWeight, type OperatorSet } from '../../protocol/operator-set.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 import type { CheckpointView, EvidencePage, NodeView } from '../http/server.ts'
-import { PromRegistry } from '../http/metrics.ts'
+import type { PromRegistry } from '../http/metrics.ts'
 import type { CertificateStore, StoredCertificate } from './certificate-store.ts'
 import type { EvidenceStore } from './evidence-store.ts'
 import type { Watchdog } from '../watchdog/service.ts'
-import { registerWatchdogMetrics } from '../watchdog/metrics.ts'
 import { bigintReplacer } from '../../snapshot/codec/json.ts'
 
 /** What the HTTP API and the metrics read: a narrow, read-only state, never the node itself. */
@@ -26,6 +25,12 @@ export interface NodeReadState {
   fatal(): Error | undefined
   /** does the node expect peers (a bootstrap list) */
   expectsPeers: boolean
+  /** bootstrap peers configured */
+  bootstrapPeers: number
+  /** the first certificate catch-up has finished */
+  caughtUp(): boolean
+  /** the next checkpoint this node will derive (undefined before the schedule starts) */
+  nextCheckpoint(): bigint | undefined
   watchdog: Watchdog | undefined
   snapshotNow(block?: bigint): Promise<Record<string, unknown>>
 }
@@ -51,28 +56,27 @@ export function checkpointView(ops: OperatorSet, s: StoredCertificate): Checkpoi
   }
 }
 
-/** Prometheus metrics of one node: its counters, gossip validation results by code, and the HTTP server's own. */
-export function nodeMetrics(state: NodeReadState): { registry: PromRegistry; observeQuorumLatency: (seconds: number) => void } {
-  const reg = new PromRegistry()
-  const counters = reg.counter({ name: 'ark_node_events_total', help: 'archive node events by kind', labelNames: ['event'] })
-  const gossip = reg.counter({ name: 'ark_gossip_messages_total', help: 'gossip messages by topic kind, validation action and code', labelNames: ['kind', 'action', 'code'] })
-  const peers = reg.gauge({ name: 'ark_peers', help: 'connected libp2p peers' })
-  const head = reg.gauge({ name: 'ark_finalized_head', help: 'newest final block seen' })
-  const certified = reg.gauge({ name: 'ark_latest_certified_block', help: 'block of the newest certificate held' })
-  const certs = reg.gauge({ name: 'ark_certificates', help: 'certificates held' })
-  const quorum = reg.histogram({ name: 'ark_quorum_latency_seconds', help: 'from signing our attestation to holding the certificate', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60] })
-  if (state.watchdog !== undefined) registerWatchdogMetrics(reg, state.watchdog)
-  reg.addCollector(() => {
-    for (const [k, v] of Object.entries(state.counters)) counters.set({ event: k }, v)
-    counters.set({ event: 'evidence' }, state.evidence.size)
-    for (const c of state.gossipCounts()) gossip.set({ kind: c.kind, action: c.action, code: c.code }, c.count)
-    peers.set(state.peers())
-    head.set(Number(state.finalizedHead()))
-    const latest = state.certificates.latest()
-    certified.set(latest === undefined ? 0 : Number(latest.certificate.body.blockNumber))
-    certs.set(state.certificates.size)
-  })
-  return { registry: reg, observeQuorumLatency: (s) => quorum.observe(s) }
+/**
+ * Ready to serve (GET /readyz): not stopped on an error, its first certificate catch-up done, its own
+ * checkpoints not behind the newest certificate it holds (the network's certified head), its chain view at
+ * or past that head, and at least min(bootstrap peers, 1) peers connected.
+ */
+export function readiness(state: NodeReadState): { ok: boolean; reasons: string[] } {
+  const reasons: string[] = []
+  const fatal = state.fatal()
+  if (fatal !== undefined) reasons.push(`fatal: ${fatal.message}`)
+  if (!state.caughtUp()) reasons.push('catching up: the first certificate catch-up with peers has not finished')
+  const certified = state.certificates.latest()?.certificate.body.blockNumber
+  if (certified !== undefined) {
+    const head = state.finalizedHead()
+    if (head < certified) reasons.push(`behind the certified head: final block ${head} < certified block ${certified} (is the RPC endpoint behind?)`)
+    const next = state.nextCheckpoint()
+    if (next !== undefined && next <= certified) reasons.push(`behind the certified head: next own checkpoint ${next} ≤ certified block ${certified}`)
+  }
+  const want = Math.min(state.bootstrapPeers, 1)
+  const peers = state.peers()
+  if (peers < want) reasons.push(`${peers} peers connected, want at least ${want}`)
+  return { ok: reasons.length === 0, reasons }
 }
 
 export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView {
@@ -95,6 +99,7 @@ export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView 
     blocks: state.blocks,
     metrics: () => metrics.text(),
     admin: { snapshotNow: (block) => state.snapshotNow(block) },
+    ready: () => readiness(state),
     health: () => {
       const reasons: string[] = []
       const fatal = state.fatal()
