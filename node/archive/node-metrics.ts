@@ -44,7 +44,7 @@ export function createNodeMetrics(init: NodeMetricsInit): NodeMetrics {
   reg.gauge({ name: 'ark_bootstrap_peers', help: 'bootstrap peers configured' }).set(init.bootstrapPeers)
 
   const rpcRequests = reg.counter({ name: 'ark_rpc_requests_total', help: 'JSON-RPC requests (retries included) by endpoint (scheme://host), method and outcome (ok or an error code)', labelNames: ['endpoint', 'method', 'outcome'] })
-  const rpcSeconds = reg.histogram({ name: 'ark_rpc_request_duration_seconds', help: 'JSON-RPC request latency by endpoint (scheme://host) and method', labelNames: ['endpoint', 'method'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] })
+  const rpcSeconds = reg.histogram({ name: 'ark_rpc_request_duration_seconds', help: 'JSON-RPC request latency by endpoint (scheme://host) and method', labelNames: ['endpoint', 'method'] })
   const derive = reg.histogram({ name: 'ark_derive_seconds', help: 'time to derive one checkpoint snapshot (chain reads, state, DAG write)', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] })
   const lastDerived = reg.gauge({ name: 'ark_last_derived_block', help: 'block of the newest checkpoint this node derived' })
   const quorum = reg.histogram({ name: 'ark_quorum_latency_seconds', help: 'certification latency: from signing our attestation to holding the certificate', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60] })
@@ -62,10 +62,10 @@ export function createNodeMetrics(init: NodeMetricsInit): NodeMetrics {
         dirSize.set(r.bytes)
         walkedAt = performance.now()
       })
-      .catch((err: unknown) => init.log.warn({ err }, 'metrics: cannot measure the data dir'))
       .finally(() => {
         walking = false
       })
+      .catch((err: unknown) => init.log.warn({ err }, 'metrics: cannot measure the data dir'))
   }
   reg.addCollector(async () => {
     walk()
