@@ -299,6 +299,7 @@ export class ArchiveNode {
       fatal: () => this.fatal,
       expectsPeers: c.p2p.bootstrap.length > 0,
       bootstrapPeers: c.p2p.bootstrap.length,
+      checkpointInterval: c.checkpoint.interval,
       caughtUp: () => this.caughtUp,
       nextCheckpoint: () => this.scheduler.nextCheckpoint,
       watchdog: this.watchdog,

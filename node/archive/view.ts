@@ -13,7 +13,7 @@ import { bigintReplacer } from '../../snapshot/codec/json.ts'
 export interface NodeReadState {
   status(): Record<string, unknown>
   counters: Readonly<Record<string, number>>
-  certificates: Pick<CertificateStore, 'get' | 'latest' | 'range' | 'size'>
+  certificates: Pick<CertificateStore, 'get' | 'latest' | 'latestOfKind' | 'range' | 'size'>
   evidence: Pick<EvidenceStore, 'page' | 'size'>
   /** the operator set that counts at a block (the registry's set at that block; cached) */
   operatorsAt(block: bigint): Promise<OperatorSet>
@@ -27,6 +27,8 @@ export interface NodeReadState {
   expectsPeers: boolean
   /** bootstrap peers configured */
   bootstrapPeers: number
+  /** blocks between scheduled checkpoints */
+  checkpointInterval: bigint
   /** the first certificate catch-up has finished */
   caughtUp(): boolean
   /** the next checkpoint this node will derive (undefined before the schedule starts) */
@@ -57,21 +59,23 @@ export function checkpointView(ops: OperatorSet, s: StoredCertificate): Checkpoi
 }
 
 /**
- * Ready to serve (GET /readyz): not stopped on an error, its first certificate catch-up done, its own
- * checkpoints not behind the newest certificate it holds (the network's certified head), its chain view at
- * or past that head, and at least min(bootstrap peers, 1) peers connected.
+ * Ready to serve (GET /readyz): not stopped on an error, its first certificate catch-up done, not a whole
+ * checkpoint interval behind the newest scheduled certificate it holds (the network's certified head) in
+ * its chain view (final head) or its own schedule (next checkpoint), and at least min(bootstrap peers, 1)
+ * peers connected. The interval of slack keeps a node that is merely slower than the quorum from flapping.
  */
 export function readiness(state: NodeReadState): { ok: boolean; reasons: string[] } {
   const reasons: string[] = []
   const fatal = state.fatal()
   if (fatal !== undefined) reasons.push(`fatal: ${fatal.message}`)
   if (!state.caughtUp()) reasons.push('catching up: the first certificate catch-up with peers has not finished')
-  const certified = state.certificates.latest()?.certificate.body.blockNumber
+  const certified = state.certificates.latestOfKind(0)?.certificate.body.blockNumber
   if (certified !== undefined) {
+    const slack = state.checkpointInterval
     const head = state.finalizedHead()
-    if (head < certified) reasons.push(`behind the certified head: final block ${head} < certified block ${certified} (is the RPC endpoint behind?)`)
+    if (head + slack <= certified) reasons.push(`behind the certified head: final block ${head} is a checkpoint interval or more below certified block ${certified} (is the RPC endpoint behind?)`)
     const next = state.nextCheckpoint()
-    if (next !== undefined && next <= certified) reasons.push(`behind the certified head: next own checkpoint ${next} ≤ certified block ${certified}`)
+    if (next !== undefined && next + slack <= certified) reasons.push(`behind the certified head: next own checkpoint ${next} is a checkpoint interval or more below certified block ${certified}`)
   }
   const want = Math.min(state.bootstrapPeers, 1)
   const peers = state.peers()

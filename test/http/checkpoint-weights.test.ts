@@ -49,6 +49,7 @@ beforeAll(async () => {
     fatal: () => undefined,
     expectsPeers: false,
     bootstrapPeers: 0,
+    checkpointInterval: 1000n,
     caughtUp: () => true,
     nextCheckpoint: () => 3000n,
     watchdog: undefined,

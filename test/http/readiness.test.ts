@@ -7,7 +7,8 @@ function state(o: { fatal?: Error; caughtUp?: boolean; certified?: bigint; head?
   return {
     fatal: () => o.fatal,
     caughtUp: () => o.caughtUp ?? true,
-    certificates: { latest: () => latest },
+    certificates: { latestOfKind: (kind: number) => (kind === 0 ? latest : undefined) },
+    checkpointInterval: 10n,
     finalizedHead: () => o.head ?? 0n,
     nextCheckpoint: () => o.next,
     peers: () => o.peers ?? 0,
@@ -16,9 +17,11 @@ function state(o: { fatal?: Error; caughtUp?: boolean; certified?: bigint; head?
 }
 
 describe('readiness (/readyz)', () => {
-  it('ready: caught up, chain view and own schedule past the certified head, peers ≥ min(bootstrap, 1)', () => {
+  it('ready: caught up, chain view and own schedule within an interval of the certified head, peers ≥ min(bootstrap, 1)', () => {
     expect(readiness(state({}))).toEqual({ ok: true, reasons: [] })
     expect(readiness(state({ certified: 100n, head: 130n, next: 200n, peers: 1, bootstrap: 3 }))).toEqual({ ok: true, reasons: [] })
+    // less than one interval (10) behind: a node slower than the quorum is still ready
+    expect(readiness(state({ certified: 100n, head: 91n, next: 91n, peers: 1, bootstrap: 1 }))).toEqual({ ok: true, reasons: [] })
   })
 
   it('not ready, with a reason each: fatal, first catch-up pending, behind the certified head, too few peers', () => {
@@ -27,8 +30,8 @@ describe('readiness (/readyz)', () => {
     expect(r.reasons).toEqual([
       'fatal: disk full',
       'catching up: the first certificate catch-up with peers has not finished',
-      'behind the certified head: final block 250 < certified block 300 (is the RPC endpoint behind?)',
-      'behind the certified head: next own checkpoint 200 ≤ certified block 300',
+      'behind the certified head: final block 250 is a checkpoint interval or more below certified block 300 (is the RPC endpoint behind?)',
+      'behind the certified head: next own checkpoint 200 is a checkpoint interval or more below certified block 300',
       '0 peers connected, want at least 1',
     ])
   })
