@@ -35,7 +35,9 @@ import { firstCheckpoint, Scheduler, schedulerServices } from './scheduler.ts'
 import { SnapshotFetches } from './snapshot-fetches.ts'
 import { storageService } from './storage.ts'
 import { maxAheadBlocks, validatorContext } from './validator-context.ts'
-import { nodeMetrics, nodeView, type NodeReadState } from './view.ts'
+import { nodeView, type NodeReadState } from './view.ts'
+import { createNodeMetrics } from './node-metrics.ts'
+import { buildInfo } from '../version.ts'
 import { background } from '../util/background.ts'
 
 export { CATCHUP_EVERY_CHECKPOINTS, CHECKPOINT_ATTEMPTS } from './scheduler.ts'
@@ -89,6 +91,8 @@ export class ArchiveNode {
   private readonly cache = new CheckpointCache()
   private services: Service[] = []
   private catchUpOnGossip = false
+  /** the first certificate catch-up with peers has finished (readiness) */
+  private caughtUp = false
   network!: ArkNetwork
   certificates!: CertificateStore
   store!: BlockStore
@@ -160,7 +164,8 @@ export class ArchiveNode {
     const env = this.init.env === undefined ? {} : { env: this.init.env }
     this.account = await loadOperatorKey(c.key, { devKey: this.init.devKey === true, ...env })
     const signLog = new SignLog(join(c.dataDir, 'signlog.jsonl'))
-    this.source = new ChainSource({ rpcUrls: c.chain.rpc, chainId: c.chain.chainId, finality: c.chain.finality })
+    const metrics = createNodeMetrics({ dataDir: c.dataDir, interval: c.checkpoint.interval, bootstrapPeers: c.p2p.bootstrap.length, log })
+    this.source = new ChainSource({ rpcUrls: c.chain.rpc, chainId: c.chain.chainId, finality: c.chain.finality, rpc: { onRequest: metrics.onRpcRequest } })
     await this.source.checkChainId(signal)
     this.adapter = this.init.adapter ?? adapterById(c.adapter.id)
     if (this.adapter.id !== c.adapter.id) throw new ArkError('INVALID_INPUT', `config adapter.id is ${c.adapter.id} but the node was given adapter ${this.adapter.id}`)
@@ -176,7 +181,6 @@ export class ArchiveNode {
     this.fetches = new SnapshotFetches({ signal, log: log.child({ module: 'fetch' }), ...(this.init.fetchLimits === undefined ? {} : { limits: this.init.fetchLimits }) })
     const ids = { chainId: c.chain.chainId, adapterId: this.adapter.id, configHash: this.cfgHash }
     const onEvent = this.init.onEvent
-    let observeQuorumLatency: (seconds: number) => void = () => {}
 
     this.retainer = new Retainer({
       config: c,
@@ -210,7 +214,7 @@ export class ArchiveNode {
       recent: (b) => b + 2n * c.checkpoint.interval >= this.finalizedHead,
       applyRetention: () => this.retainer.apply(),
       watchdog: () => this.watchdog,
-      onQuorumLatency: (s) => observeQuorumLatency(s),
+      onQuorumLatency: metrics.observeQuorumLatency,
       ...(onEvent === undefined ? {} : { onCertified: (block: bigint) => onEvent({ type: 'certified', block, at: performance.now() }) }),
       counters: this.counters,
       log,
@@ -247,13 +251,20 @@ export class ArchiveNode {
       attest: (cp, target, kind) => this.attester.attest(cp, target, kind),
       quiet: (b) => this.attester.quiet(b),
       beginQuietPeriod: (head) => this.attester.beginQuietPeriod(head, c.checkpoint.interval),
-      catchUp: () => this.catchUp(),
+      catchUp: async () => {
+        const n = await this.catchUp()
+        this.caughtUp = true
+        return n
+      },
       onRunning: () => {
         this.catchup.watch()
         this.catchUpOnGossip = true
       },
       counters: this.counters,
-      ...(onEvent === undefined ? {} : { onDerived: (block: bigint, ms: number) => onEvent({ type: 'derived', block, at: performance.now(), ms }) }),
+      onDerived: (block: bigint, ms: number) => {
+        metrics.observeDerived(block, ms / 1000)
+        onEvent?.({ type: 'derived', block, at: performance.now(), ms })
+      },
       log,
       signal,
     })
@@ -269,6 +280,7 @@ export class ArchiveNode {
       bootstrap: c.p2p.bootstrap,
       ...(c.p2p.announce === undefined ? {} : { announce: c.p2p.announce }),
       logger: log.child({ module: 'p2p' }),
+      libp2pMetrics: metrics.libp2p,
     })
 
     const network = (): ArkNetwork => this.network
@@ -286,6 +298,10 @@ export class ArchiveNode {
       },
       fatal: () => this.fatal,
       expectsPeers: c.p2p.bootstrap.length > 0,
+      bootstrapPeers: c.p2p.bootstrap.length,
+      checkpointInterval: c.checkpoint.interval,
+      caughtUp: () => this.caughtUp,
+      nextCheckpoint: () => this.scheduler.nextCheckpoint,
       watchdog: this.watchdog,
       snapshotNow: (block) => this.snapshotNow(block),
     }
@@ -325,8 +341,7 @@ export class ArchiveNode {
       service(
         'http',
         async () => {
-          const metrics = nodeMetrics(state)
-          observeQuorumLatency = metrics.observeQuorumLatency
+          metrics.attach(state)
           const adminToken = c.http.admin ? await loadOrCreateAdminToken(join(c.dataDir, 'admin.token')) : undefined
           this.http = createHttpApi({ host: c.http.host, port: c.http.port, view: nodeView(state, metrics.registry), metrics: metrics.registry, logger: log.child({ module: 'http' }), ...(adminToken === undefined ? {} : { adminToken }) })
           this.httpUrl = (await this.http.start()).url
@@ -413,6 +428,7 @@ export class ArchiveNode {
   status(): Record<string, unknown> {
     const latest = this.certificates.latest()
     return {
+      version: buildInfo().version,
       operator: this.operator,
       peerId: this.network.peerId.toString(),
       peers: this.network.libp2p.getPeers().length,

@@ -3,18 +3,17 @@ import { signedWeight, type OperatorSet } from '../../protocol/operator-set.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 import type { CheckpointView, EvidencePage, NodeView } from '../http/server.ts'
-import { PromRegistry } from '../http/metrics.ts'
+import type { PromRegistry } from '../http/metrics.ts'
 import type { CertificateStore, StoredCertificate } from './certificate-store.ts'
 import type { EvidenceStore } from './evidence-store.ts'
 import type { Watchdog } from '../watchdog/service.ts'
-import { registerWatchdogMetrics } from '../watchdog/metrics.ts'
 import { bigintReplacer } from '../../snapshot/codec/json.ts'
 
 /** What the HTTP API and the metrics read: a narrow, read-only state, never the node itself. */
 export interface NodeReadState {
   status(): Record<string, unknown>
   counters: Readonly<Record<string, number>>
-  certificates: Pick<CertificateStore, 'get' | 'latest' | 'range' | 'size'>
+  certificates: Pick<CertificateStore, 'get' | 'latest' | 'latestOfKind' | 'range' | 'size'>
   evidence: Pick<EvidenceStore, 'page' | 'size'>
   /** the operator set that counts at a block (the registry's set at that block; cached) */
   operatorsAt(block: bigint): Promise<OperatorSet>
@@ -26,6 +25,14 @@ export interface NodeReadState {
   fatal(): Error | undefined
   /** does the node expect peers (a bootstrap list) */
   expectsPeers: boolean
+  /** bootstrap peers configured */
+  bootstrapPeers: number
+  /** blocks between scheduled checkpoints */
+  checkpointInterval: bigint
+  /** the first certificate catch-up has finished */
+  caughtUp(): boolean
+  /** the next checkpoint this node will derive (undefined before the schedule starts) */
+  nextCheckpoint(): bigint | undefined
   watchdog: Watchdog | undefined
   snapshotNow(block?: bigint): Promise<Record<string, unknown>>
 }
@@ -51,28 +58,29 @@ export function checkpointView(ops: OperatorSet, s: StoredCertificate): Checkpoi
   }
 }
 
-/** Prometheus metrics of one node: its counters, gossip validation results by code, and the HTTP server's own. */
-export function nodeMetrics(state: NodeReadState): { registry: PromRegistry; observeQuorumLatency: (seconds: number) => void } {
-  const reg = new PromRegistry()
-  const counters = reg.counter({ name: 'ark_node_events_total', help: 'archive node events by kind', labelNames: ['event'] })
-  const gossip = reg.counter({ name: 'ark_gossip_messages_total', help: 'gossip messages by topic kind, validation action and code', labelNames: ['kind', 'action', 'code'] })
-  const peers = reg.gauge({ name: 'ark_peers', help: 'connected libp2p peers' })
-  const head = reg.gauge({ name: 'ark_finalized_head', help: 'newest final block seen' })
-  const certified = reg.gauge({ name: 'ark_latest_certified_block', help: 'block of the newest certificate held' })
-  const certs = reg.gauge({ name: 'ark_certificates', help: 'certificates held' })
-  const quorum = reg.histogram({ name: 'ark_quorum_latency_seconds', help: 'from signing our attestation to holding the certificate', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60] })
-  if (state.watchdog !== undefined) registerWatchdogMetrics(reg, state.watchdog)
-  reg.addCollector(() => {
-    for (const [k, v] of Object.entries(state.counters)) counters.set({ event: k }, v)
-    counters.set({ event: 'evidence' }, state.evidence.size)
-    for (const c of state.gossipCounts()) gossip.set({ kind: c.kind, action: c.action, code: c.code }, c.count)
-    peers.set(state.peers())
-    head.set(Number(state.finalizedHead()))
-    const latest = state.certificates.latest()
-    certified.set(latest === undefined ? 0 : Number(latest.certificate.body.blockNumber))
-    certs.set(state.certificates.size)
-  })
-  return { registry: reg, observeQuorumLatency: (s) => quorum.observe(s) }
+/**
+ * Ready to serve (GET /readyz): not stopped on an error, its first certificate catch-up done, not a whole
+ * checkpoint interval behind the newest scheduled certificate it holds (the network's certified head) in
+ * its chain view (final head) or its own schedule (next checkpoint), and at least min(bootstrap peers, 1)
+ * peers connected. The interval of slack keeps a node that is merely slower than the quorum from flapping.
+ */
+export function readiness(state: NodeReadState): { ok: boolean; reasons: string[] } {
+  const reasons: string[] = []
+  const fatal = state.fatal()
+  if (fatal !== undefined) reasons.push(`fatal: ${fatal.message}`)
+  if (!state.caughtUp()) reasons.push('catching up: the first certificate catch-up with peers has not finished')
+  const certified = state.certificates.latestOfKind(0)?.certificate.body.blockNumber
+  if (certified !== undefined) {
+    const slack = state.checkpointInterval
+    const head = state.finalizedHead()
+    if (head + slack <= certified) reasons.push(`behind the certified head: final block ${head} is a checkpoint interval or more below certified block ${certified} (is the RPC endpoint behind?)`)
+    const next = state.nextCheckpoint()
+    if (next !== undefined && next + slack <= certified) reasons.push(`behind the certified head: next own checkpoint ${next} is a checkpoint interval or more below certified block ${certified}`)
+  }
+  const want = Math.min(state.bootstrapPeers, 1)
+  const peers = state.peers()
+  if (peers < want) reasons.push(`${peers} peers connected, want at least ${want}`)
+  return { ok: reasons.length === 0, reasons }
 }
 
 export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView {
@@ -95,6 +103,7 @@ export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView 
     blocks: state.blocks,
     metrics: () => metrics.text(),
     admin: { snapshotNow: (block) => state.snapshotNow(block) },
+    ready: () => readiness(state),
     health: () => {
       const reasons: string[] = []
       const fatal = state.fatal()

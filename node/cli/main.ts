@@ -13,6 +13,7 @@ import { recoveryDiffCommand } from './recovery/diff.ts'
 import { riskCommand } from './recovery/risk.ts'
 import { verifyCommand } from './recovery/verify.ts'
 import { snapshotCommands } from './snapshot/index.ts'
+import { buildInfo } from '../version.ts'
 
 /** Command groups: `ark <group> <command> ...`. */
 const groups: Record<string, { summary: string; commands: Command[] }> = {
@@ -25,7 +26,7 @@ const groups: Record<string, { summary: string; commands: Command[] }> = {
 }
 
 function topHelp(): string {
-  const lines = ['ark: deterministic, quorum-certified snapshots of DeFi protocol state\n', 'usage: ark <group> <command> [options]   (every command takes --help and --json)\n']
+  const lines = ['ark: deterministic, quorum-certified snapshots of DeFi protocol state\n', 'usage: ark <group> <command> [options]   (every command takes --help and --json; ark --version)\n']
   for (const [g, { summary, commands }] of Object.entries(groups)) {
     lines.push(`${g}: ${summary}`)
     for (const c of commands) lines.push(`  ark ${g} ${c.name.padEnd(13)} ${c.summary}`)
@@ -51,6 +52,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     // the recovery desk's commands (`ark fetch`, `ark verify`, …) are one word
     const recoveryNames = new Set(groups.recovery!.commands.map((c) => c.name))
     const [group, name, ...rest] = argv[0] !== undefined && recoveryNames.has(argv[0]) ? ['recovery', ...argv] : argv
+    if (group === '--version' || group === '-V') {
+      const b = buildInfo()
+      io.stdout(json ? `${JSON.stringify(b)}\n` : `ark ${b.version}${b.commit === '' ? '' : ` (${b.commit})`}\n`)
+      return 0
+    }
     if (group === undefined || group === '--help' || group === '-h' || group === 'help') {
       io.stdout(topHelp())
       return group === undefined ? 2 : 0

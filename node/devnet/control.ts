@@ -33,14 +33,20 @@ const reply = (res: import('node:http').ServerResponse, status: number, body: un
   res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`)
 }
 
+/** Throws when a devnet runs in `dir` (its control socket answers); the socket path otherwise. */
+export async function ensureNoDevnetRunning(dir: string): Promise<string> {
+  const path = controlSocketPath(dir)
+  if (await answers(path)) throw new DevnetNodeError('USAGE', `another devnet is running in ${dir} (its control socket ${path} answers); stop it, or use another --dir`)
+  return path
+}
+
 /**
  * Serve POST /nodes/{i}/{stop|kill|pause|resume|restart} and GET /status on
  * the control socket. A socket left by a devnet that died is replaced; one
  * that answers means another devnet runs in this directory.
  */
 export async function serveControl(dir: string, h: ControlHandlers): Promise<{ close: () => Promise<void> }> {
-  const path = controlSocketPath(dir)
-  if (await answers(path)) throw new DevnetNodeError('USAGE', `another devnet is running in ${dir} (its control socket ${path} answers); stop it, or use another --dir`)
+  const path = await ensureNoDevnetRunning(dir)
   await rm(path, { force: true })
   const server: Server = createServer((req, res) => {
     const m = /^\/nodes\/([0-9]{1,3})\/([a-z]+)$/.exec(req.url ?? '')

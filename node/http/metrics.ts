@@ -1,18 +1,21 @@
+import * as prom from 'prom-client'
 import { ArkError } from '../../snapshot/ark-error.ts'
 
 /**
- * A small Prometheus registry: counters, gauges and histograms with fixed
- * label names, rendered in the text exposition format 0.0.4
- * (https://prometheus.io/docs/instrumenting/exposition_formats/).
+ * The node's Prometheus registry, on prom-client: counters, gauges and
+ * histograms with fixed label names, rendered in the text exposition format
+ * 0.0.4 (https://prometheus.io/docs/instrumenting/exposition_formats/).
  *
- * Names are validated when a metric is registered and label sets when a
- * value is recorded, so a typo fails at the call site instead of producing a
- * scrape the server rejects. Label values are escaped; HELP text too.
- * Series print in label order, metrics in registration order, so the same
- * values always give the same text.
+ * A thin layer keeps the small interface callers use all over node/ (typed
+ * label sets, `set` on counters mirrored from counts kept elsewhere, sync
+ * `get`) and checks names when a metric is registered and label sets when a
+ * value is recorded, so a typo throws an ArkError at the call site instead of
+ * producing a scrape the server rejects. prom-client escapes label values and
+ * HELP text. `prom` is the prom-client registry itself: default process
+ * metrics and libp2p's metrics (@libp2p/prometheus-metrics) register there.
  */
 
-export const PROM_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+export const PROM_CONTENT_TYPE = prom.Registry.PROMETHEUS_CONTENT_TYPE
 
 /** Prometheus client default buckets (seconds). */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
@@ -37,32 +40,17 @@ function invalid(message: string): ArkError {
   return new ArkError('INVALID_INPUT', message)
 }
 
-/** Escape a label value: backslash, double quote and line feed. */
-export function escapeLabelValue(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-}
-
-/** Escape HELP text: backslash and line feed. */
-export function escapeHelp(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')
-}
-
-/** Sample value as Prometheus parses it (Go ParseFloat): +Inf, -Inf, NaN, or a JS number literal. */
-export function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN'
-  if (v === Infinity) return '+Inf'
-  if (v === -Infinity) return '-Inf'
-  return Object.is(v, -0) ? '0' : String(v)
-}
+type PromLabels = Record<string, string>
+type Args<L extends string> = [L] extends [never] ? [value?: number] : [labels: Labels<L>, value?: number]
 
 abstract class Metric<L extends string> {
   readonly name: string
   readonly help: string
   readonly labelNames: readonly L[]
-  abstract readonly type: 'counter' | 'gauge' | 'histogram'
 
   constructor(opts: MetricOptions<L>, reserved: readonly string[]) {
     if (!METRIC_NAME.test(opts.name)) throw invalid(`metric name ${JSON.stringify(opts.name)} is not valid: use [a-zA-Z_:][a-zA-Z0-9_:]*`)
+    if (opts.help.trim() === '') throw invalid(`metric ${opts.name} needs HELP text (what it counts, in a sentence)`)
     const labelNames = [...(opts.labelNames ?? [])]
     const seen = new Set<string>()
     for (const l of labelNames) {
@@ -76,127 +64,104 @@ abstract class Metric<L extends string> {
     this.labelNames = Object.freeze(labelNames)
   }
 
-  /** Canonical key of a label set (also checks it names exactly the declared labels). */
-  protected key(labels: Labels<L> | undefined): string {
+  /** The label set as prom-client takes it (strings, in declared order), after checking it names exactly the declared labels. */
+  protected labels(labels: Labels<L> | undefined): PromLabels {
     const given = labels === undefined ? [] : Object.keys(labels)
     if (given.length !== this.labelNames.length || given.some((k) => !(this.labelNames as readonly string[]).includes(k))) {
       throw invalid(`metric ${this.name} takes labels {${this.labelNames.join(', ')}}, got {${given.join(', ')}}`)
     }
-    return this.labelNames.map((l) => String(labels![l])).join('\u0000')
+    const out: PromLabels = {}
+    for (const l of this.labelNames) out[l] = String(labels![l])
+    return out
   }
 
-  protected labelText(key: string, extra?: [string, string]): string {
-    const values = this.labelNames.length === 0 ? [] : key.split('\u0000')
-    const parts = this.labelNames.map((l, i) => `${l}="${escapeLabelValue(values[i]!)}"`)
-    if (extra !== undefined) parts.push(`${extra[0]}="${escapeLabelValue(extra[1])}"`)
-    return parts.length === 0 ? '' : `{${parts.join(',')}}`
-  }
-
-  header(): string {
-    return `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`
-  }
-
-  abstract samples(): string
-
-  /** Names this metric's samples use (for collision checks). */
-  sampleNames(): string[] {
-    return [this.name]
+  /** Split (labels?, value?) call arguments. */
+  protected split(args: unknown[]): { labels: PromLabels; key: string; value: number | undefined } {
+    const [l, v] = (this.labelNames.length === 0 ? [undefined, args[0]] : args) as [Labels<L> | undefined, number | undefined]
+    const labels = this.labels(l)
+    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) throw invalid(`metric ${this.name}: value must be a number, got ${String(v)}`)
+    return { labels, key: this.labelNames.map((n) => labels[n]).join('\u0000'), value: v }
   }
 }
 
-function checkNumber(metric: string, v: number): void {
-  if (typeof v !== 'number' || Number.isNaN(v)) throw invalid(`metric ${metric}: value must be a number, got ${String(v)}`)
+/** Counter and gauge keep a copy of each series' value so `get` stays synchronous. */
+abstract class Valued<L extends string> extends Metric<L> {
+  protected readonly values = new Map<string, number>()
+
+  get(...args: [L] extends [never] ? [] : [labels: Labels<L>]): number {
+    return this.values.get(this.split(args).key) ?? 0
+  }
 }
 
-export class Counter<L extends string = never> extends Metric<L> {
-  readonly type = 'counter' as const
-  private readonly values = new Map<string, number>()
+export class Counter<L extends string = never> extends Valued<L> {
+  private readonly c: prom.Counter<string>
+
+  constructor(opts: MetricOptions<L>, registry: prom.Registry) {
+    super(opts, [])
+    this.c = new prom.Counter({ name: this.name, help: this.help, labelNames: [...this.labelNames], registers: [registry] })
+  }
 
   /** Add `by` (≥ 0, default 1). */
-  inc(...args: [L] extends [never] ? [by?: number] : [labels: Labels<L>, by?: number]): void {
-    const [labels, by] = (this.labelNames.length === 0 ? [undefined, args[0]] : args) as [Labels<L> | undefined, number | undefined]
-    const n = by ?? 1
-    checkNumber(this.name, n)
+  inc(...args: Args<L>): void {
+    const { labels, key, value } = this.split(args)
+    const n = value ?? 1
     if (n < 0) throw invalid(`counter ${this.name} can only go up (inc by ${n})`)
-    const k = this.key(labels)
-    this.values.set(k, (this.values.get(k) ?? 0) + n)
+    this.c.inc(labels, n)
+    this.values.set(key, (this.values.get(key) ?? 0) + n)
   }
 
   /** Mirror a count kept elsewhere (e.g. copied in a collector): value must be ≥ 0. */
   set(...args: [L] extends [never] ? [value: number] : [labels: Labels<L>, value: number]): void {
-    const [labels, value] = (this.labelNames.length === 0 ? [undefined, args[0]] : args) as [Labels<L> | undefined, number]
-    checkNumber(this.name, value)
-    if (value < 0) throw invalid(`counter ${this.name} cannot be negative (${value})`)
-    this.values.set(this.key(labels), value)
-  }
-
-  get(...args: [L] extends [never] ? [] : [labels: Labels<L>]): number {
-    return this.values.get(this.key(args[0] as Labels<L> | undefined)) ?? 0
-  }
-
-  samples(): string {
-    if (this.values.size === 0 && this.labelNames.length === 0) return `${this.name} 0\n`
-    let out = ''
-    for (const k of [...this.values.keys()].sort()) out += `${this.name}${this.labelText(k)} ${formatValue(this.values.get(k)!)}\n`
-    return out
+    const { labels, key, value } = this.split(args)
+    if (value === undefined || value < 0) throw invalid(`counter ${this.name} cannot be set to ${String(value)}`)
+    if (this.labelNames.length === 0) this.c.reset()
+    else this.c.remove(labels)
+    this.c.inc(labels, value)
+    this.values.set(key, value)
   }
 }
 
-export class Gauge<L extends string = never> extends Metric<L> {
-  readonly type = 'gauge' as const
-  private readonly values = new Map<string, number>()
+export class Gauge<L extends string = never> extends Valued<L> {
+  private readonly g: prom.Gauge<string>
+
+  constructor(opts: MetricOptions<L>, registry: prom.Registry) {
+    super(opts, [])
+    this.g = new prom.Gauge({ name: this.name, help: this.help, labelNames: [...this.labelNames], registers: [registry] })
+  }
 
   set(...args: [L] extends [never] ? [value: number] : [labels: Labels<L>, value: number]): void {
-    const [labels, value] = (this.labelNames.length === 0 ? [undefined, args[0]] : args) as [Labels<L> | undefined, number]
-    checkNumber(this.name, value)
-    this.values.set(this.key(labels), value)
+    const { labels, key, value } = this.split(args)
+    if (value === undefined) throw invalid(`gauge ${this.name}: set needs a value`)
+    this.g.set(labels, value)
+    this.values.set(key, value)
   }
 
-  inc(...args: [L] extends [never] ? [by?: number] : [labels: Labels<L>, by?: number]): void {
-    const [labels, by] = (this.labelNames.length === 0 ? [undefined, args[0]] : args) as [Labels<L> | undefined, number | undefined]
-    const n = by ?? 1
-    checkNumber(this.name, n)
-    const k = this.key(labels)
-    this.values.set(k, (this.values.get(k) ?? 0) + n)
+  inc(...args: Args<L>): void {
+    const { labels, key, value } = this.split(args)
+    const v = (this.values.get(key) ?? 0) + (value ?? 1)
+    this.g.set(labels, v)
+    this.values.set(key, v)
   }
 
-  dec(...args: [L] extends [never] ? [by?: number] : [labels: Labels<L>, by?: number]): void {
-    const [labels, by] = (this.labelNames.length === 0 ? [undefined, args[0]] : args) as [Labels<L> | undefined, number | undefined]
-    const n = by ?? 1
-    checkNumber(this.name, n)
-    const k = this.key(labels)
-    this.values.set(k, (this.values.get(k) ?? 0) - n)
-  }
-
-  get(...args: [L] extends [never] ? [] : [labels: Labels<L>]): number {
-    return this.values.get(this.key(args[0] as Labels<L> | undefined)) ?? 0
+  dec(...args: Args<L>): void {
+    const { labels, key, value } = this.split(args)
+    const v = (this.values.get(key) ?? 0) - (value ?? 1)
+    this.g.set(labels, v)
+    this.values.set(key, v)
   }
 
   /** Drop every series (for gauges rebuilt from scratch in a collector). */
   reset(): void {
+    this.g.reset()
     this.values.clear()
   }
-
-  samples(): string {
-    if (this.values.size === 0 && this.labelNames.length === 0) return `${this.name} 0\n`
-    let out = ''
-    for (const k of [...this.values.keys()].sort()) out += `${this.name}${this.labelText(k)} ${formatValue(this.values.get(k)!)}\n`
-    return out
-  }
-}
-
-interface HistogramSeries {
-  counts: number[]
-  sum: number
-  count: number
 }
 
 export class Histogram<L extends string = never> extends Metric<L> {
-  readonly type = 'histogram' as const
   readonly buckets: readonly number[]
-  private readonly series = new Map<string, HistogramSeries>()
+  private readonly h: prom.Histogram<string>
 
-  constructor(opts: HistogramOptions<L>) {
+  constructor(opts: HistogramOptions<L>, registry: prom.Registry) {
     super(opts, ['le'])
     const b = [...(opts.buckets ?? DEFAULT_BUCKETS)]
     if (b.length === 0) throw invalid(`histogram ${opts.name} needs at least one bucket`)
@@ -205,84 +170,74 @@ export class Histogram<L extends string = never> extends Metric<L> {
       if (i > 0 && b[i]! <= b[i - 1]!) throw invalid(`histogram ${opts.name}: bucket bounds must be strictly increasing`)
     }
     this.buckets = Object.freeze(b)
+    this.h = new prom.Histogram({ name: this.name, help: this.help, labelNames: [...this.labelNames], buckets: b, registers: [registry] })
   }
 
   observe(...args: [L] extends [never] ? [value: number] : [labels: Labels<L>, value: number]): void {
-    const [labels, value] = (this.labelNames.length === 0 ? [undefined, args[0]] : args) as [Labels<L> | undefined, number]
-    checkNumber(this.name, value)
-    const k = this.key(labels)
-    let s = this.series.get(k)
-    if (s === undefined) this.series.set(k, (s = { counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 }))
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++
-    s.sum += value
-    s.count++
+    const { labels, value } = this.split(args)
+    if (value === undefined) throw invalid(`histogram ${this.name}: observe needs a value`)
+    this.h.observe(labels, value)
   }
 
-  /** Start a timer; calling the returned function observes the elapsed seconds. */
+  /** Start a timer; calling the returned function observes the elapsed seconds (and returns them). */
   startTimer(...args: [L] extends [never] ? [] : [labels: Labels<L>]): () => number {
+    const labels = this.labels(args[0] as Labels<L> | undefined)
     const t0 = process.hrtime.bigint()
     return () => {
       const s = Number(process.hrtime.bigint() - t0) / 1e9
-      ;(this.observe as (...a: unknown[]) => void)(...(this.labelNames.length === 0 ? [s] : [args[0], s]))
+      this.h.observe(labels, s)
       return s
     }
-  }
-
-  override sampleNames(): string[] {
-    return [`${this.name}_bucket`, `${this.name}_sum`, `${this.name}_count`, this.name]
-  }
-
-  samples(): string {
-    const keys = [...this.series.keys()].sort()
-    if (keys.length === 0 && this.labelNames.length === 0) keys.push('')
-    let out = ''
-    for (const k of keys) {
-      const s = this.series.get(k) ?? { counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 }
-      for (let i = 0; i < this.buckets.length; i++) out += `${this.name}_bucket${this.labelText(k, ['le', formatValue(this.buckets[i]!)])} ${s.counts[i]}\n`
-      out += `${this.name}_bucket${this.labelText(k, ['le', '+Inf'])} ${s.count}\n`
-      out += `${this.name}_sum${this.labelText(k)} ${formatValue(s.sum)}\n`
-      out += `${this.name}_count${this.labelText(k)} ${s.count}\n`
-    }
-    return out
   }
 }
 
 export class PromRegistry {
-  private readonly metrics: Metric<string>[] = []
+  /** the prom-client registry (default metrics and libp2p's register here directly) */
+  readonly prom = new prom.Registry()
   private readonly names = new Set<string>()
-  private readonly collectors: (() => void)[] = []
+  private readonly collectors: (() => void | Promise<void>)[] = []
 
-  private add<M extends Metric<string>>(m: M): M {
-    for (const n of m.sampleNames()) {
-      if (this.names.has(n)) throw invalid(`metric ${m.name} collides with an already registered metric (${n})`)
+  /** Names are checked against ours and prom-client's (default and libp2p metrics) before prom-client sees them. */
+  private add<M extends Metric<string>>(name: string, samples: string[], make: () => M): M {
+    if (!METRIC_NAME.test(name)) throw invalid(`metric name ${JSON.stringify(name)} is not valid: use [a-zA-Z_:][a-zA-Z0-9_:]*`)
+    for (const n of samples) {
+      if (this.names.has(n) || this.prom.getSingleMetric(n) !== undefined) throw invalid(`metric ${name} collides with an already registered metric (${n})`)
     }
-    for (const n of m.sampleNames()) this.names.add(n)
-    this.metrics.push(m)
+    const m = make()
+    for (const n of samples) this.names.add(n)
     return m
   }
 
   counter<L extends string = never>(opts: MetricOptions<L>): Counter<L> {
-    return this.add(new Counter<L>(opts, []))
+    return this.add(opts.name, [opts.name], () => new Counter<L>(opts, this.prom))
   }
 
   gauge<L extends string = never>(opts: MetricOptions<L>): Gauge<L> {
-    return this.add(new Gauge<L>(opts, []))
+    return this.add(opts.name, [opts.name], () => new Gauge<L>(opts, this.prom))
   }
 
   histogram<L extends string = never>(opts: HistogramOptions<L>): Histogram<L> {
-    return this.add(new Histogram<L>(opts))
+    const samples = [`${opts.name}_bucket`, `${opts.name}_sum`, `${opts.name}_count`, opts.name]
+    return this.add(opts.name, samples, () => new Histogram<L>(opts, this.prom))
   }
 
-  /** Run `fn` before every text() (to copy values kept elsewhere into gauges/counters). */
-  addCollector(fn: () => void): void {
+  /** Run `fn` before every scrape (to copy values kept elsewhere into gauges/counters). */
+  addCollector(fn: () => void | Promise<void>): void {
     this.collectors.push(fn)
   }
 
+  /**
+   * Process metrics (CPU, resident memory, heap and heap spaces, GC durations, event-loop lag, open and
+   * max file descriptors, active handles) under prom-client's standard names (`process_*`, `nodejs_*`).
+   */
+  collectDefaultMetrics(): void {
+    prom.collectDefaultMetrics({ register: this.prom })
+  }
+
   /** The exposition text (format 0.0.4), ending with a newline. */
-  text(): string {
-    for (const c of this.collectors) c()
-    let out = ''
-    for (const m of this.metrics) out += m.header() + m.samples()
-    return out
+  async text(): Promise<string> {
+    for (const c of this.collectors) await c()
+    // prom-client separates metric families with a blank line; the format allows it, the old output had none
+    return (await this.prom.metrics()).replace(/\n\n+/g, '\n')
   }
 }

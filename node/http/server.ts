@@ -20,11 +20,12 @@ import { authorized, methodNotAllowed, parseBlockNumber, parseCheckpointRange, p
  *   GET  /v1/evidence?cursor=&limit=      equivocation evidence seen, one page (next: the cursor for the next page)
  *   GET  /v1/alerts                       watchdog conditions, alert quorums, emergencies (404 without a watchdog)
  *   GET  /metrics                         Prometheus text format 0.0.4
- *   GET  /healthz                         200 "ok" or 503 with the reasons
+ *   GET  /healthz                         200 "ok" or 503 with the reasons (alive: restart when failing)
+ *   GET  /readyz                          200 "ok" or 503 with the reasons (caught up with the certified head, enough peers)
  *   GET  /ipfs/{cid}                      trustless gateway: raw block or CAR
  *   POST /v1/admin/snapshot               take a snapshot now (bearer token)
  *
- * JSON everywhere except /metrics, /healthz and /ipfs; errors are
+ * JSON everywhere except /metrics, /healthz, /readyz and /ipfs; errors are
  * {"error":{"code","message"[,"parameter"]}} and never carry stack traces.
  * No CORS headers: browsers on other origins cannot read responses. HEAD
  * is answered wherever GET is. Binds 127.0.0.1 unless told otherwise.
@@ -69,8 +70,10 @@ export interface NodeView {
   /** local blocks only: the gateway never fetches from the network */
   blocks: BlockStore
   /** Prometheus text exposition, already formatted */
-  metrics(): string
+  metrics(): string | Promise<string>
   health(): { ok: boolean; reasons: string[] }
+  /** GET /readyz: ready to serve (caught up, enough peers); without it /readyz follows health */
+  ready?(): { ok: boolean; reasons: string[] }
   admin?: { snapshotNow(block?: bigint): Promise<Record<string, unknown>> }
 }
 
@@ -186,17 +189,19 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
         return sendJSON(res, 200, view.alerts())
       case 'metrics':
         if (!read) throw methodNotAllowed('GET, HEAD')
-        return sendText(res, 200, view.metrics(), {}, PROM_CONTENT_TYPE)
-      case 'healthz': {
+        return sendText(res, 200, await view.metrics(), {}, PROM_CONTENT_TYPE)
+      case 'healthz':
+      case 'readyz': {
         if (!read) throw methodNotAllowed('GET, HEAD')
         let h: { ok: boolean; reasons: string[] }
         try {
-          h = view.health()
+          h = r === 'readyz' && view.ready !== undefined ? view.ready() : view.health()
         } catch (err) {
-          log.error({ err }, 'health check threw')
+          log.error({ err, route: r }, 'health check threw')
           h = { ok: false, reasons: ['health check failed'] }
         }
-        return h.ok ? sendText(res, 200, 'ok\n') : sendText(res, 503, `unhealthy\n${h.reasons.map((x) => `- ${x.replace(/[\r\n]+/g, ' ')}\n`).join('')}`)
+        const word = r === 'readyz' ? 'not ready' : 'unhealthy'
+        return h.ok ? sendText(res, 200, 'ok\n') : sendText(res, 503, `${word}\n${h.reasons.map((x) => `- ${x.replace(/[\r\n]+/g, ' ')}\n`).join('')}`)
       }
       case 'ipfs':
         if (!read) throw methodNotAllowed('GET, HEAD')
@@ -222,7 +227,7 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
         return sendJSON(res, 200, result)
       }
       case 'unknown':
-        throw new HttpError(404, 'NOT_FOUND', 'no such endpoint; see /v1/status, /v1/checkpoints, /v1/evidence, /metrics, /healthz, /ipfs/{cid}')
+        throw new HttpError(404, 'NOT_FOUND', 'no such endpoint; see /v1/status, /v1/checkpoints, /v1/evidence, /metrics, /healthz, /readyz, /ipfs/{cid}')
     }
   }
 

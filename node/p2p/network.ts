@@ -8,6 +8,7 @@ import { gossipsub, StrictSign, type GossipSub, type GossipSubComponents, type G
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 import { identify, type Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2pOptions } from 'libp2p'
 import { noise } from '@libp2p/noise'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping, type Ping } from '@libp2p/ping'
@@ -98,6 +99,8 @@ export interface ArkNetworkInit {
   logger?: Logger
   /** share counters between networks (default: a fresh GossipMetrics) */
   metrics?: GossipMetrics
+  /** libp2p's metrics service (the node passes @libp2p/prometheus-metrics bound to its registry) */
+  libp2pMetrics?: Libp2pOptions['metrics']
 }
 
 export interface ArkNetwork {
@@ -203,6 +206,7 @@ export async function createArkNetwork(init: ArkNetworkInit): Promise<ArkNetwork
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      ...(init.libp2pMetrics === undefined ? {} : { metrics: init.libp2pMetrics }),
       services: {
         identify: identify(),
         ping: ping(),

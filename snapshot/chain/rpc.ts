@@ -8,6 +8,17 @@ export interface RpcOptions {
   /** first backoff delay; doubles each attempt, with jitter */
   backoffMs: number
   maxBackoffMs: number
+  /** called once per HTTP request (each retry too): for latency and error metrics; `endpoint` is redacted to scheme://host[:port] */
+  onRequest?: (e: RpcRequestEvent) => void
+}
+
+/** One JSON-RPC request as metrics see it: no URL path, no credentials, bounded outcome codes. */
+export interface RpcRequestEvent {
+  endpoint: string
+  method: string
+  seconds: number
+  /** 'ok' or the RpcError chain code (RPC_UNAVAILABLE, RPC_BAD_RESPONSE, RPC_ERROR, ABORTED) */
+  outcome: string
 }
 
 export const RPC_DEFAULTS: Readonly<RpcOptions> = Object.freeze({ timeoutMs: 10_000, retries: 4, backoffMs: 200, maxBackoffMs: 5_000 })
@@ -101,6 +112,21 @@ export class RpcEndpoint {
   }
 
   private async once<T>(method: string, params: unknown[], signal?: AbortSignal): Promise<T> {
+    const onRequest = this.options.onRequest
+    if (onRequest === undefined) return this.send<T>(method, params, signal)
+    const t0 = performance.now()
+    let outcome = 'ok'
+    try {
+      return await this.send<T>(method, params, signal)
+    } catch (err) {
+      outcome = err instanceof ChainError ? err.chainCode : 'error'
+      throw err
+    } finally {
+      onRequest({ endpoint: this.target.shown, method, seconds: (performance.now() - t0) / 1000, outcome })
+    }
+  }
+
+  private async send<T>(method: string, params: unknown[], signal?: AbortSignal): Promise<T> {
     this.requests++
     const timeout = AbortSignal.timeout(this.options.timeoutMs)
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout])

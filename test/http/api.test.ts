@@ -163,6 +163,21 @@ describe('http api: JSON routes', () => {
     }
   })
 
+  it('GET /readyz: the view\'s readiness, apart from health', async () => {
+    view.readiness = { ok: false, reasons: ['catching up'] }
+    try {
+      expect((await get(`${base}/healthz`)).status).toBe(200)
+      const res = await get(`${base}/readyz`)
+      expect(res.status).toBe(503)
+      expect(await res.text()).toBe('not ready\n- catching up\n')
+    } finally {
+      view.readiness = { ok: true, reasons: [] }
+    }
+    const res = await get(`${base}/readyz`)
+    expect(res.status).toBe(200)
+    expect(await res.text()).toBe('ok\n')
+  })
+
   it('GET /metrics: the view text as Prometheus 0.0.4, plus HTTP metrics in the shared registry', async () => {
     view.metricsText = '# HELP ark_up Up.\n# TYPE ark_up gauge\nark_up 1\n'
     await get(`${base}/v1/status`)
@@ -170,7 +185,7 @@ describe('http api: JSON routes', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
     expect(await res.text()).toBe(view.metricsText)
-    const text = registry.text()
+    const text = await registry.text()
     expect(text).toMatch(/^ark_http_requests_total\{route="status",method="GET",code="200"\} [1-9]\d*$/m)
     expect(text).toContain('# TYPE ark_http_request_duration_seconds histogram')
   })
@@ -413,7 +428,7 @@ describe('http api: trustless gateway', () => {
     // the server is still healthy afterwards
     const ok = await get(`${base}/ipfs/${fx.snapshot.cid}?format=car`)
     expect((await readCar(new Uint8Array(await ok.arrayBuffer()))).blocks.length).toBe(snapshotCids.length)
-    expect(registry.text()).toMatch(/^ark_http_car_aborts_total\{reason="missing"\} [1-9]/m)
+    expect(await registry.text()).toMatch(/^ark_http_car_aborts_total\{reason="missing"\} [1-9]/m)
   })
 
   it('a corrupt local block is never served: raw → 500, mid-CAR → aborted', async () => {

@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OperatorSet } from '../../protocol/operator-set.ts'
 import { CertificateStore } from '../../node/archive/certificate-store.ts'
 import { EvidenceStore } from '../../node/archive/evidence-store.ts'
-import { nodeMetrics, nodeView, type NodeReadState } from '../../node/archive/view.ts'
+import { nodeView, type NodeReadState } from '../../node/archive/view.ts'
+import { createNodeMetrics } from '../../node/archive/node-metrics.ts'
+import { pino } from 'pino'
 import { createHttpApi, type HttpApi } from '../../node/http/server.ts'
 import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { certify, testOperators } from '../support/recovery.ts'
@@ -46,10 +48,15 @@ beforeAll(async () => {
     blocks: new MemoryBlockStore(),
     fatal: () => undefined,
     expectsPeers: false,
+    bootstrapPeers: 0,
+    checkpointInterval: 1000n,
+    caughtUp: () => true,
+    nextCheckpoint: () => 3000n,
     watchdog: undefined,
     snapshotNow: async () => ({}),
   }
-  const metrics = nodeMetrics(state)
+  const metrics = createNodeMetrics({ dataDir: dir, interval: 1000n, bootstrapPeers: 0, log: pino({ level: 'silent' }) })
+  metrics.attach(state)
   api = createHttpApi({ view: nodeView(state, metrics.registry), metrics: metrics.registry })
   url = (await api.start()).url
 })

@@ -40,6 +40,7 @@ export function hiding(store: BlockStore, hidden: Set<string>): BlockStore {
 export class FakeView implements NodeView {
   blocks: BlockStore
   healthy = { ok: true, reasons: [] as string[] }
+  readiness = { ok: true, reasons: [] as string[] }
   ranges: CheckpointRange[] = []
   snapshotCalls: (bigint | undefined)[] = []
   throwOnStatus = false
@@ -85,6 +86,10 @@ export class FakeView implements NodeView {
 
   health(): { ok: boolean; reasons: string[] } {
     return this.healthy
+  }
+
+  ready(): { ok: boolean; reasons: string[] } {
+    return this.readiness
   }
 }
 

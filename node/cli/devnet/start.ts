@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { startAnvil } from '../../chain/anvil.ts'
 import { deployReferenceProtocol } from '../../devnet/deploy.ts'
+import { freshLine, startFresh } from '../../devnet/fresh.ts'
 import { runWorkload } from '../../devnet/workload.ts'
 import { perpReferenceAdapter } from '../../../snapshot/adapters/perp-reference/adapter.ts'
 import { writeCar } from '../../../snapshot/car/car.ts'
@@ -37,6 +38,9 @@ export const startCommand: Command = {
     const dir = resolve((values.dir as string | undefined) ?? DEVNET_DEFAULTS.dir)
     await mkdir(dir, { recursive: true })
     const say = (human: string, machine: Record<string, unknown>): void => io.stdout(json ? `${JSON.stringify(machine)}\n` : `${human}\n`)
+    // anvil always starts a new chain: what an earlier run left here belongs to a chain that is gone
+    const fresh = await startFresh(dir)
+    say(freshLine(dir, fresh), { event: 'fresh-start', dir, removed: fresh.removed })
 
     const anvil = await startAnvil({ signal })
     try {

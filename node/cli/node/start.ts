@@ -2,6 +2,8 @@ import { pino } from 'pino'
 import { loadNodeConfig } from '../../archive/config.ts'
 import { ArchiveNode } from '../../archive/node.ts'
 import { required, type Command } from '../command.ts'
+import { withHttpHostFromEnv } from '../http-host.ts'
+import { logLevel } from '../log-level.ts'
 import { bigintReplacer } from '../../../snapshot/codec/json.ts'
 
 export const nodeStartCommand: Command = {
@@ -11,12 +13,14 @@ export const nodeStartCommand: Command = {
   options: {
     config: { type: 'string', description: 'node config file (see deploy/node.example.json)' },
     'dev-key': { type: 'boolean', description: 'accept a plain (unencrypted) development key file' },
-    'log-level': { type: 'string', description: 'trace|debug|info|warn|error (default info)' },
+    'log-level': { type: 'string', description: 'trace|debug|info|warn|error|fatal|silent (default ARK_LOG_LEVEL, else info)' },
     'stdin-lifeline': { type: 'boolean', description: 'stop when stdin closes (for supervisors such as the devnet: a dead parent never leaves an orphan node)' },
   },
   async run({ values, signal, io }) {
-    const config = await loadNodeConfig(required(values, 'config', this))
-    const logger = pino({ level: (values['log-level'] as string | undefined) ?? 'info', base: { node: config.dataDir } })
+    // flags and environment first: a bad level is a usage error before any file is read
+    const level = logLevel(values['log-level'])
+    const config = withHttpHostFromEnv(await loadNodeConfig(required(values, 'config', this)))
+    const logger = pino({ level, base: { node: config.dataDir } })
     const node = new ArchiveNode({ config, devKey: values['dev-key'] === true, logger })
     await node.start()
     io.stdout(`${JSON.stringify({ event: 'started', ...node.status(), addrs: node.network.multiaddrs().map(String) }, bigintReplacer)}\n`)
