@@ -105,6 +105,7 @@ export async function runMirror(o: MirrorOptions): Promise<void> {
     throw new ArkError('IO', `cannot create ${o.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; pass a --dir you can write to`, { cause: err })
   }
   let held = await openHeld(o)
+  if (o.signal.aborted) return
   await pruneMirror(o.dir, keep, held?.name)
   // the same source failing every poll is said once, until it recovers or fails differently
   let said = new Set<string>()
@@ -136,7 +137,7 @@ async function openHeld(o: MirrorOptions): Promise<Held | undefined> {
     const reuse = await openReusable(join(o.dir, name), o.trust, o.chainId, o.adapterId, o.signal)
     return { block: reuse.block, name, reuse }
   } catch (err) {
-    o.signal.throwIfAborted()
+    if (o.signal.aborted) return undefined
     o.onNotice?.(`${join(o.dir, name)} (named by latest) does not check out, so its blocks are not reused: ${(err as Error).message}`)
     return undefined
   }
