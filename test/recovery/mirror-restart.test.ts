@@ -8,6 +8,8 @@
  * Helia on disk behind them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +22,9 @@ import { readLatest } from '../../node/recovery/mirror-dir.ts'
 import { fileTrust } from '../../node/recovery/trust.ts'
 import { addr, OP } from '../protocol/support.ts'
 import { certifiedSnapshot, certifySnapshot, startServingNode, type Certified, type ServingNode } from '../support/recovery-server.ts'
+import { runArk } from '../support/recovery.ts'
+
+const BIN = fileURLToPath(new URL('../../node/cli/bin.js', import.meta.url))
 
 let dir: string
 let older: Certified
@@ -107,5 +112,34 @@ describe('ark mirror stopped mid-fetch', () => {
     await run(newNode.url, new AbortController().signal, counting)
     expect(events).toHaveLength(2)
     expect(requested).toEqual([])
+  })
+
+  it('ark mirror: --once mirrors and exits; a running mirror stops cleanly on SIGINT', { timeout: 120_000 }, async () => {
+    const args = (d: string): string[] => ['mirror', '--chain', '31337', '--adapter', 'synth', '--trust', join(dir, 'operators.json'), '--gateway', newNode.url, '--dir', d, '--poll-interval', '0.2', '--json']
+    const once = await runArk([...args(join(dir, 'cli-once')), '--once'])
+    expect(once.code, once.stderr).toBe(0)
+    const line = JSON.parse(once.stdout.trim().split('\n').at(-1)!) as { block: string; snapshot: string; downloaded: { bytes: number } }
+    expect(line.block).toBe(newer.certificate.body.blockNumber.toString())
+    expect(line.snapshot).toBe(newer.snapshot.cid.toString())
+    expect(once.stderr).toMatch(/^mirror: block [0-9]+ verified in [0-9]+ ms: downloaded .* MiB \([0-9]+ blocks\), reused/m)
+    expect(await readLatest(join(dir, 'cli-once'))).toBe(line.block)
+
+    const child = spawn(process.execPath, [BIN, ...args(join(dir, 'cli-signal'))], { stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      let out = ''
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString()
+          if (out.includes('\n')) resolve()
+        })
+        child.on('exit', (code) => reject(new Error(`ark mirror exited with ${code} before mirroring a checkpoint`)))
+      })
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+      child.kill('SIGINT')
+      expect(await exited).toBe(0)
+      expect(await readLatest(join(dir, 'cli-signal'))).toBe(newer.certificate.body.blockNumber.toString())
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 })
