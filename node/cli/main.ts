@@ -8,6 +8,7 @@ import { nodeStartCommand } from './node/start.ts'
 import { signlogExportCommand, signlogImportCommand } from './node/signlog.ts'
 import { fetchCommand } from './recovery.ts'
 import { citeCommand } from './recovery/cite.ts'
+import { mirrorCommand } from './recovery/mirror.ts'
 import { recoveryProveCommand } from './recovery/prove.ts'
 import { recoveryDiffCommand } from './recovery/diff.ts'
 import { riskCommand } from './recovery/risk.ts'
@@ -19,7 +20,7 @@ import { buildInfo } from '../version.ts'
 const groups: Record<string, { summary: string; commands: Command[] }> = {
   snapshot: { summary: 'build, inspect, export, diff and prove deterministic snapshots', commands: snapshotCommands },
   node: { summary: 'run an archive node', commands: [nodeStartCommand] },
-  recovery: { summary: 'fetch and verify certified snapshots from untrusted sources', commands: [fetchCommand, verifyCommand, recoveryProveCommand, recoveryDiffCommand, riskCommand, citeCommand] },
+  recovery: { summary: 'fetch and verify certified snapshots from untrusted sources', commands: [fetchCommand, mirrorCommand, verifyCommand, recoveryProveCommand, recoveryDiffCommand, riskCommand, citeCommand] },
   keys: { summary: 'operator keys', commands: [keysNewCommand] },
   signlog: { summary: 'export or import a node\'s signing history (slashing protection)', commands: [signlogExportCommand, signlogImportCommand] },
   devnet: { summary: 'a local chain with the reference protocol, a workload and checkpoints', commands: devnetCommands },

@@ -1,11 +1,5 @@
-import { createWriteStream } from 'node:fs'
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { certificateJSON } from '../../protocol/certificate.ts'
-import { writeCar } from '../../snapshot/car/car.ts'
-import { exportJsonl } from '../../snapshot/export/records.ts'
+import { readFile, rm, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import { closeSources, FETCH_DEFAULTS, fetchLocated, locateCertified, parseBlockQuery, type FetchOptions } from '../recovery/fetch.ts'
@@ -14,10 +8,10 @@ import { openReusable } from '../recovery/incremental.ts'
 import { peerSource } from '../recovery/peer-source.ts'
 import { progressLine } from '../recovery/progress.ts'
 import type { FetchSource } from '../recovery/source.ts'
+import { writeSnapshotDir } from '../recovery/snapshot-dir.ts'
 import { stagingPathFor } from '../recovery/staging.ts'
 import { positiveInt, required, UsageError, type Command } from './command.ts'
 import { TRUST_OPTIONS, trustRootFromOptions } from './recovery/trust-options.ts'
-import { bigintReplacer } from '../../snapshot/codec/json.ts'
 
 
 /** What an existing --out holds: nothing, an earlier fetch's output (its summary), or something else. */
@@ -93,19 +87,8 @@ export const fetchCommand: Command = {
       }
       const r = await fetchLocated(o, at)
       progress?.done()
-      // everything goes to a sibling temp dir renamed at the end: DIR is complete or absent
-      const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`)
-      await rm(tmp, { recursive: true, force: true })
-      await mkdir(tmp, { recursive: true })
       try {
-        const s = r.snapshot
-        await writeFile(join(tmp, 'certificate.json'), `${JSON.stringify(certificateJSON(r.certificate), bigintReplacer, 2)}\n`)
-        await pipeline(Readable.from(writeCar([s.cid], s.blockCids(), r.store)), createWriteStream(join(tmp, 'snapshot.car')))
-        await pipeline(Readable.from(exportJsonl(s)), createWriteStream(join(tmp, 'accounts.jsonl')))
-        await writeFile(join(tmp, 'markets.json'), `${JSON.stringify(s.schema.markets.toJSON(await s.markets()), null, 2)}\n`)
-        const summary = { block: s.root.block.number.toString(), blockHash: s.root.block.hash, chainId: s.root.block.chainId.toString(), adapter: s.root.adapter, snapshot: s.cid.toString(), certificate: r.certificateCid.toString(), stateRoot: s.root.stateRoot, accounts: s.root.accountCount, signers: r.certificate.signatures.map((x) => x.signer), weight: r.weight.toString(), trust: trust.describe(r.certificate), source: r.source, certificateSource: r.certificateSource }
-        await writeFile(join(tmp, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
-        await rename(tmp, out)
+        const summary = await writeSnapshotDir(out, r, trust.describe(r.certificate))
         await r.staging.remove()
         const st = r.stats
         io.stdout(
@@ -114,7 +97,6 @@ export const fetchCommand: Command = {
             : `verified snapshot of block ${summary.block} (${summary.accounts} accounts, weight ${summary.weight}) from ${summary.source}\n  certificate ${summary.certificate}\n  snapshot    ${summary.snapshot}\n  stateRoot   ${summary.stateRoot}\n  blocks      ${st.blocks} (${st.fetchedBlocks} fetched, ${st.resumedBlocks} resumed${reuse === undefined ? '' : `, ${st.reusedBlocks} reused from ${reuse.describe}`})\n  downloaded  ${st.fetchedBytes} bytes of ${st.bytes}\nwrote ${out}\n`,
         )
       } catch (err) {
-        await rm(tmp, { recursive: true, force: true })
         await r.staging.close().catch(() => {})
         throw err
       }

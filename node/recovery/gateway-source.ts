@@ -35,8 +35,8 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
   const f = options.fetch ?? fetch
   const concurrency = options.concurrency ?? GATEWAY_SOURCE_DEFAULTS.concurrency
 
-  async function get(path: string, accept: string, ctx: SourceContext): Promise<Response> {
-    const res = await f(`${target.url}${path}`, { signal: ctx.signal, headers: { accept, ...target.headers } })
+  async function get(path: string, accept: string, ctx: SourceContext, signal: AbortSignal = ctx.signal): Promise<Response> {
+    const res = await f(`${target.url}${path}`, { signal, headers: { accept, ...target.headers } })
     ctx.progress()
     if (!res.ok) {
       const bytes = await readBounded(res, 'error', `GET ${path}`).catch(() => new Uint8Array(0))
@@ -142,9 +142,20 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
     },
     async fetchBlock(cid, staging, ctx): Promise<void> {
       const path = `/ipfs/${cid.toString()}?format=raw`
-      const bytes = await readBounded(await get(path, 'application/vnd.ipld.raw', ctx), 'block', `GET ${path}`)
-      checkBlock(cid, bytes)
-      staging.put({ cid, bytes })
+      // fetch() leaves its abort listener on the signal until the response is garbage-collected: on the
+      // fetch's long-lived signal thousands of block requests piled up listeners (each add scans them all,
+      // most of an incremental fetch's CPU); a signal per request, unlinked when it is done, keeps it flat
+      const own = new AbortController()
+      const onAbort = (): void => own.abort(ctx.signal.reason)
+      if (ctx.signal.aborted) onAbort()
+      ctx.signal.addEventListener('abort', onAbort, { once: true })
+      try {
+        const bytes = await readBounded(await get(path, 'application/vnd.ipld.raw', ctx, own.signal), 'block', `GET ${path}`)
+        checkBlock(cid, bytes)
+        staging.put({ cid, bytes })
+      } finally {
+        ctx.signal.removeEventListener('abort', onAbort)
+      }
     },
     async close(): Promise<void> {},
   }

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { OperatorSet } from '../../protocol/operator-set.ts'
-import { walkDag } from '../../snapshot/dag/walk.ts'
+import { walkDag, walkDagSync } from '../../snapshot/dag/walk.ts'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { openSnapshotDir } from './snapshot-dir.ts'
@@ -45,25 +45,37 @@ export async function openReusable(dir: string, trust: OperatorSet | TrustRoot, 
 
 /**
  * Make every block of the DAG under `root` present in `staging`, walking it
- * with the one DAG walker (level order, reads overlapping): a block already
- * staged is read from there, a block the earlier snapshot holds is copied
- * from it (counted as reused, never fetched), any other block is fetched
- * alone from `src` (hash-checked by the source before it is kept).
+ * with the one DAG walker (level order, reads overlapping). A block the
+ * earlier snapshot holds roots a subtree it holds whole (content
+ * addressing): the walk does not descend into it, its blocks are copied in
+ * one synchronous pass (counted as reused, never fetched or hashed again).
+ * Only blocks of neither are fetched from `src`, `src.blockConcurrency` at
+ * once (hash-checked by the source before they are kept). A block the
+ * earlier snapshot should hold but lacks is fetched like a new one.
  */
 export async function fetchReusing(src: FetchSource, root: CID, staging: Staging, reuse: ReusableBlocks, ctx: SourceContext): Promise<void> {
+  let lacking: CID[] = []
+  const copy = (top: CID): void => {
+    const read = (cid: CID): Uint8Array | undefined => (reuse.has(cid) ? reuse.get(cid) : undefined)
+    for (const b of walkDagSync(top, read, { onMissing: (cid) => lacking.push(cid) })) staging.put(b, 'reused')
+  }
+  const held = (cid: CID): boolean => {
+    if (!reuse.has(cid)) return false
+    copy(cid)
+    return true
+  }
   const read = async (cid: CID): Promise<Uint8Array> => {
     if (staging.has(cid)) return staging.get(cid)
-    if (reuse.has(cid)) {
-      const bytes = reuse.get(cid)
-      staging.put({ cid, bytes }, 'reused')
-      return bytes
-    }
     await src.fetchBlock(cid, staging, ctx)
     ctx.progress()
     if (!staging.has(cid)) throw new SourceError(`did not deliver block ${cid.toString()}`)
     return staging.get(cid)
   }
-  for await (const _ of walkDag(root, read, { order: 'level', concurrency: src.blockConcurrency, signal: ctx.signal })) {
-    // each block is in staging once read
+  for (let roots = [root]; roots.length > 0; ) {
+    for await (const _ of walkDag(roots, read, { order: 'level', concurrency: src.blockConcurrency, signal: ctx.signal, skip: held })) {
+      // each block is in staging once read
+    }
+    roots = lacking.filter((cid) => !staging.has(cid))
+    lacking = []
   }
 }

@@ -1,13 +1,20 @@
-import { readFile, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { createWriteStream } from 'node:fs'
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { CID } from 'multiformats/cid'
 import { certificateFromJSON } from '../../protocol/certificate-json.ts'
-import type { Certificate } from '../../protocol/certificate.ts'
+import { certificateJSON, type Certificate } from '../../protocol/certificate.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
+import { writeCar } from '../../snapshot/car/car.ts'
+import { bigintReplacer } from '../../snapshot/codec/json.ts'
+import { exportJsonl } from '../../snapshot/export/records.ts'
 import type { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { openCar } from '../cli/open-car.ts'
+import type { Fetched } from './fetch.ts'
 
 /** A directory as `ark fetch` writes it, opened and cross-checked. */
 export interface SnapshotDir {
@@ -68,4 +75,47 @@ export async function openSnapshotDir(dir: string): Promise<SnapshotDir> {
   if (b.adapterId !== r.adapter.id) mismatch('adapter', b.adapterId, r.adapter.id)
   if (b.configHash.toLowerCase() !== r.adapter.configHash.toLowerCase()) mismatch('configHash', b.configHash, r.adapter.configHash)
   return { dir, certificate, certificateCid: cid, certificateJson, snapshot, summary }
+}
+
+/** summary.json of a directory `ark fetch` (or `ark mirror`) wrote. */
+export interface FetchedSummary {
+  block: string
+  blockHash: string
+  chainId: string
+  adapter: unknown
+  snapshot: string
+  certificate: string
+  stateRoot: string
+  accounts: number
+  signers: string[]
+  weight: string
+  trust: string
+  source: string
+  certificateSource: string
+}
+
+/**
+ * Write a fetched, verified snapshot as DIR (certificate.json, snapshot.car,
+ * accounts.jsonl, markets.json, summary.json): everything goes to a sibling
+ * temp dir renamed to `out` at the end, so `out` is complete or absent.
+ * `trust` describes the trust root that checked the certificate.
+ */
+export async function writeSnapshotDir(out: string, r: Fetched, trust: string): Promise<FetchedSummary> {
+  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`)
+  await rm(tmp, { recursive: true, force: true })
+  await mkdir(tmp, { recursive: true })
+  try {
+    const s = r.snapshot
+    await writeFile(join(tmp, 'certificate.json'), `${JSON.stringify(certificateJSON(r.certificate), bigintReplacer, 2)}\n`)
+    await pipeline(Readable.from(writeCar([s.cid], s.blockCids(), r.store)), createWriteStream(join(tmp, 'snapshot.car')))
+    await pipeline(Readable.from(exportJsonl(s)), createWriteStream(join(tmp, 'accounts.jsonl')))
+    await writeFile(join(tmp, 'markets.json'), `${JSON.stringify(s.schema.markets.toJSON(await s.markets()), null, 2)}\n`)
+    const summary: FetchedSummary = { block: s.root.block.number.toString(), blockHash: s.root.block.hash, chainId: s.root.block.chainId.toString(), adapter: s.root.adapter, snapshot: s.cid.toString(), certificate: r.certificateCid.toString(), stateRoot: s.root.stateRoot, accounts: s.root.accountCount, signers: r.certificate.signatures.map((x) => x.signer), weight: r.weight.toString(), trust, source: r.source, certificateSource: r.certificateSource }
+    await writeFile(join(tmp, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
+    await rename(tmp, out)
+    return summary
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true })
+    throw err
+  }
 }

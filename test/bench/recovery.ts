@@ -30,12 +30,14 @@ import { openReusable } from '../../node/recovery/incremental.ts'
 import { addr, OP } from '../protocol/support.ts'
 import { writeFetchedDir } from '../support/recovery.ts'
 
-const { values } = parseArgs({ options: { accounts: { type: 'string' }, runs: { type: 'string' }, proofs: { type: 'string' }, disk: { type: 'string' } } })
+const { values } = parseArgs({ options: { accounts: { type: 'string' }, runs: { type: 'string' }, proofs: { type: 'string' }, disk: { type: 'string' }, only: { type: 'string' } } })
+// `--only incremental`: just the incremental case (one full fetch of the earlier checkpoint to start from)
+const only = values.only
 const accounts = Number(values.accounts ?? 100000)
 const runs = Number(values.runs ?? (accounts > 200_000 ? 1 : 3))
 const proofs = Number(values.proofs ?? 1000)
 // the disk-backed archive node (gateway and bitswap): one file per block on the serving side, slow at 1M
-const disk = (values.disk ?? (accounts > 200_000 ? 'no' : 'yes')) === 'yes'
+const disk = only !== 'incremental' && (values.disk ?? (accounts > 200_000 ? 'no' : 'yes')) === 'yes'
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
 const mb = (b: number): number => Math.round(b / 2 ** 20)
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
@@ -88,7 +90,7 @@ const floors: number[] = []
 const times: Record<Path, number[]> = { gateway: [], diskGateway: [], bitswap: [] }
 const stats: Partial<Record<Path, Fetched['stats']>> = {}
 let last: Fetched | undefined
-for (let i = 0; i < runs; i++) {
+for (let i = 0; i < (only === 'incremental' ? 1 : runs); i++) {
   floors.push(await floor())
   for (const p of paths) {
     const f = await fetchOnce(p, i)
@@ -101,30 +103,82 @@ for (let i = 0; i < runs; i++) {
 
 // incremental fetch (issue 18): the next checkpoint (1% of the accounts changed) from an earlier
 // fetch's directory (read back and checked as `ark fetch --from` does) vs a full fetch of it
+/** ARK_BENCH_PROFILE_INC=FILE: a CPU profile of the incremental fetch alone (open the .cpuprofile in Chrome devtools) */
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const { Session } = await import('node:inspector/promises')
+  const { writeFile } = await import('node:fs/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  return async (file) => {
+    const { profile } = await session.post('Profiler.stop')
+    await writeFile(file, JSON.stringify(profile))
+    session.disconnect()
+  }
+}
 const nextQuery = { kind: 'number' as const, block: BigInt(served.nextBlock) }
 const earlier = join(dir, 'earlier')
 await writeFetchedDir(earlier, last!.snapshot, last!.store, last!.certificate)
 const incFull: number[] = []
 const incTimes: number[] = []
 const incOpen: number[] = []
+const incCpu: number[] = []
+const fullCpu: number[] = []
 let incStats: { full?: Fetched['stats']; inc?: Fetched['stats'] } = {}
 for (let i = 0; i < runs; i++) {
   gc()
   let t0 = performance.now()
+  let cpu0 = process.cpuUsage()
   const full = await fetchCertified({ sources: [gatewaySource(served.memoryUrl)], chainId: 31337n, adapterId: 'synth', query: nextQuery, trust, staging: join(dir, `.next-full-${i}.partial`), stallMs: 120_000 })
   incFull.push(performance.now() - t0)
+  let cpu = process.cpuUsage(cpu0)
+  fullCpu.push((cpu.user + cpu.system) / 1000)
   await full.staging.remove()
   gc()
   t0 = performance.now()
+  cpu0 = process.cpuUsage()
+  const prof = process.env.ARK_BENCH_PROFILE_INC === undefined ? undefined : await startProfile()
   const reuse = await openReusable(earlier, trust, 31337n, 'synth')
   incOpen.push(performance.now() - t0)
   const inc = await fetchCertified({ sources: [gatewaySource(served.memoryUrl)], chainId: 31337n, adapterId: 'synth', query: nextQuery, trust, staging: join(dir, `.next-inc-${i}.partial`), stallMs: 120_000, reuse })
   incTimes.push(performance.now() - t0)
+  if (prof !== undefined) await prof(process.env.ARK_BENCH_PROFILE_INC!)
+  cpu = process.cpuUsage(cpu0)
+  incCpu.push((cpu.user + cpu.system) / 1000)
   if (!inc.snapshot.cid.equals(full.snapshot.cid)) throw new Error('incremental and full fetch disagree')
   await inc.staging.remove()
   incStats = { full: full.stats, inc: inc.stats }
 }
 server.stdin!.end()
+// the next checkpoint after 1% of the accounts changed: gateway, from an earlier fetch's directory (its
+// read and checks included in ms) vs a full fetch; targets <= 15% of the bytes, <= 20% of the time
+const round = (x: number): number => Math.round(x)
+const incremental = {
+  fullBytes: incStats.full!.fetchedBytes,
+  bytes: incStats.inc!.fetchedBytes,
+  blocks: incStats.inc!.fetchedBlocks,
+  reusedBlocks: incStats.inc!.reusedBlocks,
+  bytesRatio: +(incStats.inc!.fetchedBytes / incStats.full!.fetchedBytes).toFixed(3),
+  fullMs: round(median(incFull)),
+  ms: round(median(incTimes)),
+  openEarlierMs: round(median(incOpen)),
+  timeRatio: +(median(incTimes) / median(incFull)).toFixed(3),
+  // where the time goes (the verification overlaps the blocks phase), and client CPU (wall time on a loaded machine says more about the neighbours)
+  fullSplit: incStats.full!.ms,
+  split: incStats.inc!.ms,
+  fullClientCpuMs: round(median(fullCpu)),
+  clientCpuMs: round(median(incCpu)),
+  cpuRatio: +(median(incCpu) / median(fullCpu)).toFixed(3),
+  runsMs: incTimes.map(round),
+  fullRunsMs: incFull.map(round),
+  targets: { bytesUnder15pct: incStats.inc!.fetchedBytes <= 0.15 * incStats.full!.fetchedBytes, timeUnder20pct: median(incTimes) <= 0.2 * median(incFull) },
+}
+if (only === 'incremental') {
+  await rm(dir, { recursive: true, force: true })
+  process.stdout.write(`${JSON.stringify({ bench: 'recovery', only, accounts, runs, incremental1pct: incremental, loadAverage1m: +loadavg()[0]!.toFixed(1) })}\n`)
+  process.exit(0)
+}
 
 let t = 0
 // proofs from the fetched (verified) snapshot: generation and verification per account
@@ -155,7 +209,6 @@ const diffMs = performance.now() - t
 await rm(dir, { recursive: true, force: true })
 
 const floorMs = median(floors)
-const round = (x: number): number => Math.round(x)
 const path = (p: Path): Record<string, unknown> | null => {
   if (times[p].length === 0) return null
   const ms = median(times[p])
@@ -175,20 +228,7 @@ const out = {
   diskNodeBitswap: path('bitswap'),
   proof: { accounts: keys.length, generateUsPerAccount: +proveUs.toFixed(1), verifyUsPerAccount: +verifyUs.toFixed(1) },
   diff1pct: { changes: changes.length, differing, ms: round(diffMs) },
-  // the next checkpoint after 1% of the accounts changed: gateway, from an earlier fetch's directory (its
-  // read and checks included in ms) vs a full fetch; targets <= 15% of the bytes, <= 20% of the time
-  incremental1pct: {
-    fullBytes: incStats.full!.fetchedBytes,
-    bytes: incStats.inc!.fetchedBytes,
-    blocks: incStats.inc!.fetchedBlocks,
-    reusedBlocks: incStats.inc!.reusedBlocks,
-    bytesRatio: +(incStats.inc!.fetchedBytes / incStats.full!.fetchedBytes).toFixed(3),
-    fullMs: round(median(incFull)),
-    ms: round(median(incTimes)),
-    openEarlierMs: round(median(incOpen)),
-    timeRatio: +(median(incTimes) / median(incFull)).toFixed(3),
-    targets: { bytesUnder15pct: incStats.inc!.fetchedBytes <= 0.15 * incStats.full!.fetchedBytes, timeUnder20pct: median(incTimes) <= 0.2 * median(incFull) },
-  },
+  incremental1pct: incremental,
   loadAverage1m: +loadavg()[0]!.toFixed(1),
   targets: { fetchVerifyUnder1sAt100k: accounts <= 100_000 ? gwMs < 1000 : null, within3xPlain: gwMs <= 3 * floorMs },
   peakRssMiB: mb(process.resourceUsage().maxRSS * 1024),
