@@ -1,6 +1,6 @@
 // The explorer: a hash router over four views (checkpoints, one checkpoint, diff, network).
 import * as api from './api.js'
-import { lineChart } from './chart.js'
+import { lineChart, timeline } from './chart.js'
 import { assetDecimals, failed, html, raw, reported, short, time, units, verified } from './format.js'
 import { verifyCheckpoint, verifyProof } from './verify.js'
 
@@ -63,6 +63,7 @@ async function checkpointsView(params) {
   show(
     html`<h2>Certified checkpoints</h2>
 <p>Chain ${st.chainId}, adapter <code>${st.adapter?.id}</code>. Latest certified: ${st.latestCertified === null ? 'none yet' : html`<a href="#/checkpoint/${st.latestCertified.block}">block ${st.latestCertified.block}</a>`}. ${reported()}</p>
+${raw(timeline(page.checkpoints))}
 <section aria-labelledby="h-regular"><h3 id="h-regular">Regular checkpoints (${regular.length})</h3>
 ${regular.length === 0 ? html`<p class="muted">None in this page.</p>` : html`<ol class="cards" id="regular">${regular.map((c) => checkpointCard(c, times))}</ol>`}</section>
 <section aria-labelledby="h-emergency"><h3 id="h-emergency">Emergency checkpoints (${emergency.length})</h3>
