@@ -288,6 +288,7 @@ export class ArchiveNode {
       expectsPeers: c.p2p.bootstrap.length > 0,
       watchdog: this.watchdog,
       snapshotNow: (block) => this.snapshotNow(block),
+      divergences: () => this.divergences,
     }
 
     const scheduling = schedulerServices(this.scheduler)({ onFatal: (err) => this.stopFor(err) })

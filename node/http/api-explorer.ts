@@ -295,6 +295,14 @@ export function createExplorerApi(view: NodeView, limits: typeof EXPLORER_LIMITS
           // a sequence that grows as checkpoints are certified: not cacheable like the rest
           return sendJSON(res, 200, { points, missing })
         }
+        case 'divergences':
+          query(url, [])
+          return sendJSON(res, 200, { divergences: view.divergences?.() ?? [] })
+        case 'operators':
+          // the set at the finalized head only: a client-chosen block could make the node read the registry at any number of blocks
+          query(url, [])
+          if (view.operators === undefined) throw new HttpError(404, 'NOT_FOUND', 'this node does not report its operator set')
+          return sendJSON(res, 200, await view.operators())
       }
     },
   }

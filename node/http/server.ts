@@ -78,6 +78,10 @@ export interface NodeView {
   metrics(): string
   health(): { ok: boolean; reasons: string[] }
   admin?: { snapshotNow(block?: bigint): Promise<Record<string, unknown>> }
+  /** divergence reports (block, ours, certified, accounts); absent: the explorer shows none reported */
+  divergences?: () => Record<string, unknown>[]
+  /** the operator set at the finalized head (per-checkpoint sets are in the checkpoint views) */
+  operators?: () => Promise<{ operators: { address: string; weight: string }[]; threshold: string; totalWeight: string }>
 }
 
 
@@ -238,6 +242,8 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
       case 'checkpoint_account':
       case 'diff':
       case 'totals':
+      case 'divergences':
+      case 'operators':
         return explorer.handle(req, res, url, r)
       case 'unknown':
         throw new HttpError(404, 'NOT_FOUND', 'no such endpoint; see /v1/status, /v1/checkpoints, /v1/evidence, /metrics, /healthz, /ipfs/{cid}')

@@ -120,6 +120,26 @@ describe('explorer API', () => {
   })
 })
 
+describe('network endpoints', () => {
+  it('divergences and the operator set, when the node reports them', async () => {
+    expect((await getJSON('/v1/divergences')).body).toEqual({ divergences: [] })
+    expect((await getJSON('/v1/operators')).status).toBe(404)
+    const view = Object.assign(new FakeView(new MemoryBlockStore(), []), {
+      divergences: () => [{ block: '8', ours: 'bafyours', certified: 'bafycert', accounts: ['0x' + '0a'.repeat(20)] }],
+      operators: async () => ({ operators: [{ address: '0x' + '0b'.repeat(20), weight: '2' }], threshold: '2', totalWeight: '2' }),
+    })
+    const one = createHttpApi({ view })
+    const base = (await one.start()).url
+    try {
+      expect((await getJSON('/v1/divergences', base)).body).toEqual({ divergences: [{ block: '8', ours: 'bafyours', certified: 'bafycert', accounts: ['0x' + '0a'.repeat(20)] }] })
+      expect((await getJSON('/v1/operators', base)).body).toEqual({ operators: [{ address: '0x' + '0b'.repeat(20), weight: '2' }], threshold: '2', totalWeight: '2' })
+      expect((await getJSON('/v1/operators?block=5', base)).status).toBe(400)
+    } finally {
+      await one.stop()
+    }
+  })
+})
+
 describe('explorer static files', () => {
   it('serves the page with a strict CSP and the vendor files by name only', async () => {
     const page = await fetch(`${url}/explorer/`)

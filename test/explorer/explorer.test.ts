@@ -149,6 +149,9 @@ describe('explorer in Chromium', () => {
     await page.goto(`${api}/explorer/#/network`)
     await ready(page, '#/network')
     expect(Number(await page.getAttribute('[data-peers]', 'data-peers'))).toBeGreaterThan(0)
+    // the four operators of the set, each with a signature recovered in the page
+    expect(await page.locator('#operators tr[data-operator]').count()).toBe(4)
+    expect(await page.locator('#operators .badge.ok').count()).toBe(4)
     await page.screenshot({ path: join(SHOTS, 'network.png'), fullPage: true })
 
     expect(pageErrors).toEqual([])

@@ -213,12 +213,15 @@ ${s.marketChanges.length === 0 ? '' : html`<details><summary>Market state: ${s.m
 }
 
 async function networkView() {
-  const [st, cps, ev, al] = await Promise.all([api.status(), api.checkpoints('?limit=100'), api.evidence(), api.alerts()])
+  const [st, cps, ev, al, dv, ops] = await Promise.all([api.status(), api.checkpoints('?limit=100'), api.evidence(), api.alerts(), api.divergences(), api.operators()])
   const latestBy = new Map()
   for (const cp of cps.checkpoints) {
     const v = check(cp)
     for (const a of v.valid) latestBy.set(a, cp.block)
   }
+  // every operator of the current set, and any other that signed a recent certificate
+  const weights = new Map((ops?.operators ?? []).map((o) => [o.address.toLowerCase(), o.weight]))
+  const everyone = [...new Set([...weights.keys(), ...latestBy.keys()])].sort()
   const lag = st.latestCertified === null ? null : BigInt(st.finalizedHead) - BigInt(st.latestCertified.block)
   show(
     html`<h2>Network and health</h2>
@@ -229,9 +232,12 @@ async function networkView() {
 <dt>Next checkpoint</dt><dd>${st.nextCheckpoint ?? '-'}</dd><dt>Divergence reports</dt><dd>${st.divergences}</dd>
 <dt>Fatal error</dt><dd>${st.fatal ?? 'none'}</dd></dl></section>
 <section aria-labelledby="h-ops"><h3 id="h-ops">Operators: latest certified attestation</h3>
-<div class="table-wrap"><table><thead><tr><th scope="col">Operator</th><th scope="col">Latest checkpoint signed</th><th scope="col">Status</th></tr></thead>
-<tbody>${[...latestBy].sort().map(([a, b]) => html`<tr><td class="mono">${a}</td><td><a href="#/checkpoint/${b}">${b}</a></td><td>${verified('signature verified')}</td></tr>`)}</tbody></table></div>
-<p class="muted">From the signatures in the last ${cps.checkpoints.length} certificates; operators that signed none of them are not listed.</p></section>
+${ops === null ? '' : html`<p>Operator set at the finalized head: threshold ${ops.threshold} of total weight ${ops.totalWeight} ${reported()}</p>`}
+<div class="table-wrap"><table id="operators"><thead><tr><th scope="col">Operator</th><th scope="col" class="num">Weight</th><th scope="col">Latest checkpoint signed</th><th scope="col">Status</th></tr></thead>
+<tbody>${everyone.map((a) => html`<tr data-operator="${a}"><td class="mono">${a}</td><td class="num">${weights.get(a) ?? '-'}</td><td>${latestBy.has(a) ? html`<a href="#/checkpoint/${latestBy.get(a)}">${latestBy.get(a)}</a>` : 'none of the last certificates'}</td><td>${latestBy.has(a) ? verified('signature verified') : html`<span class="badge bad">no recent signature</span>`}</td></tr>`)}</tbody></table></div>
+<p class="muted">Latest signatures from the last ${cps.checkpoints.length} certificates, each recovered in this browser.</p></section>
+<section aria-labelledby="h-dv"><h3 id="h-dv">Divergence reports (${dv.divergences.length}) ${reported()}</h3>
+${dv.divergences.length === 0 ? html`<p class="muted">None: this node's snapshots matched every certificate.</p>` : html`<ul>${dv.divergences.map((d) => html`<li>Block ${d.block}: this node derived <span class="mono">${short(d.ours, 10)}</span>, the certificate says <span class="mono">${short(d.certified, 10)}</span>; accounts: ${d.accounts.length === 0 ? 'none named' : d.accounts.map((x) => html`<span class="mono">${x}</span> `)}</li>`)}</ul>`}</section>
 <section aria-labelledby="h-ev"><h3 id="h-ev">Equivocation evidence (${ev.evidence.length}) ${reported()}</h3>
 ${ev.evidence.length === 0 ? html`<p class="muted">None seen.</p>` : html`<ul>${ev.evidence.map((e) => html`<li>Operator <span class="mono">${e.signer}</span> signed two contents at block ${e.block}: <span class="mono">${short(e.a, 10)}</span> and <span class="mono">${short(e.b, 10)}</span></li>`)}</ul>`}</section>
 <section aria-labelledby="h-al"><h3 id="h-al">Watchdog ${reported()}</h3>
