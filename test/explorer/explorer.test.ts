@@ -43,10 +43,16 @@ async function openSnapshot(n: ArchiveNode, cid: CID): Promise<Snapshot<unknown,
   return Snapshot.open(n.store, cid, schemaById(root.schema.id, root.schema.version))
 }
 
-async function ready(page: Page, hash: string): Promise<void> {
-  // page functions as strings: the test's TypeScript program has no DOM types
-  await page.waitForFunction(`document.getElementById('view')?.dataset.ready === ${JSON.stringify(hash)}`, undefined, { timeout: 30_000 })
+/**
+ * Poll an expression in the page. Expressions are strings (the test's TypeScript program has no DOM
+ * types) and run through page.evaluate, not waitForFunction, whose string form needs eval, which the
+ * page's Content-Security-Policy forbids (as it should).
+ */
+async function waitFor(page: Page, expression: string): Promise<void> {
+  await until(expression, async () => (await page.evaluate(expression)) === true, 30_000)
 }
+
+const ready = (page: Page, hash: string): Promise<void> => waitFor(page, `document.getElementById('view')?.dataset.ready === ${JSON.stringify(hash)}`)
 
 beforeAll(async () => {
   fx = await archiveFixture({ name: 'explorer', seed: 151, traders: 8, steps: 15 })
@@ -94,7 +100,7 @@ describe('explorer in Chromium', () => {
     expect(shown.length).toBeGreaterThanOrEqual(3)
     const badges = (await page.evaluate(`[...document.querySelectorAll('[data-block] h3 .badge')].map((e) => e.textContent)`)) as string[]
     expect(badges.filter((t) => t.includes('signatures verified')).length).toBe(shown.length)
-    await page.waitForFunction(`[...document.querySelectorAll('[data-time]')].every((e) => e.textContent !== '…')`, undefined, { timeout: 30_000 })
+    await waitFor(page, `[...document.querySelectorAll('[data-time]')].every((e) => e.textContent !== '…')`)
     await page.screenshot({ path: join(SHOTS, 'checkpoints.png'), fullPage: false })
     await page.setViewportSize({ width: 390, height: 844 })
     await page.screenshot({ path: join(SHOTS, 'checkpoints-phone.png'), fullPage: false })
