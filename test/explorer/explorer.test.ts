@@ -2,8 +2,8 @@
  * The explorer in a real browser (Debian's Chromium driven by playwright-core) against a running
  * 4-node cluster on a real chain: the checkpoint list matches the API and every certificate's
  * signatures verify in the page; an account's proof is verified in the page against the certified
- * stateRoot (and a tampered proof is refused); the diff's totals match the library's recovery diff
- * (what `ark diff` prints); the network page shows the node's peers. Screenshots of each page are
+ * stateRoot (and a tampered proof is refused); the diff's totals match what `ark diff` prints for
+ * the same two snapshots; the network page shows the node's peers. Screenshots of each page are
  * saved under test/explorer/screenshots/.
  */
 import { existsSync } from 'node:fs'
@@ -16,7 +16,10 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import type { CID } from 'multiformats/cid'
 import type { ArchiveNode } from '../../node/archive/node.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
-import { emptyRecoverySummary, recoveryDiff } from '../../snapshot/state/diff-summary.ts'
+import type { RecoveryDiffSummary } from '../../snapshot/state/diff-summary.ts'
+import { writeCar } from '../../snapshot/car/car.ts'
+import { writeFileAtomic } from '../../node/fs/atomic.ts'
+import { runArk } from '../support/recovery.ts'
 import { decodeRoot } from '../../snapshot/state/root.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { schemaById } from '../../snapshot/schema/registry.ts'
@@ -137,10 +140,13 @@ describe('explorer in Chromium', () => {
     expect(await page.getAttribute('#proof-status', 'data-verified')).toBe('no')
     await page.unroute('**/accounts/**')
 
-    // 3. the diff: totals per asset equal the library's recovery diff (what `ark diff` prints)
+    // 3. the diff: totals per asset equal what `ark diff` prints for the two snapshots (CARs of node 0's blocks)
     const snapA = await openSnapshot(n0, n0.certificates.get(BigInt(cpA!.block))!.certificate.body.snapshotCid)
-    const summary = emptyRecoverySummary(snapA, snapC)
-    for await (const _ of recoveryDiff(snapA, snapC, summary));
+    const cars = [join(profile, 'a.car'), join(profile, 'c.car')]
+    for (const [i, s] of [snapA, snapC].entries()) await writeFileAtomic(cars[i]!, writeCar([s.cid], s.blockCids(), s.store))
+    const cli = await runArk(['diff', cars[0]!, cars[1]!, '--out', join(profile, 'diff.jsonl'), '--json'])
+    expect(cli.code, cli.stderr).toBe(0)
+    const { summary } = JSON.parse(cli.stdout) as { summary: RecoveryDiffSummary }
     await page.goto(`${api}/explorer/#/diff/${cpA!.block}/${cpC!.block}`)
     await ready(page, `#/diff/${cpA!.block}/${cpC!.block}`)
     const rows = (await page.evaluate(`[...document.querySelectorAll('#diff-assets tbody tr')].map((e) => ({ ...e.dataset }))`)) as Record<string, string>[]
