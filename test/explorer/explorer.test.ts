@@ -122,6 +122,7 @@ describe('explorer in Chromium', () => {
     await page.getByRole('button', { name: 'Look up' }).click()
     await ready(page, `#/checkpoint/${cpC!.block}/account/${account}`)
     expect(await page.getAttribute('#proof-status', 'data-verified')).toBe('yes')
+    expect(await page.getAttribute('#root-block', 'data-verified')).toBe('yes')
     expect(await page.textContent('#proof-status')).toContain('proof verified against the certified stateRoot')
     const download = await page.getAttribute('#proof-download', 'download')
     expect(download).toBe(`proof-${cpC!.block}-${account}.json`)
@@ -134,11 +135,20 @@ describe('explorer in Chromium', () => {
       body.proof.proof[0] = `0x${'11'.repeat(32)}`
       await route.fulfill({ response: res, json: body })
     })
+    // and so is a root block altered on the way
+    await page.route('**/ipfs/**', async (route) => {
+      const res = await route.fetch()
+      const body = Buffer.from(await res.body())
+      body[body.length - 1] = body[body.length - 1]! ^ 0x01
+      await route.fulfill({ response: res, body })
+    })
     await page.goto(`${api}/explorer/#/checkpoint/${cpC!.block}/account/${keys[1]!}`)
     await page.reload()
     await ready(page, `#/checkpoint/${cpC!.block}/account/${keys[1]!}`)
     expect(await page.getAttribute('#proof-status', 'data-verified')).toBe('no')
+    expect(await page.getAttribute('#root-block', 'data-verified')).toBe('no')
     await page.unroute('**/accounts/**')
+    await page.unroute('**/ipfs/**')
 
     // 3. the diff: totals per asset equal what `ark diff` prints for the two snapshots (CARs of node 0's blocks)
     const snapA = await openSnapshot(n0, n0.certificates.get(BigInt(cpA!.block))!.certificate.body.snapshotCid)

@@ -50,3 +50,10 @@ export const evidence = () => get('/v1/evidence?limit=50')
 export const alerts = () => get('/v1/alerts').catch((e) => (e.status === 404 ? null : Promise.reject(e)))
 export const divergences = () => get('/v1/divergences').catch((e) => (e.status === 404 ? { divergences: [] } : Promise.reject(e)))
 export const operators = () => get('/v1/operators').catch((e) => (e.status === 404 ? null : Promise.reject(e)))
+
+/** One raw block from the node's trustless gateway (checked by the caller against its CID). */
+export async function rawBlock(cid) {
+  const res = await fetch(`${nodeBase()}/ipfs/${encodeURIComponent(cid)}?format=raw`, { headers: { accept: 'application/vnd.ipld.raw' } })
+  if (!res.ok) throw new ApiError(res.status, 'HTTP', `block ${cid}: HTTP ${res.status}`)
+  return new Uint8Array(await res.arrayBuffer())
+}

@@ -2,7 +2,7 @@
 import * as api from './api.js'
 import { lineChart, timeline } from './chart.js'
 import { assetDecimals, failed, html, raw, reported, short, time, units, verified } from './format.js'
-import { verifyCheckpoint, verifyProof } from './verify.js'
+import { verifyCheckpoint, verifyProof, verifyRootBlock } from './verify.js'
 
 const view = document.getElementById('view')
 const PAGE = 50
@@ -113,6 +113,7 @@ async function checkpointView(block, account) {
 <dl class="kv">
 <dt>Certificate</dt><dd>${signatureBadge(cp)} <span class="mono">${cp.certificateCid}</span></dd>
 <dt>Snapshot CID</dt><dd class="mono">${cp.snapshotCid}</dd>
+<dt>Snapshot root block</dt><dd id="root-block">checking…</dd>
 <dt>stateRoot</dt><dd class="mono" id="state-root">${cp.stateRoot}</dd>
 <dt>Block hash</dt><dd class="mono">${cp.blockHash}</dd>
 <dt>Signers</dt><dd>${v.valid.map((a) => html`<span class="mono">${a}</span> `)} (weight ${cp.weight} / threshold ${cp.threshold})</dd>
@@ -130,6 +131,7 @@ async function checkpointView(block, account) {
     location.hash = `#/checkpoint/${cp.block}/account/${a}`
   })
   const lookup = account === undefined ? Promise.resolve() : accountResult(cp, account)
+  const rootCheck = rootBlockResult(cp)
   try {
     const s = await api.summary(cp.block)
     const dec = assetDecimals(s.markets)
@@ -138,7 +140,19 @@ ${totalsTable(s, dec)}${marketsTable(s)}<div class="columns">${largestTables(cp.
   } catch (e) {
     document.getElementById('summary').innerHTML = String(errorBox(e))
   }
-  await lookup
+  await Promise.all([lookup, rootCheck])
+}
+
+async function rootBlockResult(cp) {
+  const el = document.getElementById('root-block')
+  try {
+    const r = verifyRootBlock(cp.snapshotCid, await api.rawBlock(cp.snapshotCid), cp.stateRoot)
+    el.dataset.verified = r.ok ? 'yes' : 'no'
+    el.innerHTML = String(r.ok ? verified('hashes to the snapshot CID and carries the certified stateRoot') : failed(r.problem))
+  } catch (e) {
+    el.dataset.verified = 'no'
+    el.innerHTML = String(failed(`not checked: ${e.message}`))
+  }
 }
 
 async function accountResult(cp, address) {

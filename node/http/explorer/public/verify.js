@@ -1,8 +1,11 @@
 // In-browser verification: nothing here trusts the node that served the data.
 // - certificate signatures: EIP-712 digest of the certificate's typed data, each signature's
 //   secp256k1 public key recovered and turned into an address, compared with the signer;
+// - the snapshot root block: its bytes hash to the certified snapshot CID, and its stateRoot field
+//   is the certified stateRoot;
 // - account proofs: the OpenZeppelin StandardMerkleTree leaf (double keccak of the ABI-encoded
 //   values) folded with the proof (sorted pairs) must give the certified stateRoot.
+import { sha256 } from '@noble/hashes/sha2'
 import { keccak_256 } from '@noble/hashes/sha3'
 import { secp256k1 } from '@noble/curves/secp256k1'
 
@@ -188,4 +191,71 @@ export function verifyCheckpoint(cp) {
   }
   if (weight < BigInt(cp.threshold)) problems.push(`valid signatures weigh ${weight}, below the threshold ${cp.threshold}`)
   return { ok: problems.length === 0, valid, weight: weight.toString(), problems, digest: bytesToHex(digest) }
+}
+
+// --- CIDs and blocks ---
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+function base32(s) {
+  const out = []
+  let bits = 0
+  let acc = 0
+  for (const ch of s) {
+    const v = B32.indexOf(ch)
+    if (v < 0) throw new Error('not base32')
+    acc = (acc << 5) | v
+    bits += 5
+    if (bits >= 8) {
+      bits -= 8
+      out.push((acc >> bits) & 0xff)
+    }
+  }
+  return new Uint8Array(out)
+}
+
+function varint(b, at) {
+  let n = 0
+  let shift = 0
+  for (let i = at; i < b.length && i < at + 9; i++) {
+    n += (b[i] & 0x7f) * 2 ** shift
+    shift += 7
+    if ((b[i] & 0x80) === 0) return [n, i + 1]
+  }
+  throw new Error('bad varint')
+}
+
+/** CIDv1 in base32 ("b…"): codec, multihash code and digest. */
+export function parseCid(text) {
+  if (typeof text !== 'string' || text[0] !== 'b') throw new Error('only base32 CIDv1 is read here')
+  const b = base32(text.slice(1))
+  const [version, i1] = varint(b, 0)
+  if (version !== 1) throw new Error(`CID version ${version}`)
+  const [codec, i2] = varint(b, i1)
+  const [code, i3] = varint(b, i2)
+  const [len, i4] = varint(b, i3)
+  const digest = b.slice(i4)
+  if (digest.length !== len) throw new Error('CID digest length')
+  return { codec, code, digest }
+}
+
+function indexOf(hay, needle) {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer
+    return i
+  }
+  return -1
+}
+
+/**
+ * The snapshot root block as the node served it: sha2-256 of its bytes must be the CID's digest,
+ * and its dag-cbor map must hold "stateRoot" → the 32 certified bytes (text key, then bytes(32)).
+ */
+export function verifyRootBlock(cidText, bytes, stateRoot) {
+  const cid = parseCid(cidText)
+  if (cid.code !== 0x12) return { ok: false, problem: `multihash 0x${cid.code.toString(16)} is not sha2-256` }
+  if (bytesToHex(sha256(bytes)) !== bytesToHex(cid.digest)) return { ok: false, problem: 'the block does not hash to its CID' }
+  const field = concat([new Uint8Array([0x69]), enc.encode('stateRoot'), new Uint8Array([0x58, 0x20]), hexToBytes(stateRoot)])
+  if (indexOf(bytes, field) < 0) return { ok: false, problem: 'the root block does not carry the certified stateRoot' }
+  return { ok: true }
 }
