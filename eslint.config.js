@@ -25,4 +25,9 @@ export default tseslint.config(
     files: ['node/**', 'test/**'],
     rules: { 'no-restricted-imports': 'off' },
   },
+  {
+    // the explorer page: plain browser ES modules served as they are (no TypeScript project to type-check against)
+    files: ['node/http/explorer/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
 )

@@ -304,6 +304,7 @@ export class ArchiveNode {
       nextCheckpoint: () => this.scheduler.nextCheckpoint,
       watchdog: this.watchdog,
       snapshotNow: (block) => this.snapshotNow(block),
+      divergences: () => this.divergences,
     }
 
     const scheduling = schedulerServices(this.scheduler)({ onFatal: (err) => this.stopFor(err) })

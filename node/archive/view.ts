@@ -5,6 +5,7 @@ import type { BlockStore } from '../../snapshot/store.ts'
 import type { CheckpointView, EvidencePage, NodeView } from '../http/server.ts'
 import type { PromRegistry } from '../http/metrics.ts'
 import type { CertificateStore, StoredCertificate } from './certificate-store.ts'
+import type { Divergence } from './certified.ts'
 import type { EvidenceStore } from './evidence-store.ts'
 import type { Watchdog } from '../watchdog/service.ts'
 import { bigintReplacer } from '../../snapshot/codec/json.ts'
@@ -35,6 +36,8 @@ export interface NodeReadState {
   nextCheckpoint(): bigint | undefined
   watchdog: Watchdog | undefined
   snapshotNow(block?: bigint): Promise<Record<string, unknown>>
+  /** divergence reports kept (bounded, newest last; the explorer's network page) */
+  divergences?(): readonly Divergence[]
 }
 
 const jsonSafe = (v: unknown): Record<string, unknown> => JSON.parse(JSON.stringify(v, bigintReplacer)) as Record<string, unknown>
@@ -93,6 +96,11 @@ export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView 
       return s === undefined ? undefined : view(s)
     },
     ...(state.watchdog === undefined ? {} : { alerts: () => state.watchdog!.view() }),
+    ...(state.divergences === undefined ? {} : { divergences: () => state.divergences!().map((d) => ({ ...d })) }),
+    operators: async () => {
+      const ops = await state.operatorsAt(state.finalizedHead())
+      return { operators: [...ops.weights].sort(([a], [b]) => (a < b ? -1 : 1)).map(([address, weight]) => ({ address, weight: weight.toString() })), threshold: ops.threshold.toString(), totalWeight: ops.totalWeight.toString() }
+    },
     evidence: ({ cursor, limit }): EvidencePage => {
       const page = state.evidence.page(cursor, limit)
       return {

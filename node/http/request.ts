@@ -14,7 +14,7 @@ export interface CheckpointRange {
 const UINT64_MAX = (1n << 64n) - 1n
 const DECIMAL = /^[0-9]{1,20}$/
 
-export type Route = 'status' | 'checkpoints' | 'checkpoint' | 'evidence' | 'alerts' | 'metrics' | 'healthz' | 'readyz' | 'ipfs' | 'admin_snapshot' | 'unknown'
+export type Route = 'status' | 'checkpoints' | 'checkpoint' | 'evidence' | 'alerts' | 'metrics' | 'healthz' | 'readyz' | 'ipfs' | 'admin_snapshot' | 'explorer' | ExplorerRoute | 'unknown'
 
 export function parseBlockNumber(text: string, parameter: string): bigint {
   if (!DECIMAL.test(text)) throw new HttpError(400, 'INVALID_PARAMETER', `${parameter} must be a non-negative decimal integer, got ${JSON.stringify(text.slice(0, 40))}`, { parameter })
@@ -112,6 +112,19 @@ export function methodNotAllowed(allow: string): HttpError {
   return new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${allow}`, { headers: { Allow: allow } })
 }
 
+/** The explorer's read endpoints (api-explorer.ts). */
+export type ExplorerRoute = 'checkpoint_summary' | 'checkpoint_account' | 'diff' | 'totals' | 'divergences' | 'operators'
+
+function explorerRoute(pathname: string): ExplorerRoute | undefined {
+  if (/^\/v1\/checkpoints\/[0-9]{1,20}\/summary$/.test(pathname)) return 'checkpoint_summary'
+  if (/^\/v1\/checkpoints\/[0-9]{1,20}\/accounts\/[^/]+$/.test(pathname)) return 'checkpoint_account'
+  if (pathname === '/v1/diff') return 'diff'
+  if (pathname === '/v1/totals') return 'totals'
+  if (pathname === '/v1/divergences') return 'divergences'
+  if (pathname === '/v1/operators') return 'operators'
+  return undefined
+}
+
 export function route(pathname: string): Route {
   if (pathname === '/v1/status') return 'status'
   if (pathname === '/v1/checkpoints') return 'checkpoints'
@@ -123,5 +136,6 @@ export function route(pathname: string): Route {
   if (pathname === '/readyz') return 'readyz'
   if (pathname.startsWith('/ipfs/')) return 'ipfs'
   if (pathname === '/v1/admin/snapshot') return 'admin_snapshot'
-  return 'unknown'
+  if (pathname === '/explorer' || pathname.startsWith('/explorer/')) return 'explorer'
+  return explorerRoute(pathname) ?? 'unknown'
 }

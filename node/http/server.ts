@@ -8,6 +8,9 @@ import { sendGatewayError, serveIpfs } from './gateway.ts'
 import { PROM_CONTENT_TYPE, type Counter, type Histogram, type PromRegistry } from './metrics.ts'
 import { HttpError, sendJSON, sendJSONError, sendText } from './respond.ts'
 import { background } from '../util/background.ts'
+import { createExplorerApi } from './api-explorer.ts'
+import { applyCors, CORS_ENV, parseCorsOrigins } from './api-cors.ts'
+import { serveExplorer } from './explorer/serve.ts'
 import { HTTP_DEFAULTS, type HttpLimits } from './limits.ts'
 import { authorized, methodNotAllowed, parseBlockNumber, parseCheckpointRange, parseEvidencePage, parseSnapshotBody, readBody, route, sha256, type CheckpointRange, type Route } from './request.ts'
 
@@ -24,10 +27,13 @@ import { authorized, methodNotAllowed, parseBlockNumber, parseCheckpointRange, p
  *   GET  /readyz                          200 "ok" or 503 with the reasons (caught up with the certified head, enough peers)
  *   GET  /ipfs/{cid}                      trustless gateway: raw block or CAR
  *   POST /v1/admin/snapshot               take a snapshot now (bearer token)
+ *   GET  /v1/checkpoints/{block}/summary, /v1/checkpoints/{block}/accounts/{address}, /v1/diff, /v1/totals
+ *                                         the explorer's reads (api-explorer.ts)
+ *   GET  /explorer/                       the web explorer (explorer/serve.ts)
  *
  * JSON everywhere except /metrics, /healthz, /readyz and /ipfs; errors are
  * {"error":{"code","message"[,"parameter"]}} and never carry stack traces.
- * No CORS headers: browsers on other origins cannot read responses. HEAD
+ * No CORS headers unless origins are listed (init `cors` or ARK_HTTP_CORS; api-cors.ts). HEAD
  * is answered wherever GET is. Binds 127.0.0.1 unless told otherwise.
  */
 
@@ -75,6 +81,10 @@ export interface NodeView {
   /** GET /readyz: ready to serve (caught up, enough peers); without it /readyz follows health */
   ready?(): { ok: boolean; reasons: string[] }
   admin?: { snapshotNow(block?: bigint): Promise<Record<string, unknown>> }
+  /** divergence reports (block, ours, certified, accounts); absent: the explorer shows none reported */
+  divergences?: () => Record<string, unknown>[]
+  /** the operator set at the finalized head (per-checkpoint sets are in the checkpoint views) */
+  operators?: () => Promise<{ operators: { address: string; weight: string }[]; threshold: string; totalWeight: string }>
 }
 
 
@@ -92,6 +102,8 @@ export interface HttpApiInit {
   /** if given, request counts and latencies are recorded here (the node should include it in view.metrics()) */
   metrics?: PromRegistry
   limits?: Partial<HttpLimits>
+  /** origins allowed to read the API from a browser (CORS); default: env ARK_HTTP_CORS, else none */
+  cors?: readonly string[]
 }
 
 export interface HttpApi {
@@ -127,6 +139,8 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
   const log = init.logger ?? pino({ level: 'silent' })
   if (init.adminToken !== undefined && init.adminToken.length < 16) throw new ArkError('INVALID_INPUT', 'the admin token is too short (under 16 characters); use loadOrCreateAdminToken() to get a random one')
   const tokenDigest = init.adminToken === undefined ? undefined : sha256(init.adminToken)
+  const corsOrigins = parseCorsOrigins(init.cors ?? process.env[CORS_ENV])
+  const explorer = createExplorerApi(view)
   const metrics: HttpMetrics | undefined =
     init.metrics === undefined
       ? undefined
@@ -226,6 +240,16 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
         }
         return sendJSON(res, 200, result)
       }
+      case 'explorer':
+        if (!read) throw methodNotAllowed('GET, HEAD')
+        return serveExplorer(req, res, url)
+      case 'checkpoint_summary':
+      case 'checkpoint_account':
+      case 'diff':
+      case 'totals':
+      case 'divergences':
+      case 'operators':
+        return explorer.handle(req, res, url, r)
       case 'unknown':
         throw new HttpError(404, 'NOT_FOUND', 'no such endpoint; see /v1/status, /v1/checkpoints, /v1/evidence, /metrics, /healthz, /readyz, /ipfs/{cid}')
     }
@@ -251,6 +275,7 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
         throw new HttpError(400, 'BAD_REQUEST', 'the request target is not a valid URL')
       }
       r = route(parsed.pathname)
+      if (applyCors(req, res, corsOrigins, parsed.pathname)) return
       await dispatch(req, res, parsed, r)
     } catch (err) {
       let e: HttpError

@@ -28,7 +28,7 @@ function quorumLine(c: Cluster, total: number): { text: string; live: number; ne
 }
 
 function nodeLine(n: ClusterNode): [string, Record<string, unknown>] {
-  return [`node ${n.index}  operator ${n.operator}  ${n.multiaddrs[0] ?? ''}${n.httpUrl === null ? '' : `  api ${n.httpUrl}`}\n  config ${n.configPath}`, { event: 'node', index: n.index, operator: n.operator, pid: n.process.pid, multiaddrs: n.multiaddrs, http: n.httpUrl, config: n.configPath }]
+  return [`node ${n.index}  operator ${n.operator}  ${n.multiaddrs[0] ?? ''}${n.httpUrl === null ? '' : `  api ${n.httpUrl}\n  explorer ${n.httpUrl}/explorer/`}\n  config ${n.configPath}`, { event: 'node', index: n.index, operator: n.operator, pid: n.process.pid, multiaddrs: n.multiaddrs, http: n.httpUrl, explorer: n.httpUrl === null ? null : `${n.httpUrl}/explorer/`, config: n.configPath }]
 }
 
 /**
