@@ -89,11 +89,11 @@ export const riskCommand: Command = {
   options: {
     format: { type: 'string', description: 'on a terminal without --format, --out or --json: tables in token units; otherwise json (default: one document) or csv (one table; column "row" = account, perp, option, market, total)' },
     out: { type: 'string', description: 'write the report here (atomically) and print only a summary' },
-    'asset-price': { type: 'string', multiple: true, description: 'how a collateral asset is valued: par (quote asset), market:ID (that market\'s feed) or PRICE@DECIMALS; overrides the snapshot\'s pricing (schema v2), required for v1 snapshots with several assets' },
+    'asset-price': { type: 'string', multiple: true, description: 'how a collateral asset is valued: par (quote asset), market:ID (that market\'s feed) or PRICE@DECIMALS; overrides the snapshot\'s pricing (schema v2 and later), required for v1 snapshots with several assets' },
     deployment: { type: 'string', description: 'devnet deployment.json: asset pricing from its feeds (quote = no feed); overrides the snapshot\'s pricing' },
     vol: { type: 'string', description: `annualised Black-Scholes volatility for option greeks (default ${RISK_DEFAULTS.vol})` },
     'vol-market': { type: 'string', multiple: true, description: 'per-market volatility override, ID=VOL' },
-    'funding-time': { type: 'string', multiple: true, description: 'a market\'s lastFundingTime (ID=UNIX): accrues funding to the block as the contract\'s views do; overrides the snapshot\'s (schema v2 carries it)' },
+    'funding-time': { type: 'string', multiple: true, description: 'a market\'s lastFundingTime (ID=UNIX): accrues funding to the block as the contract\'s views do; overrides the snapshot\'s (schema v2 and later carry it)' },
   },
   positionals: [1, 1],
   async run({ values, positionals, json, io, signal }) {
