@@ -39,13 +39,17 @@ export interface DerivativesMarketsV2 {
   markets: MarketStateV2[]
 }
 
-type Field = IntKind | 'address'
+/** An entry field: an integer kind, a 20-byte address, or a token symbol (v3: SYMBOL_PATTERN, a dag-cbor string). */
+export type Field = IntKind | 'address' | 'symbol'
+
+/** A token symbol as stored (schema v3): 0 to 32 printable ASCII characters; "" means unknown. */
+export const SYMBOL_PATTERN = /^[\x20-\x7e]{0,32}$/
 const UINT8: IntKind = Object.freeze({ signed: false, bits: 8 })
 const UINT16: IntKind = Object.freeze({ signed: false, bits: 16 })
 const UINT80: IntKind = Object.freeze({ signed: false, bits: 80 })
 
 /** Every field of an asset entry, in JSON order (the block itself uses dag-cbor key order). */
-const ASSET_FIELDS: Readonly<Record<keyof CollateralAssetV2, Field>> = {
+export const ASSET_FIELDS_V2: Readonly<Record<keyof CollateralAssetV2, Field>> = {
   asset: 'address',
   haircutBps: UINT16,
   decimals: UINT8,
@@ -55,7 +59,7 @@ const ASSET_FIELDS: Readonly<Record<keyof CollateralAssetV2, Field>> = {
   updatedAt: UINT64,
   priceDecimals: UINT8,
 }
-const MARKET_FIELDS: Readonly<Record<keyof MarketStateV2, Field>> = {
+export const MARKET_FIELDS_V2: Readonly<Record<keyof MarketStateV2, Field>> = {
   id: UINT64,
   feed: 'address',
   price: INT256,
@@ -73,30 +77,36 @@ const MARKET_FIELDS: Readonly<Record<keyof MarketStateV2, Field>> = {
 }
 const PRICE_FIELDS = ['price', 'roundId', 'updatedAt', 'priceDecimals'] as const
 
+type Entry = Record<string, Uint8Array | bigint | string>
+type Fields = Readonly<Record<string, Field>>
+
 /** One entry as validated values (addresses as bytes, integers as bigint); unknown and missing fields rejected. */
-function entryIn(o: unknown, fields: Readonly<Record<string, Field>>, what: string): Record<string, Uint8Array | bigint> {
+function entryIn(o: unknown, fields: Fields, what: string): Entry {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InvalidInputError(`${what} must be an object with ${Object.keys(fields).join(', ')}`)
   for (const k of Object.keys(o)) if (!Object.hasOwn(fields, k)) throw new InvalidInputError(`${what} has unknown field ${JSON.stringify(k)}; allowed: ${Object.keys(fields).join(', ')}`)
-  const out: Record<string, Uint8Array | bigint> = {}
+  const out: Entry = {}
   for (const [k, f] of Object.entries(fields)) {
     const v = (o as Record<string, unknown>)[k]
-    out[k] = f === 'address' ? addressToBytes(v as string, `${what}.${k}`) : checkInt(v, f, `${what}.${k}`)
+    if (f === 'symbol') {
+      if (typeof v !== 'string' || !SYMBOL_PATTERN.test(v)) throw new InvalidInputError(`${what}.${k} must be a string of at most 32 printable ASCII characters ("" when unknown), got ${typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v}`)
+      out[k] = v
+    } else out[k] = f === 'address' ? addressToBytes(v as string, `${what}.${k}`) : checkInt(v, f, `${what}.${k}`)
   }
   return out
 }
 
-function entryOut(e: Record<string, Uint8Array | bigint>): Record<string, unknown> {
+function entryOut(e: Entry): Record<string, unknown> {
   return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, typeof v === 'bigint' ? intToIpld(v) : v]))
 }
 
 const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0)
 
-function encodeMarketsV2(m: DerivativesMarketsV2): unknown {
+function encodeMarketsWith(m: { assets: unknown; markets: unknown }, assetFields: Fields, marketFields: Fields): unknown {
   if (m === null || typeof m !== 'object') throw new InvalidInputError('market state must be an object with assets and markets')
   for (const k of Object.keys(m)) if (k !== 'assets' && k !== 'markets') throw new InvalidInputError(`market state has unknown field ${JSON.stringify(k)}; allowed: assets, markets`)
   const assets = sortUnique(
     list<unknown>(m.assets, 'assets').map((a, i) => {
-      const e = entryIn(a, ASSET_FIELDS, `assets[${i}]`)
+      const e = entryIn(a, assetFields, `assets[${i}]`)
       if ((e.haircutBps as bigint) > 10000n) throw new InvalidInputError(`assets[${i}].haircutBps is ${e.haircutBps}; a haircut counts at most 10000 bps (full value)`)
       if (isZero(e.feed as Uint8Array)) {
         for (const k of PRICE_FIELDS) if (e[k] !== 0n) throw new InvalidInputError(`assets[${i}] has no feed (valued at par) but ${k} ${e[k]}; an asset without a feed has price, roundId, updatedAt and priceDecimals 0`)
@@ -109,7 +119,7 @@ function encodeMarketsV2(m: DerivativesMarketsV2): unknown {
     (x) => `asset ${bytesToHex(x.asset as Uint8Array)}`,
   )
   const markets = sortUnique(
-    list<unknown>(m.markets, 'markets').map((x, i) => entryIn(x, MARKET_FIELDS, `markets[${i}]`)),
+    list<unknown>(m.markets, 'markets').map((x, i) => entryIn(x, marketFields, `markets[${i}]`)),
     (a, b) => cmpBig(a.id as bigint, b.id as bigint),
     'markets',
     '',
@@ -118,15 +128,18 @@ function encodeMarketsV2(m: DerivativesMarketsV2): unknown {
   return { assets: assets.map(entryOut), markets: markets.map(entryOut) }
 }
 
-/** Entry of a stored block: exactly the fields, addresses 20 bytes, integers under the integer rule. */
-function entryFrom(o: unknown, fields: Readonly<Record<string, Field>>, what: string): Record<string, string | bigint> {
+/** Entry of a stored block: exactly the fields, addresses 20 bytes, integers under the integer rule, symbols under SYMBOL_PATTERN. */
+function entryFrom(o: unknown, fields: Fields, what: string): Record<string, string | bigint> {
   if (o === null || typeof o !== 'object' || Array.isArray(o) || o instanceof Uint8Array) throw new MalformedBlockError(`market-state block is malformed: ${what} is not a map`)
   const keys = Object.keys(o)
   if (keys.length !== Object.keys(fields).length || !keys.every((k) => Object.hasOwn(fields, k))) throw new MalformedBlockError(`market-state block is malformed: ${what} must have exactly ${Object.keys(fields).join(', ')}`)
   const out: Record<string, string | bigint> = {}
   for (const [k, f] of Object.entries(fields)) {
     const v = (o as Record<string, unknown>)[k]
-    if (f !== 'address') out[k] = intFromIpld(v, f, `${what}.${k}`)
+    if (f === 'symbol') {
+      if (typeof v === 'string' && SYMBOL_PATTERN.test(v)) out[k] = v
+      else throw new MalformedBlockError(`market-state block is malformed: ${what}.${k} is not a string of at most 32 printable ASCII characters`)
+    } else if (f !== 'address') out[k] = intFromIpld(v, f, `${what}.${k}`)
     else if (v instanceof Uint8Array && v.length === 20) out[k] = bytesToHex(v)
     else throw new MalformedBlockError(`market-state block is malformed: ${what}.${k} is not a 20-byte address`)
   }
@@ -134,46 +147,48 @@ function entryFrom(o: unknown, fields: Readonly<Record<string, Field>>, what: st
 }
 
 /**
- * Strict inverse of encodeMarketsV2. Given the block's bytes, it requires them
- * to be exactly the canonical encoding of the decoded value (so integral
- * floats, unsorted map keys and the like are rejected, §2.1); without them it
- * compares with the re-encoded value.
+ * The market-state codec of schema v2 (and, with a symbol per asset, v3) over
+ * its field tables. Decode is the strict inverse of encode: given the block's
+ * bytes, it requires them to be exactly the canonical encoding of the decoded
+ * value (so integral floats, unsorted map keys and the like are rejected,
+ * §2.1); without them it compares with the re-encoded value.
  */
-function decodeMarketsV2(v: unknown, bytes?: Uint8Array): DerivativesMarketsV2 {
-  const bad = (why: string): never => {
-    throw new MalformedBlockError(`market-state block is malformed: ${why}`)
+export function pricedMarketCodec<M extends { assets: object[]; markets: object[] }>(assetFields: Fields, marketFields: Fields): MarketCodec<M> {
+  const encode = (m: M): unknown => encodeMarketsWith(m, assetFields, marketFields)
+  const decode = (v: unknown, bytes?: Uint8Array): M => {
+    const bad = (why: string): never => {
+      throw new MalformedBlockError(`market-state block is malformed: ${why}`)
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) bad('expected {assets, markets}')
+    const o = v as Record<string, unknown>
+    const keys = Object.keys(o)
+    if (keys.length !== 2 || !Array.isArray(o.assets) || !Array.isArray(o.markets)) bad('expected exactly {assets, markets}, both arrays')
+    const out = {
+      assets: (o.assets as unknown[]).map((a, i) => entryFrom(a, assetFields, `assets[${i}]`)),
+      markets: (o.markets as unknown[]).map((m, i) => entryFrom(m, marketFields, `markets[${i}]`)),
+    } as unknown as M
+    let canonical: Uint8Array
+    try {
+      canonical = dagCbor.encode(encode(out))
+    } catch (cause) {
+      if (cause instanceof ArkError) bad(cause.message)
+      throw cause
+    }
+    if (!equalBytes(canonical!, bytes ?? dagCbor.encode(v))) bad('entries are unsorted or duplicated, or the block is not in canonical dag-cbor form')
+    return out
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) bad('expected {assets, markets}')
-  const o = v as Record<string, unknown>
-  const keys = Object.keys(o)
-  if (keys.length !== 2 || !Array.isArray(o.assets) || !Array.isArray(o.markets)) bad('expected exactly {assets, markets}, both arrays')
-  const out: DerivativesMarketsV2 = {
-    assets: (o.assets as unknown[]).map((a, i) => entryFrom(a, ASSET_FIELDS, `assets[${i}]`) as unknown as CollateralAssetV2),
-    markets: (o.markets as unknown[]).map((m, i) => entryFrom(m, MARKET_FIELDS, `markets[${i}]`) as unknown as MarketStateV2),
+  const json = (e: object, fields: Fields): Record<string, string> =>
+    Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f === 'address' ? String((e as Record<string, unknown>)[k]).toLowerCase() : String((e as Record<string, unknown>)[k])]))
+  return {
+    encode,
+    decode,
+    toJSON: (m) => ({ assets: m.assets.map((a) => json(a, assetFields)), markets: m.markets.map((x) => json(x, marketFields)) }),
+    identity: { assets: ['asset'], markets: ['id'] },
+    openInterest: (m) => (m.markets as unknown as MarketStateV2[]).map((x) => ({ market: x.id, long: x.longOpenInterest, short: x.shortOpenInterest })),
   }
-  let canonical: Uint8Array
-  try {
-    canonical = dagCbor.encode(encodeMarketsV2(out))
-  } catch (cause) {
-    if (cause instanceof ArkError) bad(cause.message)
-    throw cause
-  }
-  if (!equalBytes(canonical!, bytes ?? dagCbor.encode(v))) bad('entries are unsorted or duplicated, or the block is not in canonical dag-cbor form')
-  return out
 }
 
-function marketsV2JSON(m: DerivativesMarketsV2): unknown {
-  const json = (e: object, fields: Readonly<Record<string, Field>>): Record<string, string> => Object.fromEntries(Object.keys(fields).map((k) => [k, String((e as Record<string, unknown>)[k]).toLowerCase()]))
-  return { assets: m.assets.map((a) => json(a, ASSET_FIELDS)), markets: m.markets.map((x) => json(x, MARKET_FIELDS)) }
-}
-
-export const derivativesMarketsV2: MarketCodec<DerivativesMarketsV2> = {
-  encode: encodeMarketsV2,
-  decode: decodeMarketsV2,
-  toJSON: marketsV2JSON,
-  identity: { assets: ['asset'], markets: ['id'] },
-  openInterest: (m) => m.markets.map((x) => ({ market: x.id, long: x.longOpenInterest, short: x.shortOpenInterest })),
-}
+export const derivativesMarketsV2: MarketCodec<DerivativesMarketsV2> = pricedMarketCodec<DerivativesMarketsV2>(ASSET_FIELDS_V2, MARKET_FIELDS_V2)
 
 /** Schema `ark.derivatives.account` version 2: version 1's records and leaf, the v2 market state. */
 export const derivativesSchemaV2: RecordSchema<AccountRecord, DerivativesMarketsV2> & LeafHashFromBytes = {

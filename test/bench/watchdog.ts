@@ -18,7 +18,7 @@ import { pino } from 'pino'
 import { ArchiveNode } from '../../node/archive/node.ts'
 import { runWorkload } from '../../node/devnet/workload.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
-import { derivativesSchemaV2 } from '../../snapshot/schema/derivatives-v2.ts'
+import { derivativesSchemaV3 } from '../../snapshot/schema/derivatives-v3.ts'
 import { until, writeClusterConfigs } from '../support/archive-cluster.ts'
 import { blockNumber, startChain } from '../support/chain.ts'
 import { mineAfter, setPrice, watchdogOptions } from '../support/watchdog.ts'
@@ -92,7 +92,7 @@ try {
     runs.push({ ...phases, block: Number(S - 1n), staleToAllCertifiedMs: Math.round(Math.max(...perNode)), staleToFirstCertifiedMs: Math.round(Math.min(...perNode)), staleToRaisedOnAllMs: Math.round(raisedMs) })
   }
   const cert = nodes[0]!.certificates.list().filter((c) => c.certificate.body.kind === 1).at(-1)!
-  const snap = await Snapshot.open(nodes[0]!.store, cert.certificate.body.snapshotCid, derivativesSchemaV2, { verifyBlocks: false })
+  const snap = await Snapshot.open(nodes[0]!.store, cert.certificate.body.snapshotCid, derivativesSchemaV3, { verifyBlocks: false })
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
   const out = { bench: 'watchdog', nodes: 4, accounts: snap.root.accountCount, pollMs: POLL, workloadMs, firstCheckpointMs, runs, medianStaleToAllCertifiedMs: median(runs.map((x) => x.staleToAllCertifiedMs!)), targetMs: 5000 }
   process.stdout.write(`${JSON.stringify(out)}\n`)

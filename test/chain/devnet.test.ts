@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readCar } from '../../snapshot/car/car.ts'
-import { derivativesSchemaV2 } from '../../snapshot/schema/derivatives-v2.ts'
+import { derivativesSchemaV3 } from '../../snapshot/schema/derivatives-v3.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
@@ -30,7 +30,7 @@ describe('ark devnet start', () => {
       for (const cp of cps) {
         const car = readCar(await readFile(cp.car!))
         expect(car.roots[0]!.toString()).toBe(cp.root)
-        const s = await Snapshot.open(car.store, car.roots[0]!, derivativesSchemaV2)
+        const s = await Snapshot.open(car.store, car.roots[0]!, derivativesSchemaV3)
         await s.verify()
         expect(s.root.block.number).toBe(BigInt(cp.block!))
       }

@@ -11,7 +11,8 @@ import { ChainSource } from '../../snapshot/chain/source.ts'
 import { hexToBytes } from '../../snapshot/codec/hex.ts'
 import { CheckpointCache, deriveCheckpoint, type Checkpoint } from '../../snapshot/derive/derive.ts'
 import { derivativesSchema, type AccountRecord, type DerivativesMarkets } from '../../snapshot/schema/derivatives.ts'
-import { ZERO_ADDRESS, type DerivativesMarketsV2 } from '../../snapshot/schema/derivatives-v2.ts'
+import { ZERO_ADDRESS } from '../../snapshot/schema/derivatives-v2.ts'
+import type { DerivativesMarketsV3 } from '../../snapshot/schema/derivatives-v3.ts'
 import { buildSnapshot } from '../../snapshot/state/build.ts'
 import { exchangeAbi, feedAbi } from '../../snapshot/adapters/perp-reference/abi.ts'
 import { decodeFunctionResult, encodeFunctionData, type Hex } from 'viem'
@@ -19,7 +20,7 @@ import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { blockNumber, startChain, type ChainFixture } from '../support/chain.ts'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
-type Cp = Checkpoint<AccountRecord, DerivativesMarketsV2>
+type Cp = Checkpoint<AccountRecord, DerivativesMarketsV3>
 
 let f: ChainFixture
 let w1: WorkloadResult
@@ -90,10 +91,10 @@ describe('perp-reference adapter on a real chain', () => {
     expect((err as Error).message).toMatch(/collateral\[0x[0-9a-f]{40}\]/)
   })
 
-  it('record schema v2: every asset\'s pricing and every market\'s feed and lastFundingTime are the contracts\' at the block; a wrong one fails the spot check', async () => {
+  it('record schema v3: every asset\'s pricing and symbol and every market\'s feed and lastFundingTime are the contracts\' at the block; a wrong one fails the spot check', async () => {
     const cp = await derive(await blockNumber(f))
-    expect(cp.snapshot.root.schema).toMatchObject({ id: 'ark.derivatives.account', version: 2 })
-    expect(cp.snapshot.root.adapter.version).toBe('2.0.0')
+    expect(cp.snapshot.root.schema).toMatchObject({ id: 'ark.derivatives.account', version: 3 })
+    expect(cp.snapshot.root.adapter.version).toBe('3.0.0')
     const markets = await cp.snapshot.markets()
     const at = `0x${cp.block.number.toString(16)}`
     const read = async <T>(to: string, abi: readonly unknown[], functionName: string, args: unknown[] = []): Promise<T> => {
@@ -102,6 +103,7 @@ describe('perp-reference adapter on a real chain', () => {
     }
     for (const a of f.deployment.assets) {
       const ours = markets.assets.find((x) => x.asset === a.token.toLowerCase())!
+      expect(ours.symbol).toBe(a.symbol)
       if (a.feed === null) {
         expect(ours).toMatchObject({ feed: ZERO_ADDRESS, price: 0n, roundId: 0n, updatedAt: 0n, priceDecimals: 0n })
         continue
@@ -121,9 +123,11 @@ describe('perp-reference adapter on a real chain', () => {
     expect((err as Error).message).toMatch(/asset 0x[0-9a-f]{40} field price/)
     const late = { ...markets, markets: markets.markets.map((m, i) => (i === 0 ? { ...m, lastFundingTime: m.lastFundingTime - 1n } : m)) }
     await expect(cp.state.spotCheck({ source: f.source(), block: cp.block }, [], late)).rejects.toThrow(/market 0 field lastFundingTime/)
+    const renamed = { ...markets, assets: markets.assets.map((a, i) => (i === 0 ? { ...a, symbol: 'FAKE' } : a)) }
+    await expect(cp.state.spotCheck({ source: f.source(), block: cp.block }, [], renamed)).rejects.toThrow(/asset 0x[0-9a-f]{40} field symbol/)
   })
 
-  it('an adapter upgrade: a previous checkpoint of record schema v1 is folded onto and rebuilt as v2, equal to a derivation from scratch', async () => {
+  it('an adapter upgrade: a previous checkpoint of record schema v1 is folded onto and rebuilt as the current version (v3), equal to a derivation from scratch', async () => {
     const base = await derive(await blockNumber(f))
     const records: { key: Uint8Array; record: AccountRecord }[] = []
     for await (const e of base.snapshot.entries()) records.push(e)
@@ -140,7 +144,7 @@ describe('perp-reference adapter on a real chain', () => {
     const b = await blockNumber(f)
     const upgraded = await derive(b, { block: base.block, snapshot: v1 as unknown as Cp['snapshot'], state: base.state })
     const scratch = await derive(b)
-    expect(upgraded.snapshot.root.schema.version).toBe(2)
+    expect(upgraded.snapshot.root.schema.version).toBe(3)
     expect(upgraded.snapshot.cid.toString()).toBe(scratch.snapshot.cid.toString())
   })
 
@@ -181,7 +185,7 @@ describe('perp-reference adapter on a real chain', () => {
   })
 
   it('a reorg below the cached head discards the derived state after the fork and the next snapshot is correct', async () => {
-    const cache = new CheckpointCache<AccountRecord, DerivativesMarketsV2>()
+    const cache = new CheckpointCache<AccountRecord, DerivativesMarketsV3>()
     const base = await derive(await blockNumber(f))
     cache.push(base)
     const snap = await f.rpc<string>('evm_snapshot')

@@ -23,12 +23,12 @@ import { deriveCheckpoint, type Checkpoint } from '../../snapshot/derive/derive.
 import { resolveRiskInputs } from '../../snapshot/risk/inputs.ts'
 import { accountMargin, liquidationPrice, marginContext, type AssetPricing, type MarginContext } from '../../snapshot/risk/margin.ts'
 import type { AccountRecord } from '../../snapshot/schema/derivatives.ts'
-import type { DerivativesMarketsV2 } from '../../snapshot/schema/derivatives-v2.ts'
+import type { DerivativesMarketsV3 } from '../../snapshot/schema/derivatives-v3.ts'
 import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { runArk } from '../support/recovery.ts'
 import { blockNumber, startChain, type ChainFixture } from '../support/chain.ts'
 
-type Cp = Checkpoint<AccountRecord, DerivativesMarketsV2>
+type Cp = Checkpoint<AccountRecord, DerivativesMarketsV3>
 
 const viewsAbi = parseAbi([
   'function equity(address account) view returns (int256)',
@@ -153,12 +153,12 @@ describe('risk recomputed from a snapshot equals the contract', () => {
     }
   })
 
-  it('schema v2: with no flags at all, every account equals the views even when funding is stale; the flags still override', async () => {
+  it('schema v2 and later (the adapter writes v3): with no flags at all, every account equals the views even when funding is stale; the flags still override', async () => {
     // an empty block an hour and a half later: no market is touched, every market's funding is stale
     const head = await f.rpc<{ timestamp: Hex }>('eth_getBlockByNumber', ['latest', false])
     const b = await mineWith([], BigInt(head.timestamp) + 5_400n)
     const cp = await derive(b)
-    expect(cp.snapshot.root.schema).toMatchObject({ id: 'ark.derivatives.account', version: 2 })
+    expect(cp.snapshot.root.schema).toMatchObject({ id: 'ark.derivatives.account', version: 3 })
     const markets = await cp.snapshot.markets()
     // the snapshot carries what the views use: each market's lastFundingTime and feed, each asset's pricing
     const times = await fundingTimes(b, 2)

@@ -9,7 +9,7 @@ import type { ArchiveNode } from '../../node/archive/node.ts'
 import { CID } from 'multiformats/cid'
 import { readCar } from '../../snapshot/car/car.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
-import { derivativesSchemaV2 } from '../../snapshot/schema/derivatives-v2.ts'
+import { derivativesSchemaV3 } from '../../snapshot/schema/derivatives-v3.ts'
 import { blockNumber, type ChainFixture } from '../support/chain.ts'
 import { archiveFixture, startNode, until, writeClusterConfigs, type ArchiveFixture } from '../support/archive-cluster.ts'
 
@@ -57,7 +57,7 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     // the late node holds the certified snapshots it caught up on (fetched over bitswap behind the certificates), and they verify
     const s = late.certificates.get(BigInt([...before.keys()][0]!))!
     const whole = async (): Promise<Snapshot<unknown, unknown>> => {
-      const snap = await Snapshot.open(late.store, s.certificate.body.snapshotCid, derivativesSchemaV2)
+      const snap = await Snapshot.open(late.store, s.certificate.body.snapshotCid, derivativesSchemaV3)
       await snap.verify()
       return snap as Snapshot<unknown, unknown>
     }
@@ -83,7 +83,7 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     expect(res.status).toBe(200)
     const car = readCar(new Uint8Array(await res.arrayBuffer()))
     expect(car.roots[0]!.toString()).toBe(latest.certificateCid)
-    const fromGateway = await Snapshot.open(car.store, CID.parse(latest.snapshotCid), derivativesSchemaV2)
+    const fromGateway = await Snapshot.open(car.store, CID.parse(latest.snapshotCid), derivativesSchemaV3)
     await fromGateway.verify()
     const metrics = await (await fetch(`${api}/metrics`)).text()
     expect(metrics).toMatch(/ark_gossip_messages_total\{kind="attestation",action="accept",code="OK"\} [1-9]/)

@@ -12,6 +12,9 @@ import { buildSnapshot } from '../../snapshot/state/build.ts'
 import { leafHashOf } from '../../snapshot/state/leaves.ts'
 import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { encodeBlock } from '../../snapshot/codec/block.ts'
+import type { AccountRecord } from '../../snapshot/schema/derivatives.ts'
+import type { RecordSchema } from '../../snapshot/schema/types.ts'
+import type { SnapshotMeta } from '../../snapshot/state/root.ts'
 import { GOLDEN_ACCOUNTS, GOLDEN_MARKETS, GOLDEN_META } from './golden-fixture.ts'
 
 const USDC = '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48' // mixed case on purpose, as in v1
@@ -39,22 +42,27 @@ export const GOLDEN_MARKETS_V2: DerivativesMarketsV2 = {
 
 export const GOLDEN_META_V2 = { ...GOLDEN_META, adapter: { ...GOLDEN_META.adapter, version: '2' } }
 
-export async function computeDerivativesV2Vectors(): Promise<Record<string, unknown>> {
+export function computeDerivativesV2Vectors(): Promise<Record<string, unknown>> {
+  return computeMarketVectors(derivativesSchemaV2, GOLDEN_MARKETS_V2, GOLDEN_META_V2)
+}
+
+/** Every vector of v1's golden accounts under `schema` with this market state (v2, and v3 in golden-derivatives-v3.test.ts). */
+export async function computeMarketVectors<M>(schema: RecordSchema<AccountRecord, M>, markets: M, meta: SnapshotMeta): Promise<Record<string, unknown>> {
   const store = new MemoryBlockStore()
-  const { snapshot } = await buildSnapshot({ schema: derivativesSchemaV2, meta: GOLDEN_META_V2, markets: GOLDEN_MARKETS_V2, records: GOLDEN_ACCOUNTS, store })
+  const { snapshot } = await buildSnapshot({ schema, meta, markets, records: GOLDEN_ACCOUNTS, store })
   const accounts: { key: string; record: string; leafHash: string }[] = []
   for await (const e of snapshot.rawEntries()) {
-    const rec = derivativesSchemaV2.decode(e.value, 'golden')
-    accounts.push({ key: bytesToHex(e.key), record: bytesToHex(e.value), leafHash: bytesToHex(leafHashOf(derivativesSchemaV2, e.key, rec, e.value)) })
+    const rec = schema.decode(e.value, 'golden')
+    accounts.push({ key: bytesToHex(e.key), record: bytesToHex(e.value), leafHash: bytesToHex(leafHashOf(schema, e.key, rec, e.value)) })
   }
   const treeBlocks: { cid: string; hex: string }[] = []
   for await (const cid of snapshot.blockCids()) {
     if (cid.equals(snapshot.cid) || cid.equals(snapshot.root.markets)) continue
     treeBlocks.push({ cid: cid.toString(), hex: bytesToHex(store.get(cid)) })
   }
-  const empty = encodeBlock(derivativesSchemaV2.markets.encode({ assets: [], markets: [] }))
+  const empty = encodeBlock(schema.markets.encode({ assets: [], markets: [] } as M))
   return {
-    schema: { id: derivativesSchemaV2.id, version: derivativesSchemaV2.version, leafEncoding: [...derivativesSchemaV2.leafEncoding] },
+    schema: { id: schema.id, version: schema.version, leafEncoding: [...schema.leafEncoding] },
     snapshot: {
       rootCid: snapshot.cid.toString(),
       stateRoot: snapshot.root.stateRoot,
@@ -66,7 +74,7 @@ export async function computeDerivativesV2Vectors(): Promise<Record<string, unkn
       treeBlocks,
     },
     accounts,
-    marketsJson: derivativesSchemaV2.markets.toJSON(await snapshot.markets()),
+    marketsJson: schema.markets.toJSON(await snapshot.markets()),
     emptyMarkets: { cid: empty.cid.toString(), hex: bytesToHex(empty.bytes) },
   }
 }

@@ -6,6 +6,10 @@ import { writeFileAtomic } from '../../fs/atomic.ts'
 import { UsageError, type Command } from '../command.ts'
 import { openSnapshotInput } from './input.ts'
 import { assetInfo, diffTables, forPeople, Movers } from './tables.ts'
+import { LABEL_RPC_OPTION, labelsFromChain } from './token-labels.ts'
+import { ownRisk } from './own-risk.ts'
+import { hexToBytes } from '../../../snapshot/codec/hex.ts'
+import type { AccountRecord } from '../../../snapshot/schema/derivatives.ts'
 
 export const DIFF_CSV_HEADER = ['account', 'kind', 'path', 'before', 'after'] as const
 
@@ -33,10 +37,11 @@ function human(s: RecoveryDiffSummary, out: string | undefined): string {
 export const recoveryDiffCommand: Command = {
   name: 'diff',
   summary: 'Every account that differs between two snapshots of one deployment (added, removed, changed leaves with old and new values), then totals moved per asset and per market.',
-  usage: 'ark diff DIR_A|a.car DIR_B|b.car [--format jsonl|csv] [--out FILE] [--json]',
+  usage: 'ark diff DIR_A|a.car DIR_B|b.car [--format jsonl|csv] [--out FILE] [--json] [--rpc URL]',
   options: {
     format: { type: 'string', description: 'on a terminal without --format, --out or --json: tables in token units; otherwise jsonl (default: one JSON object per account, then a {"summary": …} line) or csv (account,kind,path,before,after)' },
     out: { type: 'string', description: 'write the per-account changes here (atomically) and print only the summary' },
+    ...LABEL_RPC_OPTION,
   },
   positionals: [2, 2],
   async run({ values, positionals, json, io, signal }) {
@@ -51,7 +56,23 @@ export const recoveryDiffCommand: Command = {
     if (forPeople(values, json, io)) {
       const movers = new Movers()
       for (let r = first; r.done !== true; r = await changes.next()) movers.add(r.value)
-      io.stdout(diffTables(summary, movers, assetInfo(await b.markets())))
+      const marketsB = await b.markets()
+      const info = assetInfo(marketsB)
+      const risk = await ownRisk(b, marketsB)
+      let below: Set<string> | undefined
+      if (risk !== undefined) {
+        below = new Set()
+        for (const { gained, lost } of movers.byAsset.values()) {
+          for (const [acc] of [...gained.rows, ...lost.rows]) {
+            const key = hexToBytes(acc)
+            const record = await b.get(key)
+            if (record !== undefined && risk.report.account(key, record as AccountRecord).liquidatable === true) below.add(acc)
+          }
+        }
+      }
+      const warning = await labelsFromChain(info, [...movers.byAsset.keys(), ...Object.keys(summary.moved)], b.root, values, signal)
+      if (warning !== undefined) io.stderr(warning)
+      io.stdout(diffTables(summary, movers, info, below))
       return
     }
     const lines = (async function* () {

@@ -11,6 +11,7 @@ import { UsageError, type Command } from '../command.ts'
 import { openSnapshotInput } from './input.ts'
 import { ADDRESS_PATTERN as ADDRESS } from '../../../snapshot/codec/address.ts'
 import { assetInfo, BelowMaintenance, forPeople, riskTables } from './tables.ts'
+import { LABEL_RPC_OPTION, labelsFromChain } from './token-labels.ts'
 
 const UINT = /^[0-9]{1,78}$/
 
@@ -85,15 +86,16 @@ async function inputsFor(values: Record<string, unknown>, markets: DerivativesMa
 export const riskCommand: Command = {
   name: 'risk',
   summary: 'Recompute risk from a snapshot alone (no RPC): per-account equity, margin ratio, distance to liquidation, liquidation prices, unrealized PnL, funding owed, option greeks, and totals per market.',
-  usage: 'ark risk DIR|snapshot.car [--format json|csv] [--out FILE] [--asset-price ADDR=par|market:ID|PRICE@DECIMALS ...] [--deployment deployment.json] [--vol 0.8] [--vol-market ID=VOL ...] [--funding-time ID=UNIX ...] [--json]',
+  usage: 'ark risk DIR|snapshot.car [--format json|csv] [--out FILE] [--asset-price ADDR=par|market:ID|PRICE@DECIMALS ...] [--deployment deployment.json] [--vol 0.8] [--vol-market ID=VOL ...] [--funding-time ID=UNIX ...] [--json] [--rpc URL]',
   options: {
     format: { type: 'string', description: 'on a terminal without --format, --out or --json: tables in token units; otherwise json (default: one document) or csv (one table; column "row" = account, perp, option, market, total)' },
     out: { type: 'string', description: 'write the report here (atomically) and print only a summary' },
-    'asset-price': { type: 'string', multiple: true, description: 'how a collateral asset is valued: par (quote asset), market:ID (that market\'s feed) or PRICE@DECIMALS; overrides the snapshot\'s pricing (schema v2), required for v1 snapshots with several assets' },
+    'asset-price': { type: 'string', multiple: true, description: 'how a collateral asset is valued: par (quote asset), market:ID (that market\'s feed) or PRICE@DECIMALS; overrides the snapshot\'s pricing (schema v2 and later), required for v1 snapshots with several assets' },
     deployment: { type: 'string', description: 'devnet deployment.json: asset pricing from its feeds (quote = no feed); overrides the snapshot\'s pricing' },
     vol: { type: 'string', description: `annualised Black-Scholes volatility for option greeks (default ${RISK_DEFAULTS.vol})` },
     'vol-market': { type: 'string', multiple: true, description: 'per-market volatility override, ID=VOL' },
-    'funding-time': { type: 'string', multiple: true, description: 'a market\'s lastFundingTime (ID=UNIX): accrues funding to the block as the contract\'s views do; overrides the snapshot\'s (schema v2 carries it)' },
+    'funding-time': { type: 'string', multiple: true, description: 'a market\'s lastFundingTime (ID=UNIX): accrues funding to the block as the contract\'s views do; overrides the snapshot\'s (schema v2 and later carry it)' },
+    ...LABEL_RPC_OPTION,
   },
   positionals: [1, 1],
   async run({ values, positionals, json, io, signal }) {
@@ -120,8 +122,10 @@ export const riskCommand: Command = {
       const below = new BelowMaintenance()
       for await (const { key, record } of snapshot.entries()) below.add(report.account(key, record))
       const par = [...inputs.pricing].find(([, p]) => p.kind === 'par')?.[0]
-      const quote = par === undefined ? undefined : assetInfo(markets).get(par)?.decimals
-      io.stdout(riskTables(snapshot.root.block.number, report.grandTotals(), report.marketTotals(), below, quote))
+      const info = assetInfo(markets)
+      const warning = par === undefined ? undefined : await labelsFromChain(info, [par], snapshot.root, values, signal)
+      if (warning !== undefined) io.stderr(warning)
+      io.stdout(riskTables(snapshot.root.block.number, report.grandTotals(), report.marketTotals(), below, par === undefined ? undefined : info.get(par)))
       return
     }
     const body = format === 'csv' ? riskCsv(snapshot, report) : riskJson(snapshot, report)

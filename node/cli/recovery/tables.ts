@@ -26,15 +26,19 @@ function group(whole: string): string {
   return `${neg ? '-' : ''}${d.replace(/\B(?=(\d{3})+(?!\d))/g, '_')}`
 }
 
-/** Columns padded to their widest cell; numbers (last columns) right-aligned. */
-export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()
-  return `${[line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')}\n`
+/** A string from a file (adapter id and the like) made safe for a terminal: control and non-ASCII characters become "?". */
+export function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?')
 }
 
-export interface AssetInfo {
-  decimals: bigint
+const NUMBER = /^(-|-?[0-9][0-9_]*(\.[0-9]+)?( %)?)$/
+
+/** Columns padded to their widest cell; columns of numbers right-aligned, text left-aligned. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const right = headers.map((_, i) => rows.length > 0 && rows.every((r) => NUMBER.test(r[i] ?? '')))
+  const line = (cells: string[]): string => cells.map((c, i) => (right[i] === true ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()
+  return `${[line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')}\n`
 }
 
 /**
@@ -46,27 +50,75 @@ export function forPeople(values: Record<string, unknown>, json: boolean, io: { 
   return io.tty && !json && values.format === undefined && values.out === undefined
 }
 
-/** Decimals per asset (lower-case address) from a market state that lists assets, if it does. */
+/** What labels an asset's amounts: from the snapshot's market state, or read from the token over --rpc. */
+export interface AssetInfo {
+  /** the token (lower-case); the erc20 schema's balances are keyed "token" */
+  address?: string
+  decimals?: bigint
+  /** printable ASCII, at most 32 characters (schema v3's rule, enforced on decode and on the RPC read) */
+  symbol?: string
+}
+
+/**
+ * Per asset key (lower-case address; "token" for the erc20 schema), what the
+ * market state says: v1/v2 list decimals, v3 also the symbol ("" = unknown).
+ */
 export function assetInfo(markets: unknown): Map<string, AssetInfo> {
   const out = new Map<string, AssetInfo>()
-  const assets = (markets as { assets?: unknown } | null)?.assets
-  if (!Array.isArray(assets)) return out
-  for (const a of assets as { asset?: unknown; decimals?: unknown }[]) {
-    if (typeof a?.asset === 'string' && typeof a.decimals === 'bigint') out.set(a.asset.toLowerCase(), { decimals: a.decimals })
+  const m = markets as { assets?: unknown; token?: unknown } | null
+  if (typeof m?.token === 'string') out.set('token', { address: m.token.toLowerCase() })
+  if (!Array.isArray(m?.assets)) return out
+  for (const a of m.assets as { asset?: unknown; decimals?: unknown; symbol?: unknown }[]) {
+    if (typeof a?.asset !== 'string') continue
+    const i: AssetInfo = { address: a.asset.toLowerCase() }
+    if (typeof a.decimals === 'bigint') i.decimals = a.decimals
+    if (typeof a.symbol === 'string' && a.symbol !== '') i.symbol = a.symbol
+    out.set(a.asset.toLowerCase(), i)
   }
   return out
 }
 
-function assetLabel(asset: string, info: ReadonlyMap<string, AssetInfo>): string {
-  return info.has(asset.toLowerCase()) ? `${asset} (${info.get(asset.toLowerCase())!.decimals} dec)` : `${asset} (raw)`
+/** "USDC 0xa0b8…", "0xa0b8… (6 dec)" without a symbol, "0xa0b8… (raw)" when amounts stay integers. */
+export function assetLabel(asset: string, info: ReadonlyMap<string, AssetInfo>): string {
+  const i = info.get(asset.toLowerCase())
+  const name = i?.address !== undefined && i.address !== asset.toLowerCase() ? `${asset} ${i.address}` : asset
+  if (i?.decimals === undefined) return `${i?.symbol === undefined ? '' : `${i.symbol} `}${name} (raw)`
+  return i.symbol === undefined ? `${name} (${i.decimals} dec)` : `${i.symbol} ${name}`
 }
 
-const UNKNOWN_NOTE = 'amounts of assets marked (raw) are integers: the snapshot\'s market state does not list their decimals'
+const dec = (info: ReadonlyMap<string, AssetInfo>, asset: string): bigint | undefined => info.get(asset.toLowerCase())?.decimals
+
+function rawNote(keys: readonly string[], info: ReadonlyMap<string, AssetInfo>): string {
+  return keys.some((a) => dec(info, a) === undefined) ? `\nnote: ${UNKNOWN_NOTE}\n` : ''
+}
+
+const UNKNOWN_NOTE = 'amounts of assets marked (raw) are integers: the snapshot\'s market state does not give their decimals (--rpc URL reads them from the token)'
+
+/** The `n` accounts with the largest values (or, `lowest`, the most negative), kept while a stream passes. */
+export class Top {
+  readonly rows: [string, bigint][] = []
+  private readonly n: number
+  private readonly lowest: boolean
+
+  constructor(n: number, lowest = false) {
+    this.n = n
+    this.lowest = lowest
+  }
+
+  add(account: string, v: bigint): void {
+    const better = (x: bigint, y: bigint): boolean => (this.lowest ? x < y : x > y)
+    if (this.rows.length === this.n && !better(v, this.rows.at(-1)![1])) return
+    let i = this.rows.length
+    while (i > 0 && better(v, this.rows[i - 1]![1])) i--
+    this.rows.splice(i, 0, [account, v])
+    if (this.rows.length > this.n) this.rows.pop()
+  }
+}
 
 /** The accounts that gained and lost most of each asset, kept to `top` each while the diff streams. */
 export class Movers {
   private readonly top: number
-  readonly byAsset = new Map<string, { gained: [string, bigint][]; lost: [string, bigint][] }>()
+  readonly byAsset = new Map<string, { gained: Top; lost: Top }>()
 
   constructor(top = 5) {
     this.top = top
@@ -76,29 +128,29 @@ export class Movers {
     for (const [asset, s] of Object.entries(d.moved)) {
       const v = BigInt(s)
       let e = this.byAsset.get(asset)
-      if (e === undefined) this.byAsset.set(asset, (e = { gained: [], lost: [] }))
-      const list = v > 0n ? e.gained : e.lost
-      list.push([d.account, v])
-      list.sort((x, y) => (v > 0n ? (y[1] > x[1] ? 1 : y[1] < x[1] ? -1 : 0) : x[1] > y[1] ? 1 : x[1] < y[1] ? -1 : 0))
-      if (list.length > this.top) list.pop()
+      if (e === undefined) this.byAsset.set(asset, (e = { gained: new Top(this.top), lost: new Top(this.top, true) }))
+      if (v > 0n) e.gained.add(d.account, v)
+      else if (v < 0n) e.lost.add(d.account, v)
     }
   }
 }
 
-export function diffTables(s: RecoveryDiffSummary, movers: Movers, info: ReadonlyMap<string, AssetInfo>): string {
-  const out: string[] = [`${s.added} added, ${s.removed} removed, ${s.changed} changed accounts (chain ${s.chainId}, ${s.adapter}, block ${s.from.block} -> ${s.to.block})\n`]
+/** `belowAfter`: the movers below maintenance margin in the later snapshot (undefined: not checked). */
+export function diffTables(s: RecoveryDiffSummary, movers: Movers, info: ReadonlyMap<string, AssetInfo>, belowAfter?: ReadonlySet<string>): string {
+  const flag = (acc: string): string => (belowAfter?.has(acc) === true ? `! ${acc}` : acc)
+  const out: string[] = [`${s.added} added, ${s.removed} removed, ${s.changed} changed accounts (chain ${s.chainId}, ${printable(s.adapter)}, block ${s.from.block} -> ${s.to.block})\n`]
   const assets = [...new Set([...Object.keys(s.moved), ...Object.keys(s.increased), ...Object.keys(s.decreased)])].sort()
-  const dec = (a: string): bigint | undefined => info.get(a.toLowerCase())?.decimals
-  out.push(`\nmoved per asset\n${table(['asset', 'net', 'gained', 'lost'], assets.map((a) => [assetLabel(a, info), units(s.moved[a] ?? '0', dec(a)), units(s.increased[a] ?? '0', dec(a)), units(s.decreased[a] ?? '0', dec(a))]))}`)
+  out.push(`\nmoved per asset\n${table(['asset', 'net', 'gained', 'lost'], assets.map((a) => [assetLabel(a, info), units(s.moved[a] ?? '0', dec(info, a)), units(s.increased[a] ?? '0', dec(info, a)), units(s.decreased[a] ?? '0', dec(info, a))]))}`)
   if (s.positions.length > 0) {
     out.push(`\nmoved per market (sizes in 1e18 units)\n${table(['market', 'long', 'short', 'options bought', 'options written', 'OI long', 'OI short'], s.positions.map((p) => [p.market, units(p.longDelta, 18n), units(p.shortDelta, 18n), units(p.optionsBoughtDelta, 18n), units(p.optionsWrittenDelta, 18n), p.longOpenInterest === null ? '-' : units(p.longOpenInterest.delta, 18n), p.shortOpenInterest === null ? '-' : units(p.shortOpenInterest.delta, 18n)]))}`)
   }
   for (const [asset, m] of [...movers.byAsset].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const rows = [...m.gained.map(([acc, v]) => ['gained', acc, units(v, dec(asset))]), ...m.lost.map(([acc, v]) => ['lost', acc, units(v, dec(asset))])]
+    const rows = [...m.gained.rows.map(([acc, v]) => ['gained', flag(acc), units(v, dec(info, asset))]), ...m.lost.rows.map(([acc, v]) => ['lost', flag(acc), units(v, dec(info, asset))])]
     out.push(`\nlargest moves of ${assetLabel(asset, info)}\n${table(['', 'account', 'amount'], rows)}`)
   }
   if (s.marketChanges.length > 0) out.push(`\nmarket state: ${s.marketChanges.length} field(s) changed\n`)
-  if (assets.some((a) => !info.has(a.toLowerCase()))) out.push(`\nnote: ${UNKNOWN_NOTE}\n`)
+  if (belowAfter !== undefined && belowAfter.size > 0) out.push(`\n! below maintenance margin at block ${s.to.block}: ${belowAfter.size} of the accounts above (all of them: ark risk)\n`)
+  out.push(rawNote(assets, info))
   out.push('\n(exact integers: --format jsonl|csv)\n')
   return out.join('')
 }
@@ -120,16 +172,80 @@ export class BelowMaintenance {
   }
 }
 
-/** `quote`: decimals of the unit risk values are in (the par-priced asset), if known. */
-export function riskTables(block: bigint, t: RiskTotals, markets: MarketRisk[], below: BelowMaintenance, quote: bigint | undefined): string {
+/** `quote`: the asset risk values are in (the par-priced one), if known. */
+export function riskTables(block: bigint, t: RiskTotals, markets: MarketRisk[], below: BelowMaintenance, quoteInfo: AssetInfo | undefined): string {
+  const quote = quoteInfo?.decimals
   const q = (v: string | null): string => (v === null ? '-' : units(v, quote))
   const out: string[] = [`risk at block ${block}: ${t.accounts} accounts, ${t.withPerps} with perps, ${t.liquidatable} below maintenance margin\n`]
-  out.push(`\ntotals${quote === undefined ? ' (raw quote units)' : ` (quote units, ${quote} decimals)`}\n${table(['collateral', 'equity', 'under water', 'unrealized PnL', 'funding owed', 'notional', 'maintenance'], [[q(t.collateralValue), q(t.equity), q(t.negativeEquity), q(t.unrealizedPnl), q(t.fundingOwed), q(t.notional), q(t.maintenanceRequirement)]])}`)
+  out.push(`\ntotals${quote === undefined ? ' (raw quote units)' : ` (quote units${quoteInfo?.symbol === undefined ? '' : `, ${quoteInfo.symbol}`}, ${quote} decimals)`}\n${table(['collateral', 'equity', 'under water', 'unrealized PnL', 'funding owed', 'notional', 'maintenance'], [[q(t.collateralValue), q(t.equity), q(t.negativeEquity), q(t.unrealizedPnl), q(t.fundingOwed), q(t.notional), q(t.maintenanceRequirement)]])}`)
   out.push(`\nper market (sizes in 1e18 units)\n${table(['market', 'price', 'long', 'short', 'notional', 'unrealized PnL', 'maintenance', 'accounts', 'below maint.'], markets.map((m) => [m.market, units(m.price, BigInt(m.priceDecimals)), units(m.longSize, 18n), units(m.shortSize, 18n), q(m.notional), q(m.unrealizedPnl), q(m.maintenanceRequirement), String(m.accounts), String(m.liquidatable)]))}`)
   if (below.count > 0) {
     out.push(`\nBELOW MAINTENANCE MARGIN: ${below.count} account(s)${below.count > below.rows.length ? `, first ${below.rows.length} shown` : ''}\n${table(['account', 'equity', 'maintenance', 'distance'], below.rows.map((a) => [`! ${a.account}`, q(a.equity), q(a.maintenanceRequirement), q(a.distanceToLiquidation)]))}`)
   }
   if (quote === undefined) out.push(`\nnote: ${UNKNOWN_NOTE}\n`)
   out.push('\n(exact integers: --format json|csv)\n')
+  return out.join('')
+}
+
+/** `ark snapshot export` on a terminal: what a snapshot holds, accumulated while its accounts stream. */
+export class Holdings {
+  accounts = 0
+  readonly totals = new Map<string, { amount: bigint; holders: number; largest: Top }>()
+  readonly markets = new Map<bigint, { long: bigint; short: bigint; bought: bigint; written: bigint }>()
+  readonly below = new BelowMaintenance()
+
+  add(account: string, balances: [string, bigint][], positions: { market: bigint; size: bigint; option: boolean }[], risk?: AccountRisk): void {
+    this.accounts++
+    for (const [asset, v] of balances) {
+      let t = this.totals.get(asset)
+      if (t === undefined) this.totals.set(asset, (t = { amount: 0n, holders: 0, largest: new Top(5) }))
+      t.amount += v
+      t.holders++
+      t.largest.add(account, v)
+    }
+    for (const p of positions) {
+      let m = this.markets.get(p.market)
+      if (m === undefined) this.markets.set(p.market, (m = { long: 0n, short: 0n, bought: 0n, written: 0n }))
+      if (p.option) {
+        if (p.size > 0n) m.bought += p.size
+        else m.written -= p.size
+      } else if (p.size > 0n) m.long += p.size
+      else m.short -= p.size
+    }
+    if (risk !== undefined) this.below.add(risk)
+  }
+}
+
+/** `risk`: whether below-maintenance accounts were computed (the snapshot carries what risk needs), and the quote asset. */
+export function exportTables(head: string, h: Holdings, info: ReadonlyMap<string, AssetInfo>, risk: { quote: AssetInfo | undefined } | undefined): string {
+  const assets = [...h.totals.keys()].sort()
+  const out = [`${head}: ${h.accounts} accounts\n`]
+  out.push(`\ntotals per asset\n${table(['asset', 'total', 'holders'], assets.map((a) => [assetLabel(a, info), units(h.totals.get(a)!.amount, dec(info, a)), String(h.totals.get(a)!.holders)]))}`)
+  if (h.markets.size > 0) {
+    const ids = [...h.markets.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    out.push(`\npositions per market (sizes in 1e18 units)\n${table(['market', 'long', 'short', 'options bought', 'options written'], ids.map((id) => { const m = h.markets.get(id)!; return [String(id), units(m.long, 18n), units(m.short, 18n), units(m.bought, 18n), units(m.written, 18n)] }))}`)
+  }
+  const flagged = new Set(h.below.rows.map((r) => r.account.toLowerCase()))
+  for (const a of assets) {
+    out.push(`\nlargest holders of ${assetLabel(a, info)}\n${table(['account', 'amount'], h.totals.get(a)!.largest.rows.map(([acc, v]) => [`${flagged.has(acc.toLowerCase()) ? '! ' : ''}${acc}`, units(v, dec(info, a))]))}`)
+  }
+  if (risk === undefined) out.push('\nmaintenance margin not checked: the snapshot does not say how to value its collateral (ark risk with --asset-price does)\n')
+  else if (h.below.count === 0) out.push('\nno account is below maintenance margin\n')
+  else out.push(`\nBELOW MAINTENANCE MARGIN (!): ${h.below.count} account(s)${h.below.count > h.below.rows.length ? `, first ${h.below.rows.length} shown` : ''}; details: ark risk\n${table(['account', 'equity', 'maintenance'], h.below.rows.map((r) => [`! ${r.account}`, r.equity === null ? '-' : units(r.equity, risk.quote?.decimals), r.maintenanceRequirement === null ? '-' : units(r.maintenanceRequirement, risk.quote?.decimals)]))}`)
+  out.push(rawNote(assets, info))
+  out.push('\n(every account, exact integers: --format jsonl|csv)\n')
+  return out.join('')
+}
+
+/** `ark snapshot inspect` on a terminal: the market state's assets and markets. */
+export function marketTables(markets: unknown, info: ReadonlyMap<string, AssetInfo>): string {
+  const m = markets as { assets?: { asset: string; haircutBps?: bigint; feed?: string }[]; markets?: { id: bigint; price: bigint; priceDecimals: bigint; longOpenInterest: bigint; shortOpenInterest: bigint; maintenanceMarginRatio: bigint }[] }
+  const out: string[] = []
+  if (Array.isArray(m.assets) && m.assets.length > 0) {
+    out.push(`\ncollateral assets\n${table(['asset', 'symbol', 'decimals', 'haircut', 'valued'], m.assets.map((a) => { const i = info.get(a.asset.toLowerCase()); return [a.asset, i?.symbol ?? '-', i?.decimals === undefined ? '-' : String(i.decimals), a.haircutBps === undefined ? '-' : `${units(a.haircutBps, 2n)} %`, a.feed === undefined ? '-' : /^0x0{40}$/.test(a.feed) ? 'par' : `feed ${a.feed}`] }))}`)
+  }
+  if (Array.isArray(m.markets) && m.markets.length > 0) {
+    out.push(`\nmarkets (open interest in 1e18 units)\n${table(['market', 'price', 'OI long', 'OI short', 'maintenance'], m.markets.map((x) => [String(x.id), units(x.price, x.priceDecimals), units(x.longOpenInterest, 18n), units(x.shortOpenInterest, 18n), `${units(x.maintenanceMarginRatio, 16n)} %`]))}`)
+  }
   return out.join('')
 }

@@ -1,14 +1,16 @@
 import { stat } from 'node:fs/promises'
 import { openCar } from '../open-car.ts'
 import type { Command } from '../command.ts'
+import { assetInfo, marketTables } from '../recovery/tables.ts'
+import { LABEL_RPC_OPTION, labelsFromChain } from '../recovery/token-labels.ts'
 
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'Show a snapshot CAR: root fields, counts and sizes (every block is hash-checked on load).',
-  usage: 'ark snapshot inspect state.car [--verify] [--json]',
-  options: { verify: { type: 'boolean', description: 'also recompute the tree layout, account count and stateRoot' } },
+  summary: 'Show a snapshot CAR: root fields, counts and sizes (every block is hash-checked on load); on a terminal also its collateral assets and markets.',
+  usage: 'ark snapshot inspect state.car [--verify] [--json] [--rpc URL]',
+  options: { verify: { type: 'boolean', description: 'also recompute the tree layout, account count and stateRoot' }, ...LABEL_RPC_OPTION },
   positionals: [1, 1],
-  async run({ values, positionals, json, io }) {
+  async run({ values, positionals, json, io, signal }) {
     const path = positionals[0]!
     const s = await openCar(path)
     if (values.verify === true) await s.verify()
@@ -19,7 +21,8 @@ export const inspectCommand: Command = {
       blocks++
       bytes += (await s.store.get(cid)).length
     }
-    const markets = s.schema.markets.toJSON(await s.markets()) as { markets?: unknown[]; assets?: unknown[] }
+    const decoded = await s.markets()
+    const markets = s.schema.markets.toJSON(decoded) as { markets?: unknown[]; assets?: unknown[] }
     const r = s.root
     const info = {
       file: path,
@@ -54,6 +57,12 @@ export const inspectCommand: Command = {
           '',
         ].join('\n'),
       )
+      if (io.tty) {
+        const info = assetInfo(decoded)
+        const warning = await labelsFromChain(info, [...info.keys()], r, values, signal)
+        if (warning !== undefined) io.stderr(warning)
+        io.stdout(marketTables(decoded, info))
+      }
     }
   },
 }

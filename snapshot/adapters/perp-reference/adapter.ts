@@ -1,6 +1,6 @@
 import type { Hex } from '../../chain/source.ts'
 import type { AccountRecord } from '../../schema/derivatives.ts'
-import { derivativesSchemaV2, type DerivativesMarketsV2 } from '../../schema/derivatives-v2.ts'
+import { derivativesSchemaV3, type DerivativesMarketsV3 } from '../../schema/derivatives-v3.ts'
 import { configAddress, configBlock, configObject } from '../config.ts'
 import type { Adapter } from '../types.ts'
 import { PerpReferenceState } from './state.ts'
@@ -14,12 +14,13 @@ export interface PerpReferenceConfig {
 
 const ID = 'perp-reference'
 
-export const perpReferenceAdapter: Adapter<PerpReferenceConfig, AccountRecord, DerivativesMarketsV2> = {
+export const perpReferenceAdapter: Adapter<PerpReferenceConfig, AccountRecord, DerivativesMarketsV3> = {
   id: ID,
   // 2.0.0: record schema v2 (the market state carries collateral pricing and lastFundingTime)
-  version: '2.0.0',
-  description: 'Ark reference perpetuals + options venue (deploy/reference-protocol): collateral, perp positions, option positions, markets with their price feeds and funding times',
-  schema: derivativesSchemaV2,
+  // 3.0.0: record schema v3 (and each collateral asset's symbol)
+  version: '3.0.0',
+  description: 'Ark reference perpetuals + options venue (deploy/reference-protocol): collateral, perp positions, option positions, markets with their price feeds and funding times, collateral symbols and decimals',
+  schema: derivativesSchemaV3,
   parseConfig(json) {
     const o = configObject(json, ID, ['exchange', 'options', 'startBlock'])
     const c: PerpReferenceConfig = { exchange: configAddress(o, 'exchange', ID), startBlock: configBlock(o, 'startBlock', ID) }

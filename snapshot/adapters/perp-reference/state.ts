@@ -2,7 +2,9 @@ import { bytesToHex } from '../../codec/hex.ts'
 import { SpotCheckError } from '../../chain/errors.ts'
 import type { Hex, Log } from '../../chain/source.ts'
 import type { AccountRecord } from '../../schema/derivatives.ts'
-import { ZERO_ADDRESS, type CollateralAssetV2, type DerivativesMarketsV2, type MarketStateV2 } from '../../schema/derivatives-v2.ts'
+import { ZERO_ADDRESS, type MarketStateV2 } from '../../schema/derivatives-v2.ts'
+import type { CollateralAssetV3, DerivativesMarketsV3 } from '../../schema/derivatives-v3.ts'
+import { tokenSymbol } from '../../chain/token-info.ts'
 import type { Change, RecordInput } from '../../state/build.ts'
 import { pinnedCall, signedWord, topicAddress, word } from '../call.ts'
 import type { AdapterState, DeriveContext } from '../types.ts'
@@ -47,7 +49,7 @@ function toRecord(a: Account): AccountRecord | null {
  * values, so folding is last-write-wins per (account, asset|market|series),
  * and folding from any checkpoint gives what folding from deployment gives.
  */
-export class PerpReferenceState implements AdapterState<AccountRecord, DerivativesMarketsV2> {
+export class PerpReferenceState implements AdapterState<AccountRecord, DerivativesMarketsV3> {
   private accounts = new Map<string, Account>()
   private series = new Map<bigint, Series>()
   private touched = new Set<string>()
@@ -132,16 +134,18 @@ export class PerpReferenceState implements AdapterState<AccountRecord, Derivativ
   /**
    * Assets with how the exchange values them (PerpExchange._margin): no feed =
    * par; otherwise the feed's latestRoundData and decimals at this block (the
-   * exchange reads the same answer; it cached decimals() at listing).
+   * exchange reads the same answer; it cached decimals() at listing), and the
+   * token's symbol() under the schema v3 rule (snapshot/chain/token-info.ts).
    */
-  async markets(ctx: DeriveContext): Promise<DerivativesMarketsV2> {
+  async markets(ctx: DeriveContext): Promise<DerivativesMarketsV3> {
     const ex = this.config.exchange
     const [nAssets, nMarkets] = await Promise.all([pinnedCall<bigint>(ctx, ex, exchangeAbi, 'assetCount'), pinnedCall<bigint>(ctx, ex, exchangeAbi, 'marketCount')])
     const assets = await Promise.all(
-      Array.from({ length: Number(nAssets) }, async (_, i): Promise<CollateralAssetV2> => {
+      Array.from({ length: Number(nAssets) }, async (_, i): Promise<CollateralAssetV3> => {
         const [token, feedAddr, haircutBps, decimals] = await pinnedCall<[Hex, Hex, number, number]>(ctx, ex, exchangeAbi, 'assetAt', [BigInt(i)])
         const feed = feedAddr.toLowerCase()
-        const base = { asset: token.toLowerCase(), haircutBps: BigInt(haircutBps), decimals: BigInt(decimals), feed }
+        const symbol = await tokenSymbol(ctx.source, token, ctx.block.hash, ctx.signal)
+        const base = { asset: token.toLowerCase(), haircutBps: BigInt(haircutBps), decimals: BigInt(decimals), symbol, feed }
         if (feed === ZERO_ADDRESS) return { ...base, price: 0n, roundId: 0n, updatedAt: 0n, priceDecimals: 0n }
         const [[roundId, answer, , updatedAt], feedDecimals] = await Promise.all([
           pinnedCall<[bigint, bigint, bigint, bigint, bigint]>(ctx, feed as Hex, feedAbi, 'latestRoundData'),
@@ -175,7 +179,7 @@ export class PerpReferenceState implements AdapterState<AccountRecord, Derivativ
     return { assets, markets }
   }
 
-  async spotCheck(ctx: DeriveContext, accounts: { key: Uint8Array; record: AccountRecord }[], markets: DerivativesMarketsV2): Promise<void> {
+  async spotCheck(ctx: DeriveContext, accounts: { key: Uint8Array; record: AccountRecord }[], markets: DerivativesMarketsV3): Promise<void> {
     const fresh = await this.markets(ctx)
     const fail = (what: string, field: string, ours: unknown, theirs: unknown): never => {
       throw new SpotCheckError(`spot check failed at block ${ctx.block.number}: ${what} field ${field} is ${String(ours)} in the derived state but ${String(theirs)} in the contract; the checkpoint is not attested`, { block: ctx.block.number.toString(), what, field, derived: String(ours), contract: String(theirs) })
