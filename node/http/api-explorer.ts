@@ -7,7 +7,7 @@ import { decodeRoot } from '../../snapshot/state/root.ts'
 import { emptyRecoverySummary, recoveryDiff, type RecoveryDiffSummary } from '../../snapshot/state/diff-summary.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { schemaById } from '../../snapshot/schema/registry.ts'
-import { Movers } from '../cli/recovery/tables.ts'
+import { Movers } from '../recovery/movers.ts'
 import { HttpError, sendJSON, toJSON } from './respond.ts'
 import { methodNotAllowed, parseBlockNumber, type ExplorerRoute } from './request.ts'
 import type { CheckpointView, NodeView } from './server.ts'
@@ -238,7 +238,7 @@ export function createExplorerApi(view: NodeView, limits: typeof EXPLORER_LIMITS
         throw err
       }
       const list = (l: [string, bigint][]): AssetHolder[] => l.map(([account, v]) => ({ account, amount: (v < 0n ? -v : v).toString() }))
-      return { summary: s, movers: Object.fromEntries([...movers.byAsset].sort(([x], [y]) => (x < y ? -1 : 1)).map(([asset, m]) => [asset, { gained: list(m.gained), lost: list(m.lost) }])) }
+      return { summary: s, movers: Object.fromEntries([...movers.byAsset].sort(([x], [y]) => (x < y ? -1 : 1)).map(([asset, m]) => [asset, { gained: list(m.gained.rows), lost: list(m.lost.rows) }])) }
     })
     diffs.set(key, out)
     return out
