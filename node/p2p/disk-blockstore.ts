@@ -16,6 +16,9 @@ export const BLOCKSTORE_DIR = 'blockstore'
  */
 const LEVEL_OPTIONS = { compression: false, cacheSize: 32 * 2 ** 20, writeBufferSize: 16 * 2 ** 20 } as const
 
+/** LevelDB's messages for a failed read or write of its files (ENOSPC, EIO): the errors a reopen clears */
+const IO_FAILURE = /IO error|Corruption/
+
 /** A key outside every block key (those start with '/'): deleted with `sync` to fsync LevelDB's log. */
 const SYNC_KEY = '!sync'
 
@@ -38,8 +41,23 @@ export function blockKey(cid: CID): string {
  * write durable where that matters (before a migration removes old files).
  */
 export class DiskBlockstore extends LevelBlockstore {
+  /** open() was called and close() not since: a store closed by a failed reopen is opened again on use */
+  private wanted = false
+  private recovering: Promise<void> | undefined
+
   constructor(path: string) {
     super(path, LEVEL_OPTIONS)
+  }
+
+  override async open(): Promise<void> {
+    await super.open()
+    this.wanted = true
+  }
+
+  override async close(): Promise<void> {
+    this.wanted = false
+    await this.recovering
+    await super.close()
   }
 
   /**
@@ -52,24 +70,68 @@ export class DiskBlockstore extends LevelBlockstore {
    */
   override async has(cid: CID, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
+    if (this.db.status !== 'open') await this.ready()
     return this.db.getSync(blockKey(cid)) !== undefined
   }
 
-  override *get(cid: CID, options?: AbortOptions): Generator<Uint8Array> {
+  override async *get(cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
     options?.signal?.throwIfAborted()
+    if (this.db.status !== 'open') await this.ready()
     const bytes = this.db.getSync(blockKey(cid))
     if (bytes === undefined) throw new NotFoundError(`block ${cid.toString()} is not in the blockstore`)
     yield bytes
   }
 
+  override async put(cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
+    return this.writing(async () => super.put(cid, bytes, options))
+  }
+
+  override async delete(cid: CID, options?: AbortOptions): Promise<void> {
+    await this.writing(async () => super.delete(cid, options))
+  }
+
   /** Many blocks in one atomic LevelDB batch (one log record): all of them land, or none. */
   async putBatch(blocks: readonly { cid: CID; bytes: Uint8Array }[]): Promise<void> {
     if (blocks.length === 0) return
-    await this.db.batch(blocks.map((b) => ({ type: 'put' as const, key: blockKey(b.cid), value: b.bytes })))
+    await this.writing(async () => this.db.batch(blocks.map((b) => ({ type: 'put' as const, key: blockKey(b.cid), value: b.bytes }))))
   }
 
   /** Make every earlier write durable: one synced log record fsyncs LevelDB's log up to it. */
   async sync(): Promise<void> {
-    await this.db.batch([{ type: 'del', key: SYNC_KEY }], { sync: true })
+    await this.writing(async () => this.db.batch([{ type: 'del', key: SYNC_KEY }], { sync: true }))
+  }
+
+  /**
+   * A write that fails (ENOSPC while LevelDB compacts) leaves LevelDB refusing
+   * every later write with the same error until the store is reopened, even
+   * once space is free again (seen on a full tmpfs). So a failed write reopens
+   * the store once before the error is passed on; the next write then succeeds
+   * if space was freed. Nothing already written is lost: the log is replayed.
+   */
+  private async writing<T>(op: () => Promise<T>): Promise<T> {
+    if (this.db.status !== 'open') await this.ready()
+    try {
+      return await op()
+    } catch (err) {
+      if (IO_FAILURE.test(String((err as Error).message))) this.recover()
+      throw err
+    }
+  }
+
+  private recover(): void {
+    if (!this.wanted || this.recovering !== undefined) return
+    this.recovering = (async () => {
+      await this.db.close().catch(() => {})
+      // still full: the store stays closed and the next use tries again
+      if (this.wanted) await super.open().catch(() => {})
+    })().finally(() => {
+      this.recovering = undefined
+    })
+  }
+
+  /** Wait out a reopen; a store left closed by one that failed is opened again (its error is the caller's). */
+  private async ready(): Promise<void> {
+    await this.recovering
+    if (this.wanted && this.db.status === 'closed') await super.open()
   }
 }

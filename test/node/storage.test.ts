@@ -17,6 +17,7 @@ import { synthMarkets, synthMeta, synthRecords } from '../../snapshot/synth/synt
 import { FS_BLOCKS_DIR, FS_BLOCKS_RETIRED, migrateFsBlocks } from '../../node/p2p/blockstore-migration.ts'
 import { BLOCKSTORE_DIR, DiskBlockstore } from '../../node/p2p/disk-blockstore.ts'
 import { createArkNetwork, type ArkNetwork } from '../../node/p2p/network.ts'
+import { fillDisk, freeDisk, mountTmpfs, unmount } from '../chaos/storage/tmpfs.ts'
 
 const CHILD = fileURLToPath(new URL('storage-crash-child.ts', import.meta.url))
 const dirs: string[] = []
@@ -213,6 +214,50 @@ describe('packed blockstore: crash safety', () => {
       expect(await allIntact(store)).toBeGreaterThanOrEqual(acked)
     } finally {
       await store.close()
+    }
+  })
+
+  // Fails without DiskBlockstore's reopen: LevelDB keeps a failed compaction's ENOSPC for every later
+  // write, so after space is freed the node could still write no block (no snapshot, no signature).
+  it('a full disk fails writes with ENOSPC; once space is freed, writes succeed again and nothing written before is lost', { timeout: 60_000 }, async (ctx) => {
+    const mount = join(await tempDir(), 'tmpfs')
+    const m = await mountTmpfs(mount, 40)
+    if (!m.ok) {
+      ctx.skip(m.reason)
+      return
+    }
+    const store = new DiskBlockstore(join(mount, 'store'))
+    try {
+      // room for LevelDB's 16 MiB log but not for the table its compaction then writes
+      const filler = join(mount, 'filler')
+      await writeFile(filler, Buffer.alloc(20 * 2 ** 20))
+      await store.open()
+      const block = (i: number): ReturnType<typeof encodeBlock> => encodeBlock(`full:${i}:${'y'.repeat(1000)}`)
+      let written = 0
+      let failure: Error | undefined
+      for (; written < 100_000; written++) {
+        const b = block(written)
+        try {
+          await store.put(b.cid, b.bytes)
+        } catch (err) {
+          failure = err as Error
+          break
+        }
+      }
+      expect(failure?.message).toMatch(/No space left on device/)
+      await freeDisk(filler)
+      const after = encodeBlock('after the disk was freed')
+      await store.put(after.cid, after.bytes)
+      expect(await store.has(after.cid)).toBe(true)
+      for (let i = 0; i < written; i += 97) expect(await store.has(block(i).cid), `block ${i}`).toBe(true)
+      expect(await allIntact(store)).toBeGreaterThanOrEqual(written)
+      // and a disk filled up by another file (not LevelDB's compaction) is survived the same way
+      const other = await fillDisk(mount)
+      await freeDisk(other.file)
+      await store.put(block(written).cid, block(written).bytes)
+    } finally {
+      await store.close().catch(() => {})
+      await unmount(mount)
     }
   })
 
