@@ -1,4 +1,3 @@
-import type { Helia } from '@helia/interface'
 import type { CID } from 'multiformats/cid'
 import type { Block } from '../../snapshot/codec/block.ts'
 import { BlockNotFoundError } from '../../snapshot/errors.ts'
@@ -17,11 +16,18 @@ export interface HeliaBlockStoreOptions {
 
 const NOT_FOUND = new Set(['NotFoundError', 'BlockNotFoundWhileOfflineError', 'LoadBlockFailedError'])
 
+/** Helia's blockstore, or the node's disk store under it (local reads without Helia's has-before-get). */
+export interface BlockSource {
+  get(cid: CID, options: { offline?: boolean; signal?: AbortSignal }): AsyncIterable<Uint8Array> | Iterable<Uint8Array>
+  put(cid: CID, bytes: Uint8Array, options: { signal?: AbortSignal }): unknown
+  has(cid: CID): boolean | Promise<boolean>
+}
+
 /**
- * Helia's blockstore as the snapshot engine's BlockStore. Helia 7's get()
+ * Helia's blockstore (or the disk store) as the snapshot engine's BlockStore. Helia 7's get()
  * yields the block as an async sequence of chunks; they are joined here.
  */
-export function heliaBlockStore(helia: Pick<Helia, 'blockstore'>, options: HeliaBlockStoreOptions = {}): BlockStore {
+export function heliaBlockStore(helia: { blockstore: BlockSource }, options: HeliaBlockStoreOptions = {}): BlockStore {
   const offline = options.network !== true
   return {
     async get(cid: CID): Promise<Uint8Array> {

@@ -15,7 +15,6 @@ import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight } from 'helia'
 import type { CID } from 'multiformats/cid'
@@ -29,6 +28,8 @@ import { validateAttestation, validateCertificate, validateEvidence, type Valida
 import { ArkError } from '../../snapshot/ark-error.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 import { heliaBlockStore, type HeliaBlockStoreOptions } from './blockstore.ts'
+import { migrateFsBlocks } from './blockstore-migration.ts'
+import { BLOCKSTORE_DIR, DiskBlockstore } from './disk-blockstore.ts'
 import { bootstrapDialer, type BootstrapDialer } from './bootstrap.ts'
 import { loadOrCreatePeerKey } from './identity.ts'
 import { GossipMetrics } from './metrics.ts'
@@ -74,7 +75,7 @@ export interface ArkServices extends Record<string, unknown> {
 }
 
 export interface ArkNetworkInit {
-  /** node data dir: peer.key, blocks/ (FsBlockstore), datastore/ (FsDatastore) */
+  /** node data dir: peer.key, blockstore/ (DiskBlockstore: LevelDB), datastore/ (FsDatastore); an old blocks/ (one file per block) is migrated at start */
   dataDir: string
   /** the (chain, adapter) this network gossips about: topics are named after it */
   chainId: bigint
@@ -196,7 +197,7 @@ export async function createArkNetwork(init: ArkNetworkInit): Promise<ArkNetwork
   }
   const subscribed = TOPIC_KINDS.filter((k) => validators[k] !== undefined)
 
-  const blockstore = new FsBlockstore(join(init.dataDir, 'blocks'))
+  const blockstore = new DiskBlockstore(join(init.dataDir, BLOCKSTORE_DIR))
   const datastore = new FsDatastore(join(init.dataDir, 'datastore'))
   const topicScore = { ...ARK_TOPIC_SCORE, ...init.score?.topic }
   const helia: ArkHelia = withBitswap(
@@ -246,7 +247,7 @@ export async function createArkNetwork(init: ArkNetworkInit): Promise<ArkNetwork
 
   const dialer = bootstrapDialer({ libp2p: () => helia.libp2p, self: peerId, addrs: init.bootstrap ?? [], log, ...init.bootstrapBackoff })
   const services: Service[] = [
-    storesService({ blockstore, datastore }),
+    storesService({ blockstore, datastore, migrate: async () => void (await migrateFsBlocks(init.dataDir, blockstore, log)) }),
     heliaService(helia),
     gossipService({ pubsub, topics: subscribed.map((kind) => ({ topic: topic(kind), validator: gossipValidator(kind, validators[kind]!, metrics, accepted, log) })), onGossip }),
     dialer,
@@ -260,7 +261,8 @@ export async function createArkNetwork(init: ArkNetworkInit): Promise<ArkNetwork
   return {
     peerId,
     metrics,
-    blocks: heliaBlockStore(helia),
+    // local reads straight from the disk store: Helia's blockstore would ask has() before every get()
+    blocks: heliaBlockStore({ blockstore }),
     async deleteBlock(cid) {
       await blockstore.delete(cid)
     },
@@ -331,8 +333,11 @@ export async function createArkNetwork(init: ArkNetworkInit): Promise<ArkNetwork
   }
 }
 
-/** Opens the on-disk block and data stores before Helia starts; closes them after it stopped. */
-export function storesService(init: { blockstore: FsBlockstore; datastore: FsDatastore }): Service {
+/**
+ * Opens the on-disk block and data stores before Helia starts (and migrates an
+ * old one-file-per-block store into the block store); closes them after it stopped.
+ */
+export function storesService(init: { blockstore: DiskBlockstore; datastore: FsDatastore; migrate: () => Promise<void> }): Service {
   return {
     name: 'stores',
     async start() {
@@ -341,6 +346,12 @@ export function storesService(init: { blockstore: FsBlockstore; datastore: FsDat
         await init.blockstore.open()
       } catch (err) {
         await init.datastore.close()
+        throw err
+      }
+      try {
+        await init.migrate()
+      } catch (err) {
+        await init.blockstore.close().finally(async () => init.datastore.close())
         throw err
       }
     },

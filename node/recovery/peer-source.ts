@@ -27,6 +27,13 @@ export interface PeerSourceOptions {
 
 export const PEER_SOURCE_DEFAULTS = Object.freeze({ concurrency: 512, maxPages: 4096 })
 
+/**
+ * Wants go to the connected archive node only: no provider lookup per block. Without this, bitswap runs a
+ * content-routing query for every want (the client has no routers, so each builds and throws errors), which
+ * was ~40% of the client's CPU in a bitswap fetch (test/bench/recovery.ts).
+ */
+const NO_PROVIDER_LOOKUP = { maxProviders: 0 }
+
 /** close() waits at most this long for the client to stop */
 const CLOSE_MS = 2_000
 
@@ -196,7 +203,8 @@ export function peerSource(addr: string, options: PeerSourceOptions = {}): Fetch
       if (staging.has(cid)) return staging.get(cid)
       const chunks: Uint8Array[] = []
       wanted.add(cid)
-      for await (const c of helia.blockstore.get(cid, { signal: ctx.signal })) chunks.push(c)
+      const options = { signal: ctx.signal, ...NO_PROVIDER_LOOKUP }
+      for await (const c of helia.blockstore.get(cid, options)) chunks.push(c)
       wanted.delete(cid)
       return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
     }
@@ -220,7 +228,8 @@ export function peerSource(addr: string, options: PeerSourceOptions = {}): Fetch
     blockstore.staging = staging
     blockstore.ctx = ctx
     // bitswap delivers it through the blockstore's put (hash-checked there) into staging
-    for await (const _ of helia.blockstore.get(cid, { signal: ctx.signal })) {
+    const options = { signal: ctx.signal, ...NO_PROVIDER_LOOKUP }
+    for await (const _ of helia.blockstore.get(cid, options)) {
       // the bytes are in staging now
     }
   }

@@ -11,7 +11,7 @@ const here = fileURLToPath(new URL('.', import.meta.url))
 
 interface Bench {
   file: string
-  cases: (opts: { accounts?: string; traders?: string; steps?: string; only?: string }) => string[][]
+  cases: (opts: { accounts?: string; traders?: string; steps?: string; only?: string; disk?: boolean }) => string[][]
 }
 
 const benches: Record<string, Bench> = {
@@ -30,8 +30,8 @@ const benches: Record<string, Bench> = {
   recovery: {
     file: 'recovery.ts',
     // 1M accounts takes minutes: opt in with --accounts 100000,1000000 or ARK_BENCH_RECOVERY_1M=1
-    // --only incremental: just the incremental fetch case (minutes faster)
-    cases: ({ accounts, only }) => (accounts ?? (process.env.ARK_BENCH_RECOVERY_1M === '1' ? '100000,1000000' : '100000')).split(',').map((n) => ['--accounts', n, ...(only === undefined ? [] : ['--only', only])]),
+    // --only incremental: just the incremental fetch case (minutes faster); --disk: the disk-backed node's gateway and bitswap at every size (by default only up to 200k accounts)
+    cases: ({ accounts, only, disk }) => (accounts ?? (process.env.ARK_BENCH_RECOVERY_1M === '1' ? '100000,1000000' : '100000')).split(',').map((n) => ['--accounts', n, ...(only === undefined ? [] : ['--only', only]), ...(disk === true ? ['--disk', 'yes'] : [])]),
   },
   derive: {
     file: 'derive.ts',
@@ -39,7 +39,7 @@ const benches: Record<string, Bench> = {
   },
 }
 
-const { values, positionals } = parseArgs({ options: { accounts: { type: 'string' }, traders: { type: 'string' }, steps: { type: 'string' }, only: { type: 'string' } }, allowPositionals: true })
+const { values, positionals } = parseArgs({ options: { accounts: { type: 'string' }, traders: { type: 'string' }, steps: { type: 'string' }, only: { type: 'string' }, disk: { type: 'boolean' } }, allowPositionals: true })
 const names = positionals.length > 0 ? positionals : Object.keys(benches)
 for (const name of names) {
   const b = benches[name]

@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FsBlockstore } from 'blockstore-fs'
 import type { CID } from 'multiformats/cid'
+import { DiskBlockstore } from '../../node/p2p/disk-blockstore.ts'
 import { collectGarbage, retainedBlocks, retentionFloor } from '../../node/archive/retention.ts'
 import { derivativesSchema } from '../../snapshot/schema/derivatives.ts'
 import { applyChanges, buildSnapshot } from '../../snapshot/state/build.ts'
@@ -38,7 +38,7 @@ describe('retention', () => {
   it('garbage-collects the blocks only dropped snapshots use, never a block a kept snapshot references (on-disk blockstore)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ark-gc-'))
     try {
-      const fs = new FsBlockstore(join(dir, 'blocks'))
+      const fs = new DiskBlockstore(join(dir, 'blockstore'))
       await fs.open()
       const mem = new MemoryBlockStore()
       const opts = { accounts: 2000, seed: 'gc' }

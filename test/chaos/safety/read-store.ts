@@ -1,14 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FsBlockstore } from 'blockstore-fs'
 import type { CID } from 'multiformats/cid'
 import { decodeCertificate, type Certificate } from '../../../protocol/certificate.ts'
 import { blockLinks } from '../../../snapshot/codec/links.ts'
+import { BLOCKSTORE_DIR, DiskBlockstore } from '../../../node/p2p/disk-blockstore.ts'
 
 /**
  * Read a stopped node's data directory, the way the node writes it (README "What the node keeps"):
  * certificates/<block>-<kind>.cert (certificate block bytes), signlog.jsonl (one JSON object per
- * line), blocks/ (blockstore-fs). Tolerant on purpose: a file it cannot read is counted, never
+ * line), blockstore/ (LevelDB, PROTOCOL.md §14.9). Tolerant on purpose: a file it cannot read is counted, never
  * fatal, so the checker survives layout changes and reports damage as a figure.
  */
 export interface StoredState {
@@ -47,12 +47,12 @@ export async function readStoredState(dataDir: string): Promise<StoredState> {
 
 /** Walks DAGs in one node's on-disk blockstore; remembers complete subtrees (snapshots share most blocks). */
 export class DagChecker {
-  private readonly store: FsBlockstore
+  private readonly store: DiskBlockstore
   private readonly complete = new Set<string>()
   private opened = false
 
   constructor(dataDir: string) {
-    this.store = new FsBlockstore(join(dataDir, 'blocks'))
+    this.store = new DiskBlockstore(join(dataDir, BLOCKSTORE_DIR))
   }
 
   /** True when every block reachable from root is present and well-formed. */
