@@ -89,18 +89,24 @@ export class CertificateStore {
 
   private queue: Promise<unknown> = Promise.resolve()
 
-  /** Returns true when stored (new, or more signatures than before). Puts run one at a time. */
-  put(certificate: Certificate): Promise<boolean> {
-    const run = this.queue.then(() => this.putNow(certificate))
+  /**
+   * Returns true when stored (new, or more signatures than before). Puts run one at a time.
+   * `beforeIndex` runs once the certificate is to be kept, before it becomes visible through
+   * get/list/range: the node stores its block there, so the HTTP API never lists a certificate
+   * whose block the gateway cannot serve yet.
+   */
+  put(certificate: Certificate, beforeIndex?: (block: { cid: CID; bytes: Uint8Array }) => Promise<void>): Promise<boolean> {
+    const run = this.queue.then(() => this.putNow(certificate, beforeIndex))
     this.queue = run.catch(() => {})
     return run
   }
 
-  private async putNow(certificate: Certificate): Promise<boolean> {
+  private async putNow(certificate: Certificate, beforeIndex?: (block: { cid: CID; bytes: Uint8Array }) => Promise<void>): Promise<boolean> {
     const k = CertificateStore.key(certificate.body.blockNumber, certificate.body.kind)
     const had = this.byKey.get(k)
     if (had !== undefined && had.certificate.signatures.length >= certificate.signatures.length) return false
     const block = encodeCertificate(certificate)
+    await beforeIndex?.(block)
     await writeFileAtomic(join(this.dir, `${k}.cert`), [block.bytes], undefined, { mode: 0o600 })
     this.index(k, { certificate, cid: block.cid, bytes: block.bytes })
     return true

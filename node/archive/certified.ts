@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
-import { decodeCertificate, encodeCertificate, verifyCertificate, type Certificate } from '../../protocol/certificate.ts'
+import { decodeCertificate, verifyCertificate, type Certificate } from '../../protocol/certificate.ts'
 import { encodeEvidence, type Evidence } from '../../protocol/evidence.ts'
 import type { OperatorSet } from '../../protocol/operator-set.ts'
 import type { Adapter } from '../../snapshot/adapters/types.ts'
@@ -97,9 +97,12 @@ export class CertificateHandling {
       const b = cert.body.blockNumber
       // replayed history (genuine but past retention) costs nothing: not stored, not fetched
       if (b < i.floor()) return
-      if (!(await i.certificates.put(cert))) return
-      const block = encodeCertificate(cert)
-      await i.store().put(block)
+      let block: { cid: CID; bytes: Uint8Array } | undefined
+      const kept = await i.certificates.put(cert, async (b) => {
+        block = b
+        await i.store().put(b)
+      })
+      if (!kept || block === undefined) return
       await i.watchdog()?.onCertified(cert, block.cid)
       if (from !== 'catchup') i.counters.certificates++
       i.onCertified?.(b)

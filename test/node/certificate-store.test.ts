@@ -18,6 +18,8 @@ import { CertificateStore, DAMAGED_SUFFIX } from '../../node/archive/certificate
 import { EvidenceStore } from '../../node/archive/evidence-store.ts'
 import { SnapshotFetches } from '../../node/archive/snapshot-fetches.ts'
 import { certify, testOperators } from '../support/recovery.ts'
+import { MemoryBlockStore } from '../../snapshot/store.ts'
+import type { CID } from 'multiformats/cid'
 import { certificateHandling } from './fixtures/certificate-handling.ts'
 import { testBody } from './fixtures/signlog-body.ts'
 import { useTempDirs } from './fixtures/temp-dirs.ts'
@@ -93,5 +95,42 @@ describe('CertificateStore', () => {
     expect(store.size).toBe(6)
     await store.remove(3000n, 0)
     expect(store.list().map((s) => `${s.certificate.body.blockNumber}-${s.certificate.body.kind}`)).toEqual(['1000-0', '2000-0', '3000-1', '4000-0', '5000-0'])
+  })
+
+  // Fails before this change: the certificate was indexed (visible to /v1/checkpoints/latest) before its
+  // block was in the blockstore, so the gateway answered 404 for the CID the API had just named.
+  it('a certificate becomes visible only once its block is in the blockstore', async () => {
+    const dir = await dataDir()
+    const certificates = new CertificateStore(dir)
+    await certificates.open()
+    const blocks = new MemoryBlockStore()
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    const visibleWithoutBlock: string[] = []
+    const store = {
+      put: async (b: { cid: CID; bytes: Uint8Array }) => {
+        await held
+        blocks.put(b)
+      },
+    }
+    const handling = certificateHandling({
+      certificates,
+      evidence: new EvidenceStore(dir),
+      fetches: new SnapshotFetches({ signal: new AbortController().signal, log: pino({ level: 'silent' }) }),
+      store: () => store as unknown as MemoryBlockStore,
+      operatorsAt: async () => SET,
+    })
+    const c = await cert(5000n)
+    const accepting = handling.acceptCaughtUp(encodeCertificate(c).bytes)
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 5))
+      const listed = certificates.get(5000n)
+      if (listed !== undefined && !blocks.has(listed.cid)) visibleWithoutBlock.push(listed.cid.toString())
+    }
+    release()
+    expect(await accepting).toBe(true)
+    expect(visibleWithoutBlock).toEqual([])
+    const listed = certificates.get(5000n)!
+    expect(blocks.has(listed.cid)).toBe(true)
   })
 })
