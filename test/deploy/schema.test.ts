@@ -14,6 +14,7 @@ import { parseNodeConfig } from '../../node/archive/config.ts'
 import { NODE_SCHEMA_FILE, nodeSchemaText } from '../../node/archive/config-schema.ts'
 
 const example = JSON.parse(await readFile(fileURLToPath(new URL('../../deploy/node.example.json', import.meta.url)), 'utf8')) as Record<string, unknown>
+const remoteExample = JSON.parse(await readFile(fileURLToPath(new URL('../../deploy/node.remote-signer.example.json', import.meta.url)), 'utf8')) as unknown
 const schema = JSON.parse(await readFile(NODE_SCHEMA_FILE, 'utf8')) as object
 const validate = new Ajv({ allErrors: false }).compile(schema)
 
@@ -63,6 +64,7 @@ describe('deploy/node.schema.json', () => {
   const minimal = { dataDir: 'd', chain: { chainId: 1, rpc: ['http://127.0.0.1:8545'] }, adapter: { id: 'perp-reference' }, checkpoint: { interval: 10 }, operators: { file: 'o.json' }, key: { keystore: 'k.json' } }
   const cases: [string, unknown, boolean][] = [
     ['the example config', example, true],
+    ['the remote-signer, adapter-module example', remoteExample, true],
     ['a minimal config', minimal, true],
     ['an adapter module instead of an id', set(minimal, ['adapter'], { module: './a.js', config: {} }), true],
     ['a remote signer', set(minimal, ['key'], { remote: { url: 'https://u:p@signer.example', address: ADDR } }), true],
