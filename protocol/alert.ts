@@ -1,5 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import { hashTypedData, type Hex } from 'viem'
+import { hashTypedData, type Hex, type TypedDataDefinition } from 'viem'
 import { bytesToHex, hexToBytes } from '../snapshot/codec/hex.ts'
 import { intFromIpld, intToIpld } from '../snapshot/codec/int.ts'
 import { bytesField, checkAdapterId, checkSignature, normalizeV, U64, uintField } from './attestation.ts'
@@ -90,13 +90,17 @@ export interface SignedAlert {
 const I256_MIN = -(1n << 255n)
 const I256_MAX = (1n << 255n) - 1n
 
-export function alertDigest(b: AlertBody): Hex {
-  return hashTypedData({
+export function alertTypedData(b: AlertBody): TypedDataDefinition {
+  return {
     domain: arkDomain(b.chainId),
     types: ALERT_TYPES,
     primaryType: 'Alert',
     message: { chainId: b.chainId, adapterId: b.adapterId, configHash: b.configHash, paramsHash: b.paramsHash, kind: alertKindCode(b.kind), subject: b.subject, sinceBlock: b.sinceBlock, block: b.block, values: b.values },
-  })
+  } as TypedDataDefinition
+}
+
+export function alertDigest(b: AlertBody): Hex {
+  return hashTypedData(alertTypedData(b))
 }
 
 /**

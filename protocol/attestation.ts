@@ -1,6 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { hashTypedData, recoverAddress, type Hex } from 'viem'
+import { hashTypedData, recoverAddress, type Hex, type TypedDataDefinition } from 'viem'
 import { bytesToHex, hexToBytes } from '../snapshot/codec/hex.ts'
 import { arkDomain, ATTESTATION_TYPES } from './eip712.ts'
 import { ProtocolError } from './errors.ts'
@@ -50,9 +50,14 @@ export function typedMessage(b: AttestationBody): Record<string, unknown> {
   }
 }
 
+/** The EIP-712 typed data an operator signs (what a remote signer is shown). */
+export function attestationTypedData(b: AttestationBody): TypedDataDefinition {
+  return { domain: arkDomain(b.chainId), types: ATTESTATION_TYPES, primaryType: 'Attestation', message: typedMessage(b) } as TypedDataDefinition
+}
+
 /** The EIP-712 digest an operator signs. */
 export function attestationDigest(b: AttestationBody): Hex {
-  return hashTypedData({ domain: arkDomain(b.chainId), types: ATTESTATION_TYPES, primaryType: 'Attestation', message: typedMessage(b) as never })
+  return hashTypedData(attestationTypedData(b))
 }
 
 /** Identity of the checkpoint an attestation is about (what one operator may sign only once). */

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
-import type { PrivateKeyAccount } from 'viem/accounts'
-import { attestationDigest, checkpointKey, contentKey, encodeAttestation, normalizeV, type AttestationBody, type SignedAttestation } from '../../protocol/attestation.ts'
+import type { TypedDataDefinition } from 'viem'
+import type { OperatorSigner } from '../keys/remote-signer.ts'
+import { attestationDigest, attestationTypedData, checkpointKey, contentKey, encodeAttestation, normalizeV, type AttestationBody, type SignedAttestation } from '../../protocol/attestation.ts'
 import type { BlockHeader } from '../../snapshot/chain/source.ts'
 import type { Checkpoint } from '../../snapshot/derive/derive.ts'
 import { ArkError } from '../../snapshot/ark-error.ts'
@@ -30,7 +31,7 @@ export interface AttesterInit {
   chainId: bigint
   adapterId: string
   configHash: `0x${string}`
-  account: PrivateKeyAccount
+  account: OperatorSigner
   signLog: SignLog
   aggregator: Aggregator
   quorumTimeoutMs: number
@@ -86,8 +87,8 @@ export class Attester {
     this.timers.clear()
   }
 
-  async sign(digest: `0x${string}`): Promise<`0x${string}`> {
-    return normalizeV(await this.init.account.sign({ hash: digest }))
+  async sign(digest: `0x${string}`, typedData: TypedDataDefinition): Promise<`0x${string}`> {
+    return normalizeV(await this.init.account.sign(digest, typedData))
   }
 
   async attest(cp: Checkpoint, target: BlockHeader, kind = 0): Promise<void> {
@@ -106,7 +107,7 @@ export class Attester {
     let signature: `0x${string}`
     try {
       // Durable before it leaves the node: the sign log refuses a second content for this checkpoint.
-      signature = await i.signLog.sign(body, this.operator, () => this.sign(attestationDigest(body)))
+      signature = await i.signLog.sign(body, this.operator, () => this.sign(attestationDigest(body), attestationTypedData(body)))
     } catch (err) {
       // a torn sign log must not be signed past: stop the node (restart reads a consistent log)
       if (err instanceof SignLogWriteError) i.fatal(err)

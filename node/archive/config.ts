@@ -2,21 +2,25 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import { parseWatchdogConfig } from '../watchdog/options.ts'
-import { isAddress } from '../../snapshot/codec/address.ts'
+import { checkSchema } from './check-schema.ts'
+import { NODE_CONFIG_SCHEMA } from './config-schema.ts'
 
 /**
  * The node's one config file (JSON). Relative paths are resolved against the
  * file's directory. Environment variables override secrets and paths:
  * ARK_DATA_DIR, ARK_RPC_URLS (comma-separated), ARK_KEYSTORE_PASSWORD,
- * ARK_KEYSTORE_PASSWORD_FILE, ARK_HTTP_PORT.
+ * ARK_KEYSTORE_PASSWORD_FILE, ARK_HTTP_PORT. Its shape is NODE_CONFIG_SCHEMA
+ * (config-schema.ts; deploy/node.schema.json).
  */
 export interface NodeConfig {
   dataDir: string
   chain: { chainId: bigint; rpc: string[]; finality: { kind: 'finalized' } | { kind: 'confirmations'; confirmations: number } }
-  adapter: { id: string; config: unknown }
+  /** a built-in adapter (`id`) or a module exporting one (`module`, loaded by the sdk's loader); at least one */
+  adapter: { id?: string; module?: string; config: unknown }
   checkpoint: { interval: bigint; quorumTimeoutMs: number; pollMs: number; firstBlock?: bigint }
   operators: { file: string } | { registry: `0x${string}` }
-  key: { keystore: string; passwordFile?: string } | { devPrivateKeyFile: string }
+  /** remote: a JSON-RPC signer (eth_signTypedData_v4) signs for `address`; its URL may carry credentials, never logged */
+  key: { keystore: string; passwordFile?: string } | { devPrivateKeyFile: string } | { remote: { url: string; address: `0x${string}` } }
   /** announce: the addresses peers are told to dial (behind NAT, a proxy or a load balancer); default the listen addresses */
   p2p: { listen: string[]; bootstrap: string[]; announce?: string[] }
   http: { host: string; port: number; admin: boolean }
@@ -34,89 +38,65 @@ export const NODE_DEFAULTS = Object.freeze({
 })
 
 type Obj = Record<string, unknown>
+const SECTIONS = NODE_CONFIG_SCHEMA.properties as Record<string, Obj & { properties: Record<string, Obj> }>
 
-function obj(v: unknown, key: string): Obj {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InvalidInputError(`config "${key}" must be an object`)
-  return v as Obj
+/** Check one value (an environment override, a file value standing in for one) against its place in the schema. */
+function checkAt(v: unknown, section: string, key: string | undefined, name: string): void {
+  const s = key === undefined ? SECTIONS[section]! : SECTIONS[section]!.properties[key]!
+  checkSchema(v, s, name)
 }
 
-function only(o: Obj, key: string, allowed: string[]): void {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new InvalidInputError(`config "${key}" has unknown key "${k}"; allowed: ${allowed.join(', ')}`)
-}
-
-function str(v: unknown, key: string): string {
-  if (typeof v !== 'string' || v.length === 0) throw new InvalidInputError(`config "${key}" must be a non-empty string`)
-  return v
-}
-
-function int(v: unknown, key: string, min = 0): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new InvalidInputError(`config "${key}" must be an integer >= ${min}, got ${JSON.stringify(v)}`)
-  return v
-}
-
-function port(v: unknown, key: string): number {
-  const p = int(v, key)
-  if (p > 65535) throw new InvalidInputError(`config "${key}" must be a TCP port (0-65535; 0 picks a free one), got ${p}`)
-  return p
-}
-
+/**
+ * Parse a node config: the whole file is checked against NODE_CONFIG_SCHEMA
+ * (config-schema.ts, published as deploy/node.schema.json) first, so what
+ * follows only reads values the schema allowed; then environment overrides
+ * are applied (each checked against the same schema entry) and paths resolved.
+ */
 export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.ProcessEnv = {}): NodeConfig {
-  const root = obj(json, '(root)')
-  only(root, '(root)', ['dataDir', 'chain', 'adapter', 'checkpoint', 'operators', 'key', 'p2p', 'http', 'retention', 'watchdog'])
+  checkSchema(json, NODE_CONFIG_SCHEMA)
+  const root = json as Obj
   const path = (p: string): string => resolve(baseDir, p)
-  const chain = obj(root.chain, 'chain')
-  only(chain, 'chain', ['chainId', 'rpc', 'finality'])
-  const rpc = env.ARK_RPC_URLS !== undefined && env.ARK_RPC_URLS !== '' ? env.ARK_RPC_URLS.split(',') : chain.rpc
-  if (!Array.isArray(rpc) || rpc.length === 0 || !rpc.every((u) => typeof u === 'string' && /^https?:\/\//.test(u))) throw new InvalidInputError('config "chain.rpc" must be a non-empty list of http(s) URLs (or set ARK_RPC_URLS)')
+  const chain = root.chain as Obj
+  const envRpc = env.ARK_RPC_URLS !== undefined && env.ARK_RPC_URLS !== ''
+  const rpc = envRpc ? env.ARK_RPC_URLS!.split(',') : chain.rpc
+  checkAt(rpc, 'chain', 'rpc', envRpc ? 'ARK_RPC_URLS' : 'chain.rpc')
   const fin = chain.finality ?? 'finalized'
-  const finality = fin === 'finalized' ? ({ kind: 'finalized' } as const) : { kind: 'confirmations' as const, confirmations: int(obj(fin, 'chain.finality').confirmations, 'chain.finality.confirmations') }
-  const adapter = obj(root.adapter, 'adapter')
-  only(adapter, 'adapter', ['id', 'config'])
-  const cp = obj(root.checkpoint ?? {}, 'checkpoint')
-  only(cp, 'checkpoint', ['interval', 'quorumTimeoutMs', 'pollMs', 'firstBlock'])
-  const ops = obj(root.operators, 'operators')
-  only(ops, 'operators', ['file', 'registry'])
-  let operators: NodeConfig['operators']
-  if (typeof ops.file === 'string') operators = { file: path(ops.file) }
-  else if (isAddress(ops.registry)) operators = { registry: ops.registry.toLowerCase() as `0x${string}` }
-  else throw new InvalidInputError('config "operators" must be {"file": "operators.json"} or {"registry": "0x…"}')
-  const key = obj(root.key, 'key')
-  only(key, 'key', ['keystore', 'passwordFile', 'devPrivateKeyFile'])
+  const finality = fin === 'finalized' ? ({ kind: 'finalized' } as const) : { kind: 'confirmations' as const, confirmations: (fin as Obj).confirmations as number }
+  const adapter = root.adapter as Obj
+  const cp = root.checkpoint as Obj
+  const ops = root.operators as Obj
+  const operators: NodeConfig['operators'] = typeof ops.file === 'string' ? { file: path(ops.file) } : { registry: (ops.registry as string).toLowerCase() as `0x${string}` }
+  const key = root.key as Obj
   let keyCfg: NodeConfig['key']
   if (typeof key.keystore === 'string') keyCfg = { keystore: path(key.keystore), ...(typeof key.passwordFile === 'string' ? { passwordFile: path(key.passwordFile) } : {}) }
   else if (typeof key.devPrivateKeyFile === 'string') keyCfg = { devPrivateKeyFile: path(key.devPrivateKeyFile) }
-  else throw new InvalidInputError('config "key" must be {"keystore": "key.json", "passwordFile"?: "…"} (or {"devPrivateKeyFile": "…"} with --dev-key)')
-  const p2p = obj(root.p2p ?? {}, 'p2p')
-  only(p2p, 'p2p', ['listen', 'bootstrap', 'announce'])
-  const http = obj(root.http ?? {}, 'http')
-  only(http, 'http', ['host', 'port', 'admin'])
-  const ret = obj(root.retention ?? {}, 'retention')
-  only(ret, 'retention', ['keepLast', 'keepEvery'])
-  const list = (v: unknown, k: string, d: string[]): string[] => {
-    if (v === undefined) return d
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new InvalidInputError(`config "${k}" must be a list of multiaddr strings`)
-    return v as string[]
+  else {
+    const remote = key.remote as { url: string; address: string }
+    keyCfg = { remote: { url: remote.url, address: remote.address.toLowerCase() as `0x${string}` } }
   }
-  const chainId = int(chain.chainId, 'chain.chainId', 1)
+  const p2p = (root.p2p ?? {}) as { listen?: string[]; bootstrap?: string[]; announce?: string[] }
+  const http = (root.http ?? {}) as { host?: string; port?: number; admin?: boolean }
+  const ret = (root.retention ?? {}) as { keepLast?: number; keepEvery?: number }
+  const envPort = env.ARK_HTTP_PORT !== undefined && env.ARK_HTTP_PORT !== ''
+  const httpPort = envPort ? (/^\d+$/.test(env.ARK_HTTP_PORT!) ? Number(env.ARK_HTTP_PORT) : env.ARK_HTTP_PORT) : (http.port ?? NODE_DEFAULTS.http.port)
+  checkAt(httpPort, 'http', 'port', envPort ? 'ARK_HTTP_PORT' : 'http.port')
+  const dataDir = env.ARK_DATA_DIR ?? root.dataDir
+  checkAt(dataDir, 'dataDir', undefined, env.ARK_DATA_DIR === undefined ? 'dataDir' : 'ARK_DATA_DIR')
   return {
-    dataDir: path(env.ARK_DATA_DIR ?? str(root.dataDir, 'dataDir')),
-    chain: { chainId: BigInt(chainId), rpc: rpc as string[], finality },
-    adapter: { id: str(adapter.id, 'adapter.id'), config: adapter.config },
+    dataDir: path(dataDir as string),
+    chain: { chainId: BigInt(chain.chainId as number), rpc: rpc as string[], finality },
+    adapter: { ...(adapter.id === undefined ? {} : { id: adapter.id as string }), ...(adapter.module === undefined ? {} : { module: /^\.{0,2}\//.test(adapter.module as string) ? path(adapter.module as string) : (adapter.module as string) }), config: adapter.config },
     checkpoint: {
-      interval: BigInt(int(cp.interval, 'checkpoint.interval', 1)),
-      quorumTimeoutMs: cp.quorumTimeoutMs === undefined ? NODE_DEFAULTS.quorumTimeoutMs : int(cp.quorumTimeoutMs, 'checkpoint.quorumTimeoutMs', 100),
-      pollMs: cp.pollMs === undefined ? NODE_DEFAULTS.pollMs : int(cp.pollMs, 'checkpoint.pollMs', 10),
-      ...(cp.firstBlock === undefined ? {} : { firstBlock: BigInt(int(cp.firstBlock, 'checkpoint.firstBlock')) }),
+      interval: BigInt(cp.interval as number),
+      quorumTimeoutMs: (cp.quorumTimeoutMs as number | undefined) ?? NODE_DEFAULTS.quorumTimeoutMs,
+      pollMs: (cp.pollMs as number | undefined) ?? NODE_DEFAULTS.pollMs,
+      ...(cp.firstBlock === undefined ? {} : { firstBlock: BigInt(cp.firstBlock as number) }),
     },
     operators,
     key: keyCfg,
-    p2p: { listen: list(p2p.listen, 'p2p.listen', [...NODE_DEFAULTS.listen]), bootstrap: list(p2p.bootstrap, 'p2p.bootstrap', []), ...(p2p.announce === undefined ? {} : { announce: list(p2p.announce, 'p2p.announce', []) }) },
-    http: {
-      host: http.host === undefined ? NODE_DEFAULTS.http.host : str(http.host, 'http.host'),
-      port: port(env.ARK_HTTP_PORT !== undefined && env.ARK_HTTP_PORT !== '' ? Number(env.ARK_HTTP_PORT) : http.port === undefined ? NODE_DEFAULTS.http.port : http.port, env.ARK_HTTP_PORT ? 'ARK_HTTP_PORT' : 'http.port'),
-      admin: http.admin === true,
-    },
-    retention: { keepLast: ret.keepLast === undefined ? NODE_DEFAULTS.retention.keepLast : int(ret.keepLast, 'retention.keepLast', 1), keepEvery: ret.keepEvery === undefined ? NODE_DEFAULTS.retention.keepEvery : int(ret.keepEvery, 'retention.keepEvery', 1) },
+    p2p: { listen: p2p.listen ?? [...NODE_DEFAULTS.listen], bootstrap: p2p.bootstrap ?? [], ...(p2p.announce === undefined ? {} : { announce: p2p.announce }) },
+    http: { host: http.host ?? NODE_DEFAULTS.http.host, port: httpPort as number, admin: http.admin === true },
+    retention: { keepLast: ret.keepLast ?? NODE_DEFAULTS.retention.keepLast, keepEvery: ret.keepEvery ?? NODE_DEFAULTS.retention.keepEvery },
     ...(root.watchdog === undefined ? {} : { watchdog: parseWatchdogConfig(root.watchdog, path, env) }),
   }
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
-import type { PrivateKeyAccount } from 'viem/accounts'
+import type { OperatorSigner } from '../keys/remote-signer.ts'
 import type { Evidence } from '../../protocol/evidence.ts'
 import type { OperatorSet } from '../../protocol/operator-set.ts'
 import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
@@ -28,7 +28,7 @@ import { CertificateHandling, type Divergence } from './certified.ts'
 import { CertificateStore } from './certificate-store.ts'
 import type { NodeConfig } from './config.ts'
 import { EvidenceStore } from './evidence-store.ts'
-import { loadOperatorKey } from './operator-key.ts'
+import { loadOperatorSigner } from './operator-key.ts'
 import { OperatorSets } from './operator-sets.ts'
 import { recentSnapshots, Retainer } from './retainer.ts'
 import { firstCheckpoint, Scheduler, schedulerServices } from './scheduler.ts'
@@ -71,7 +71,7 @@ export class ArchiveNode {
   readonly log: Logger
   private readonly controller = new AbortController()
   private readonly init: ArchiveNodeInit
-  private account!: PrivateKeyAccount
+  private account!: OperatorSigner
   private source!: ChainSource
   private adapter!: Adapter
   private cfgHash!: `0x${string}`
@@ -162,13 +162,14 @@ export class ArchiveNode {
     const signal = this.signal
     const log = this.log
     const env = this.init.env === undefined ? {} : { env: this.init.env }
-    this.account = await loadOperatorKey(c.key, { devKey: this.init.devKey === true, ...env })
+    this.account = await loadOperatorSigner(c.key, { devKey: this.init.devKey === true, signal, ...env })
     const signLog = new SignLog(join(c.dataDir, 'signlog.jsonl'))
     const metrics = createNodeMetrics({ dataDir: c.dataDir, interval: c.checkpoint.interval, bootstrapPeers: c.p2p.bootstrap.length, log })
     this.source = new ChainSource({ rpcUrls: c.chain.rpc, chainId: c.chain.chainId, finality: c.chain.finality, rpc: { onRequest: metrics.onRpcRequest } })
     await this.source.checkChainId(signal)
-    this.adapter = this.init.adapter ?? adapterById(c.adapter.id)
-    if (this.adapter.id !== c.adapter.id) throw new ArkError('INVALID_INPUT', `config adapter.id is ${c.adapter.id} but the node was given adapter ${this.adapter.id}`)
+    if (this.init.adapter === undefined && c.adapter.id === undefined) throw new ArkError('INVALID_INPUT', `config adapter.module (${c.adapter.module}) needs an adapter loader; give "adapter.id" for a built-in adapter`)
+    this.adapter = this.init.adapter ?? adapterById(c.adapter.id!)
+    if (c.adapter.id !== undefined && this.adapter.id !== c.adapter.id) throw new ArkError('INVALID_INPUT', `config adapter.id is ${c.adapter.id} but the node was given adapter ${this.adapter.id}`)
     const adapterConfig = this.adapter.parseConfig(c.adapter.config)
     this.cfgHash = configHash(this.adapter, adapterConfig)
     this.firstCheckpoint = firstCheckpoint(c.checkpoint.interval, c.checkpoint.firstBlock ?? this.adapter.startBlock(adapterConfig))
@@ -416,7 +417,7 @@ export class ArchiveNode {
     const last = (items: readonly { block: string }[]): bigint | undefined => (items.length === 0 ? undefined : BigInt(items.at(-1)!.block))
     return {
       operator: () => this.operator as `0x${string}`,
-      sign: (digest) => this.attester.sign(digest),
+      sign: (digest, typedData) => this.attester.sign(digest, typedData),
       publish: (bytes) => this.network.publish('alert', bytes),
       context: () => this.validatorContext(),
       accounts: () => this.cache.latest?.state.records() as Iterable<{ key: string; record: AccountRecord }> | undefined,

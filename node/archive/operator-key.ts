@@ -3,17 +3,33 @@ import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import { checkPrivateFile } from '../fs/private-file.ts'
 import { decryptKeystore } from '../keys/keystore.ts'
+import { localSigner, RemoteSigner, type OperatorSigner } from '../keys/remote-signer.ts'
 import type { NodeConfig } from './config.ts'
 
 // the one secret-file check lives in node/fs/private-file.ts; re-exported for existing importers
 export { checkPrivateFile } from '../fs/private-file.ts'
+
+type LocalKey = Exclude<NodeConfig['key'], { remote: unknown }>
+
+/**
+ * The operator's signer: a remote JSON-RPC signer (checked to answer and to
+ * hold the address before the node starts) or the local key below.
+ */
+export async function loadOperatorSigner(cfg: NodeConfig['key'], options: { devKey: boolean; env?: NodeJS.ProcessEnv; signal?: AbortSignal }): Promise<OperatorSigner> {
+  if ('remote' in cfg) {
+    const signer = new RemoteSigner(cfg.remote)
+    await signer.check(options.signal)
+    return signer
+  }
+  return localSigner(await loadOperatorKey(cfg, options), 'devPrivateKeyFile' in cfg ? 'development key file' : 'keystore')
+}
 
 /**
  * The operator key: an encrypted keystore unlocked by ARK_KEYSTORE_PASSWORD,
  * ARK_KEYSTORE_PASSWORD_FILE or the config's passwordFile; a plain key file
  * only with the explicit development flag. Never logged.
  */
-export async function loadOperatorKey(cfg: NodeConfig['key'], options: { devKey: boolean; env?: NodeJS.ProcessEnv }): Promise<PrivateKeyAccount> {
+export async function loadOperatorKey(cfg: LocalKey, options: { devKey: boolean; env?: NodeJS.ProcessEnv }): Promise<PrivateKeyAccount> {
   const env = options.env ?? process.env
   if ('devPrivateKeyFile' in cfg) {
     if (!options.devKey) throw new InvalidInputError('the config uses a plain devPrivateKeyFile; that is for development only: pass --dev-key to accept it, or use an encrypted keystore ("ark keys new")')

@@ -4,6 +4,7 @@ import { isArkError } from '../../snapshot/ark-error.ts'
 import { helpText, parse, UsageError, type Command, type Io } from './command.ts'
 import { devnetCommands } from './devnet/index.ts'
 import { keysNewCommand } from './node/keys.ts'
+import { nodeCheckConfigCommand } from './node/check-config.ts'
 import { nodeStartCommand } from './node/start.ts'
 import { signlogExportCommand, signlogImportCommand } from './node/signlog.ts'
 import { fetchCommand } from './recovery.ts'
@@ -19,7 +20,7 @@ import { buildInfo } from '../version.ts'
 /** Command groups: `ark <group> <command> ...`. */
 const groups: Record<string, { summary: string; commands: Command[] }> = {
   snapshot: { summary: 'build, inspect, export, diff and prove deterministic snapshots', commands: snapshotCommands },
-  node: { summary: 'run an archive node', commands: [nodeStartCommand] },
+  node: { summary: 'run an archive node', commands: [nodeStartCommand, nodeCheckConfigCommand] },
   recovery: { summary: 'fetch and verify certified snapshots from untrusted sources', commands: [fetchCommand, mirrorCommand, verifyCommand, recoveryProveCommand, recoveryDiffCommand, riskCommand, citeCommand] },
   keys: { summary: 'operator keys', commands: [keysNewCommand] },
   signlog: { summary: 'export or import a node\'s signing history (slashing protection)', commands: [signlogExportCommand, signlogImportCommand] },

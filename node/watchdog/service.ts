@@ -1,9 +1,9 @@
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
-import type { Hex } from 'viem'
+import type { Hex, TypedDataDefinition } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
-import { conditionKey, encodeAlert, signAlert, type SignedAlert } from '../../protocol/alert.ts'
+import { alertTypedData, conditionKey, encodeAlert, signAlert, type SignedAlert } from '../../protocol/alert.ts'
 import type { Certificate } from '../../protocol/certificate.ts'
 import { validateAlert } from '../../protocol/gossip/validate-alert.ts'
 import type { Validation, ValidatorContext } from '../../protocol/gossip/validate.ts'
@@ -43,7 +43,8 @@ export interface WatchdogInit {
 /** What the watchdog needs from its node, read lazily (the node builds its network after the watchdog). */
 export interface WatchdogComponents {
   operator: () => Address
-  sign: (digest: Hex) => Promise<Hex>
+  /** the alert's digest and its EIP-712 typed data (a remote signer is given the typed data) */
+  sign: (digest: Hex, typedData: TypedDataDefinition) => Promise<Hex>
   publish: (bytes: Uint8Array) => Promise<unknown>
   /** the node's validator context (operator set, finalized head, scope) */
   context: () => ValidatorContext
@@ -223,7 +224,8 @@ export class Watchdog implements Service {
 
   private async signAndPublish(c: Condition): Promise<void> {
     const ctx = this.c.context()
-    const a = await signAlert({ chainId: ctx.chainId, adapterId: ctx.adapterId, configHash: ctx.configHash as Hex, paramsHash: this.paramsHash, kind: c.kind, subject: c.subject, sinceBlock: c.sinceBlock, block: c.block, values: c.values }, this.c.operator(), this.c.sign)
+    const body = { chainId: ctx.chainId, adapterId: ctx.adapterId, configHash: ctx.configHash as Hex, paramsHash: this.paramsHash, kind: c.kind, subject: c.subject, sinceBlock: c.sinceBlock, block: c.block, values: c.values }
+    const a = await signAlert(body, this.c.operator(), (digest) => this.c.sign(digest, alertTypedData(body)))
     this.counters.alertsSigned++
     await this.c.publish(encodeAlert(a)).catch((err: unknown) => this.log.warn({ err }, 'publishing an alert failed'))
     this.count(a)

@@ -15,6 +15,7 @@ import type { SignLog } from '../../node/signlog/signlog.ts'
 import type { Checkpoint } from '../../snapshot/derive/derive.ts'
 import type { BlockHeader } from '../../snapshot/chain/source.ts'
 import { privateKeyToAccount } from 'viem/accounts'
+import { localSigner } from '../../node/keys/remote-signer.ts'
 import { testBody } from './fixtures/signlog-body.ts'
 
 describe('per-checkpoint records over 10,000 checkpoints', () => {
@@ -25,7 +26,7 @@ describe('per-checkpoint records over 10,000 checkpoints', () => {
       chainId: 31337n,
       adapterId: 'perp-reference',
       configHash: `0x${'22'.repeat(32)}`,
-      account: privateKeyToAccount(`0x${'42'.repeat(32)}`),
+      account: localSigner(privateKeyToAccount(`0x${'42'.repeat(32)}`)),
       signLog,
       aggregator: { add: () => [], tally: () => [] } as unknown as Aggregator,
       quorumTimeoutMs: 1,

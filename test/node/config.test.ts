@@ -91,6 +91,18 @@ describe('parseNodeConfig', () => {
     expect(cfg.retention).toEqual({ keepLast: 10, keepEvery: 100 })
   })
 
+  it('adapter.module is carried (a path resolved against the base directory, a package specifier as it is)', () => {
+    const json = withValue('adapter.module', './adapters/mine.js')
+    delete (json.adapter as Record<string, unknown>).id
+    expect(parseNodeConfig(json, BASE).adapter).toEqual({ module: '/srv/ark/adapters/mine.js', config: { market: '0xabc' } })
+    expect(parseNodeConfig(withValue('adapter.module', '@acme/ark-adapter'), BASE).adapter).toEqual({ id: 'perp-reference', module: '@acme/ark-adapter', config: { market: '0xabc' } })
+  })
+
+  it('a remote signer: URL kept as given (credentials included, for the signer client only), address lower-cased', () => {
+    const key = parseNodeConfig(withValue('key', { remote: { url: 'https://user:pw@signer.example/rpc', address: '0xAbCdEf0123456789aBcDeF0123456789AbCdEf01' } }), BASE).key
+    expect(key).toEqual({ remote: { url: 'https://user:pw@signer.example/rpc', address: '0xabcdef0123456789abcdef0123456789abcdef01' } })
+  })
+
   it('a devPrivateKeyFile key resolves against the base directory', () => {
     expect(parseNodeConfig(withValue('key', { devPrivateKeyFile: 'dev.key' }), BASE).key).toEqual({ devPrivateKeyFile: '/srv/ark/dev.key' })
   })
@@ -116,7 +128,11 @@ describe('parseNodeConfig', () => {
     ['finality neither "finalized" nor an object', withValue('chain.finality', 'safe'), /"chain\.finality"/],
     ['negative confirmations', withValue('chain.finality', { confirmations: -1 }), /"chain\.finality\.confirmations"/],
     ['missing adapter', withValue('adapter', undefined), /"adapter" must be an object/],
-    ['missing adapter.id', withValue('adapter.id', undefined), /"adapter\.id"/],
+    ['missing adapter.id (and no adapter.module)', withValue('adapter.id', undefined), /"adapter" must be \{"id"/],
+    ['empty adapter.module', withValue('adapter.module', ''), /"adapter\.module" must be a non-empty string/],
+    ['remote signer without address', withValue('key', { remote: { url: 'https://signer.example' } }), /"key\.remote" must be an object|"key\.remote\.address"/],
+    ['remote signer with a ws URL', withValue('key', { remote: { url: 'ws://signer.example', address: '0x' + '11'.repeat(20) } }), /"key\.remote\.url" must be an http\(s\) URL/],
+    ['keystore and remote both', withValue('key', { keystore: 'k.json', remote: { url: 'https://s.example', address: '0x' + '11'.repeat(20) } }), /"key" must be \{"keystore"/],
     ['missing checkpoint.interval', withValue('checkpoint.interval', undefined), /"checkpoint\.interval"/],
     ['interval 0', withValue('checkpoint.interval', 0), /"checkpoint\.interval" must be an integer >= 1, got 0/],
     ['fractional interval', withValue('checkpoint.interval', 1.5), /"checkpoint\.interval"/],
@@ -124,7 +140,7 @@ describe('parseNodeConfig', () => {
     ['pollMs too small', withValue('checkpoint.pollMs', 1), /"checkpoint\.pollMs"/],
     ['negative firstBlock', withValue('checkpoint.firstBlock', -1), /"checkpoint\.firstBlock"/],
     ['operators neither file nor registry', withValue('operators', {}), /"operators" must be \{"file"/],
-    ['operators registry not an address', withValue('operators', { registry: '0x1234' }), /"operators"/],
+    ['operators registry not an address', withValue('operators', { registry: '0x1234' }), /"operators\.registry" must be a 0x-prefixed 20-byte address/],
     ['missing operators', withValue('operators', undefined), /"operators" must be an object/],
     ['key neither keystore nor devPrivateKeyFile', withValue('key', { passwordFile: 'pw' }), /"key" must be \{"keystore"/],
     ['missing key', withValue('key', undefined), /"key" must be an object/],

@@ -10,6 +10,7 @@ import { readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { privateKeyToAccount } from 'viem/accounts'
+import { localSigner } from '../../node/keys/remote-signer.ts'
 import { describe, expect, it, vi } from 'vitest'
 import type { Aggregator } from '../../protocol/aggregator.ts'
 import { Attester } from '../../node/archive/attester.ts'
@@ -43,7 +44,7 @@ function attesterWith(signLog: SignLog) {
     chainId: 31337n,
     adapterId: 'perp-reference',
     configHash: `0x${'22'.repeat(32)}`,
-    account: privateKeyToAccount(KEY),
+    account: localSigner(privateKeyToAccount(KEY)),
     signLog,
     aggregator: { add: () => [] } as unknown as Aggregator,
     quorumTimeoutMs: 60_000,
