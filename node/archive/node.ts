@@ -5,6 +5,7 @@ import type { Evidence } from '../../protocol/evidence.ts'
 import type { OperatorSet } from '../../protocol/operator-set.ts'
 import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
 import { adapterById } from '../../snapshot/adapters/registry.ts'
+import { AnchoringReader } from './anchoring.ts'
 import type { Adapter } from '../../snapshot/adapters/types.ts'
 import { ChainSource } from '../../snapshot/chain/source.ts'
 import { CheckpointCache, configHash } from '../../snapshot/derive/derive.ts'
@@ -306,6 +307,10 @@ export class ArchiveNode {
       watchdog: this.watchdog,
       snapshotNow: (block) => this.snapshotNow(block),
       divergences: () => this.divergences,
+    }
+    if ('registry' in c.operators) {
+      const anchoring = new AnchoringReader({ source: this.source, registry: c.operators.registry, finalizedHead: () => this.finalizedHead, signal })
+      state.anchoring = (body) => anchoring.status(body)
     }
 
     const scheduling = schedulerServices(this.scheduler)({ onFatal: (err) => this.stopFor(err) })

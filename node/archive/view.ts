@@ -9,6 +9,8 @@ import type { Divergence } from './certified.ts'
 import type { EvidenceStore } from './evidence-store.ts'
 import type { Watchdog } from '../watchdog/service.ts'
 import { bigintReplacer } from '../../snapshot/codec/json.ts'
+import type { AttestationBody } from '../../protocol/attestation.ts'
+import type { Anchoring } from './anchoring.ts'
 
 /** What the HTTP API and the metrics read: a narrow, read-only state, never the node itself. */
 export interface NodeReadState {
@@ -38,6 +40,8 @@ export interface NodeReadState {
   snapshotNow(block?: bigint): Promise<Record<string, unknown>>
   /** divergence reports kept (bounded, newest last; the explorer's network page) */
   divergences?(): readonly Divergence[]
+  /** with a registry: whether a certified checkpoint's stateRoot is recorded there */
+  anchoring?(body: AttestationBody): Promise<Anchoring>
 }
 
 const jsonSafe = (v: unknown): Record<string, unknown> => JSON.parse(JSON.stringify(v, bigintReplacer)) as Record<string, unknown>
@@ -97,6 +101,14 @@ export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView 
     },
     ...(state.watchdog === undefined ? {} : { alerts: () => state.watchdog!.view() }),
     ...(state.divergences === undefined ? {} : { divergences: () => state.divergences!().map((d) => ({ ...d })) }),
+    ...(state.anchoring === undefined
+      ? {}
+      : {
+          anchoring: async (block: bigint) => {
+            const s = state.certificates.get(block)
+            return s === undefined ? undefined : { ...(await state.anchoring!(s.certificate.body)) }
+          },
+        }),
     operators: async () => {
       const ops = await state.operatorsAt(state.finalizedHead())
       return { operators: [...ops.weights].sort(([a], [b]) => (a < b ? -1 : 1)).map(([address, weight]) => ({ address, weight: weight.toString() })), threshold: ops.threshold.toString(), totalWeight: ops.totalWeight.toString() }

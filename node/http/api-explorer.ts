@@ -254,6 +254,22 @@ export function createExplorerApi(view: NodeView, limits: typeof EXPLORER_LIMITS
           query(url, [])
           return sendCached(res, await summary(await checkpoint(parseBlockNumber(parts[3]!, 'block'))))
         }
+        case 'checkpoint_anchor': {
+          query(url, [])
+          const block = parseBlockNumber(parts[3]!, 'block')
+          if (view.anchoring === undefined) throw new HttpError(404, 'NOT_OFFERED', 'this node reads its operator set from a file, not from ArkRegistry, so it cannot say whether a checkpoint is anchored; ask a node configured with operators.registry')
+          let answer: Record<string, unknown> | undefined
+          try {
+            answer = await view.anchoring(block)
+          } catch (err) {
+            if (err instanceof HttpError) throw err
+            // our RPC failed, not the client: retry later
+            throw new HttpError(503, 'DEPENDENCY_FAILED', 'reading ArkRegistry failed on this node; try again later')
+          }
+          if (answer === undefined) throw new HttpError(404, 'NOT_FOUND', `no certified checkpoint at block ${block}; list them with /v1/checkpoints`)
+          // "not-anchored" can change once someone submits the certificate: short cache
+          return sendJSON(res, 200, answer, { 'Cache-Control': answer.status === 'not-anchored' ? 'max-age=5' : 'max-age=3600' })
+        }
         case 'checkpoint_account': {
           query(url, [])
           const text = decodeURIComponent(parts[5]!)

@@ -113,10 +113,11 @@ export function methodNotAllowed(allow: string): HttpError {
 }
 
 /** The explorer's read endpoints (api-explorer.ts). */
-export type ExplorerRoute = 'checkpoint_summary' | 'checkpoint_account' | 'diff' | 'totals' | 'divergences' | 'operators'
+export type ExplorerRoute = 'checkpoint_summary' | 'checkpoint_anchor' | 'checkpoint_account' | 'diff' | 'totals' | 'divergences' | 'operators'
 
 function explorerRoute(pathname: string): ExplorerRoute | undefined {
   if (/^\/v1\/checkpoints\/[0-9]{1,20}\/summary$/.test(pathname)) return 'checkpoint_summary'
+  if (/^\/v1\/checkpoints\/[0-9]{1,20}\/anchor$/.test(pathname)) return 'checkpoint_anchor'
   if (/^\/v1\/checkpoints\/[0-9]{1,20}\/accounts\/[^/]+$/.test(pathname)) return 'checkpoint_account'
   if (pathname === '/v1/diff') return 'diff'
   if (pathname === '/v1/totals') return 'totals'

@@ -27,7 +27,8 @@ import { authorized, methodNotAllowed, parseBlockNumber, parseCheckpointRange, p
  *   GET  /readyz                          200 "ok" or 503 with the reasons (caught up with the certified head, enough peers)
  *   GET  /ipfs/{cid}                      trustless gateway: raw block or CAR
  *   POST /v1/admin/snapshot               take a snapshot now (bearer token)
- *   GET  /v1/checkpoints/{block}/summary, /v1/checkpoints/{block}/accounts/{address}, /v1/diff, /v1/totals
+ *   GET  /v1/checkpoints/{block}/summary, /v1/checkpoints/{block}/accounts/{address}, /v1/diff, /v1/totals,
+ *        /v1/checkpoints/{block}/anchor, /v1/divergences, /v1/operators
  *                                         the explorer's reads (api-explorer.ts)
  *   GET  /explorer/                       the web explorer (explorer/serve.ts)
  *
@@ -85,6 +86,8 @@ export interface NodeView {
   divergences?: () => Record<string, unknown>[]
   /** the operator set at the finalized head (per-checkpoint sets are in the checkpoint views) */
   operators?: () => Promise<{ operators: { address: string; weight: string }[]; threshold: string; totalWeight: string }>
+  /** whether the certified checkpoint at `block` is recorded in ArkRegistry (undefined: no certificate there); absent without a registry */
+  anchoring?: (block: bigint) => Promise<Record<string, unknown> | undefined>
 }
 
 
@@ -244,6 +247,7 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
         if (!read) throw methodNotAllowed('GET, HEAD')
         return serveExplorer(req, res, url)
       case 'checkpoint_summary':
+      case 'checkpoint_anchor':
       case 'checkpoint_account':
       case 'diff':
       case 'totals':
@@ -252,6 +256,11 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
         return explorer.handle(req, res, url, r)
       case 'unknown':
         throw new HttpError(404, 'NOT_FOUND', 'no such endpoint; see /v1/status, /v1/checkpoints, /v1/evidence, /metrics, /healthz, /readyz, /ipfs/{cid}')
+      default: {
+        // a route added to request.ts but not here would leave the request unanswered: a compile error instead
+        const unhandled: never = r
+        throw new Error(`route ${String(unhandled)} has no handler`)
+      }
     }
   }
 

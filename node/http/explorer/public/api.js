@@ -42,6 +42,7 @@ export async function get(path, { keep = false } = {}) {
 export const checkpoints = (q = '') => get(`/v1/checkpoints${q}`)
 export const checkpoint = (block) => get(`/v1/checkpoints/${encodeURIComponent(block)}`, { keep: block !== 'latest' })
 export const summary = (block) => get(`/v1/checkpoints/${encodeURIComponent(block)}/summary`, { keep: true })
+export const anchor = (block) => get(`/v1/checkpoints/${encodeURIComponent(block)}/anchor`)
 export const account = (block, address) => get(`/v1/checkpoints/${encodeURIComponent(block)}/accounts/${encodeURIComponent(address)}`, { keep: true })
 export const diff = (from, to) => get(`/v1/diff?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&top=5`, { keep: true })
 export const totals = (limit = 24) => get(`/v1/totals?limit=${limit}`)

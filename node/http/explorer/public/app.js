@@ -46,10 +46,31 @@ function checkpointCard(cp, times) {
 <dt>Snapshot CID</dt><dd class="mono">${cp.snapshotCid}</dd>
 <dt>stateRoot</dt><dd class="mono">${cp.stateRoot}</dd>
 <dt>Signers</dt><dd>${cp.signers.length} (${cp.signers.map((s) => short(s.signer, 6)).join(', ')}); weight ${cp.weight} of threshold ${cp.threshold} ${reported('operator set at this block: reported by this node')}</dd>
-<dt>Anchored in ArkRegistry</dt><dd>${reported('unknown: this node does not report anchoring')}</dd>
+<dt>Anchored in ArkRegistry</dt><dd data-anchor="${cp.block}">checking…</dd>
 </dl>
 <details><summary>Commands to fetch and cite it</summary>${commands(cp)}</details>
 </li>`
+}
+
+/** What the node reads from ArkRegistry for a checkpoint (recordedRoot at its finalized head). */
+function anchorText(a) {
+  if (a.status === 'anchored') return html`anchored: ${short(a.registry, 6)} records this stateRoot (read at block ${a.readAt}) ${reported()}`
+  if (a.status === 'conflicting') return html`<strong>CONFLICT</strong>: the registry records another root ${a.recordedRoot} ${reported()}`
+  return html`not anchored yet (read at block ${a.readAt}) ${reported()}`
+}
+
+function fillAnchoring(list) {
+  for (const cp of list) {
+    api.anchor(cp.block).then(
+      (a) => {
+        for (const el of view.querySelectorAll(`[data-anchor="${cp.block}"]`)) el.innerHTML = String(anchorText(a))
+      },
+      (e) => {
+        const text = e.code === 'NOT_OFFERED' ? 'unknown: this node reads its operators from a file, not from ArkRegistry' : `unknown: ${e.message}`
+        for (const el of view.querySelectorAll(`[data-anchor="${cp.block}"]`)) el.innerHTML = String(reported(text))
+      },
+    )
+  }
 }
 
 async function checkpointsView(params) {
@@ -71,6 +92,7 @@ ${emergency.length === 0 ? html`<p class="muted">None in this page.</p>` : html`
 ${older === undefined ? '' : html`<p><a href="#/?to=${older}">Older checkpoints</a></p>`}`,
     'Checkpoints',
   )
+  fillAnchoring(list)
   // times come from the snapshots (summaries): fill them in when they arrive
   api.totals(PAGE).then(
     (t) => {
