@@ -81,7 +81,7 @@ describe('devnet mesh', () => {
 
 describe('mesh ports', () => {
   // CI stop 9 failed on EADDRINUSE: ports probed with listen(0) lay in the ephemeral range, were
-  // released, and another worker's listen(0) took one before the node bound it.
+  // released, and an outgoing connection (libp2p dials, RPC requests) or a child's listen(0) took one before the node bound it.
   it('are distinct, free, and below the kernel ephemeral range so no listen(0) or outgoing dial can take them meanwhile', async () => {
     const { low } = ephemeralPortRange()
     for (let round = 0; round < 5; round++) {
