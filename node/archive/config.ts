@@ -13,7 +13,8 @@ import { isAddress } from '../../snapshot/codec/address.ts'
 export interface NodeConfig {
   dataDir: string
   chain: { chainId: bigint; rpc: string[]; finality: { kind: 'finalized' } | { kind: 'confirmations'; confirmations: number } }
-  adapter: { id: string; config: unknown }
+  /** module: a package name or path (relative to this file) of an adapter module (SPEC §7); default the built-in adapter `id` */
+  adapter: { id: string; module?: string; config: unknown }
   checkpoint: { interval: bigint; quorumTimeoutMs: number; pollMs: number; firstBlock?: bigint }
   operators: { file: string } | { registry: `0x${string}` }
   key: { keystore: string; passwordFile?: string } | { devPrivateKeyFile: string }
@@ -60,6 +61,11 @@ function port(v: unknown, key: string): number {
   return p
 }
 
+/** A relative module path is relative to the config file; a package name stays a name. */
+function adapterModule(spec: string, baseDir: string): string {
+  return spec.startsWith('./') || spec.startsWith('../') ? resolve(baseDir, spec) : spec
+}
+
 export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.ProcessEnv = {}): NodeConfig {
   const root = obj(json, '(root)')
   only(root, '(root)', ['dataDir', 'chain', 'adapter', 'checkpoint', 'operators', 'key', 'p2p', 'http', 'retention', 'watchdog'])
@@ -71,7 +77,7 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
   const fin = chain.finality ?? 'finalized'
   const finality = fin === 'finalized' ? ({ kind: 'finalized' } as const) : { kind: 'confirmations' as const, confirmations: int(obj(fin, 'chain.finality').confirmations, 'chain.finality.confirmations') }
   const adapter = obj(root.adapter, 'adapter')
-  only(adapter, 'adapter', ['id', 'config'])
+  only(adapter, 'adapter', ['id', 'module', 'config'])
   const cp = obj(root.checkpoint ?? {}, 'checkpoint')
   only(cp, 'checkpoint', ['interval', 'quorumTimeoutMs', 'pollMs', 'firstBlock'])
   const ops = obj(root.operators, 'operators')
@@ -101,7 +107,7 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
   return {
     dataDir: path(env.ARK_DATA_DIR ?? str(root.dataDir, 'dataDir')),
     chain: { chainId: BigInt(chainId), rpc: rpc as string[], finality },
-    adapter: { id: str(adapter.id, 'adapter.id'), config: adapter.config },
+    adapter: { id: str(adapter.id, 'adapter.id'), ...(adapter.module === undefined ? {} : { module: adapterModule(str(adapter.module, 'adapter.module'), baseDir) }), config: adapter.config },
     checkpoint: {
       interval: BigInt(int(cp.interval, 'checkpoint.interval', 1)),
       quorumTimeoutMs: cp.quorumTimeoutMs === undefined ? NODE_DEFAULTS.quorumTimeoutMs : int(cp.quorumTimeoutMs, 'checkpoint.quorumTimeoutMs', 100),

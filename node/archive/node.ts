@@ -4,7 +4,7 @@ import type { PrivateKeyAccount } from 'viem/accounts'
 import type { Evidence } from '../../protocol/evidence.ts'
 import type { OperatorSet } from '../../protocol/operator-set.ts'
 import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
-import { adapterById } from '../../snapshot/adapters/registry.ts'
+import { loadAdapter } from '../adapters/load.ts'
 import type { Adapter } from '../../snapshot/adapters/types.ts'
 import { ChainSource } from '../../snapshot/chain/source.ts'
 import { CheckpointCache, configHash } from '../../snapshot/derive/derive.ts'
@@ -162,7 +162,7 @@ export class ArchiveNode {
     const signLog = new SignLog(join(c.dataDir, 'signlog.jsonl'))
     this.source = new ChainSource({ rpcUrls: c.chain.rpc, chainId: c.chain.chainId, finality: c.chain.finality })
     await this.source.checkChainId(signal)
-    this.adapter = this.init.adapter ?? adapterById(c.adapter.id)
+    this.adapter = this.init.adapter ?? (await loadAdapter(c.adapter.module ?? c.adapter.id))
     if (this.adapter.id !== c.adapter.id) throw new ArkError('INVALID_INPUT', `config adapter.id is ${c.adapter.id} but the node was given adapter ${this.adapter.id}`)
     const adapterConfig = this.adapter.parseConfig(c.adapter.config)
     this.cfgHash = configHash(this.adapter, adapterConfig)
