@@ -6,6 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadAdapter, loadAdapterModule, schemaFor } from '../../node/adapters/load.ts'
 import { erc20BalancesAdapter } from '../../snapshot/adapters/erc20-balances/adapter.ts'
 import { erc20Schema } from '../../snapshot/schema/erc20.ts'
+import { writeCar } from '../../snapshot/car/car.ts'
+import { bytesToHex } from '../../snapshot/codec/hex.ts'
+import { verifyAccountProof } from '../../snapshot/proof/verify.ts'
+import { buildSnapshot } from '../../snapshot/state/build.ts'
+import { MemoryBlockStore } from '../../snapshot/store.ts'
+import { runArk } from '../support/recovery.ts'
 
 let dir: string
 const ERC20 = new URL('../../snapshot/adapters/erc20-balances/adapter.ts', import.meta.url).pathname
@@ -20,6 +26,11 @@ beforeAll(async () => {
   await writeFile(
     join(pkg, 'entry.ts'),
     `import { erc20BalancesAdapter } from ${JSON.stringify(ERC20)}\nimport { erc20Schema } from ${JSON.stringify(SCHEMA)}\nexport const schema = { ...erc20Schema, id: 'acme.vault.share', version: 2 }\nexport const adapter = { ...erc20BalancesAdapter, id: 'acme-vault', schema }\nexport const schemas = [{ ...schema, version: 1 }]\n`,
+  )
+  // a schema whose keys are 32 bytes (a position id, not an address)
+  await writeFile(
+    join(dir, 'wide-keys.ts'),
+    `import { erc20BalancesAdapter } from ${JSON.stringify(ERC20)}\nimport { erc20Schema } from ${JSON.stringify(SCHEMA)}\nexport const schema = { ...erc20Schema, id: 'acme.position', version: 1, keyLength: 32, leafEncoding: ['bytes32', 'uint256'] }\nexport const adapter = { ...erc20BalancesAdapter, id: 'acme-positions', schema }\n`,
   )
   await writeFile(join(dir, 'not-adapter.js'), 'export const adapter = { id: "x", version: "1" }\n')
   await writeFile(join(dir, 'nothing.js'), 'export const hello = 1\n')
@@ -57,5 +68,30 @@ describe('adapter modules', () => {
     await expect(loadAdapter(join(dir, 'builtin-id.ts'))).rejects.toThrow(/uses the id "erc20-balances" of a built-in adapter/)
     await expect(loadAdapter('ark-adapter-nope', { cwd: dir })).rejects.toThrow(/not installed .*npm install ark-adapter-nope/)
     await expect(loadAdapter('./missing.js', { cwd: dir })).rejects.toThrow(/not found/)
+  })
+
+  it('ark snapshot prove --account takes a key of the schema\'s declared length (32 bytes here), the schema coming from a module', async () => {
+    const m = await loadAdapterModule(join(dir, 'wide-keys.ts'))
+    const key = new Uint8Array(32).fill(0x5a)
+    const store = new MemoryBlockStore()
+    const meta = { block: { chainId: 1n, number: 5n, hash: `0x${'05'.repeat(32)}` as const, timestamp: 1n }, adapter: { id: 'acme-positions', version: '1.0.0', configHash: `0x${'00'.repeat(32)}` as const } }
+    const { snapshot } = await buildSnapshot({ schema: m.adapter.schema, meta, markets: { token: `0x${'11'.repeat(20)}`, totalSupply: 7n }, records: [{ key, record: { balance: 7n } }, { key: new Uint8Array(32).fill(1), record: { balance: 1n } }], store })
+    const chunks: Uint8Array[] = []
+    for await (const c of writeCar([snapshot.cid], snapshot.blockCids(), store)) chunks.push(c)
+    const car = join(dir, 'wide.car')
+    await writeFile(car, Buffer.concat(chunks))
+    const saved = process.env.ARK_ADAPTERS
+    process.env.ARK_ADAPTERS = join(dir, 'wide-keys.ts')
+    try {
+      const r = await runArk(['snapshot', 'prove', car, '--account', bytesToHex(key)])
+      expect(r.code, r.stderr).toBe(0)
+      verifyAccountProof(JSON.parse(r.stdout) as Parameters<typeof verifyAccountProof>[0], { expectedRoot: snapshot.root.stateRoot })
+      const short = await runArk(['snapshot', 'prove', car, '--account', `0x${'5a'.repeat(20)}`, '--json'])
+      expect(short.code).toBe(1)
+      expect(short.stderr).toMatch(/--account must be 32 bytes, got 20 bytes/)
+    } finally {
+      if (saved === undefined) delete process.env.ARK_ADAPTERS
+      else process.env.ARK_ADAPTERS = saved
+    }
   })
 })

@@ -45,7 +45,7 @@ export const proveCommand: Command = {
     }
     if (values.format !== undefined) throw new UsageError('--format goes with --all')
     // Keys are as long as the schema declares (an address, a 32-byte position id, …), not always 20 bytes.
-    const key = hexToBytes(required(values, 'account', this), `--account (a key of schema ${s.schema.id})`, s.schema.keyLength)
+    const key = hexToBytes(required(values, 'account', this), '--account', s.schema.keyLength)
     const proof = await proveAccount(s, key)
     const text = `${JSON.stringify(proof, null, 2)}\n`
     if (out !== undefined) await writeFileAtomic(resolve(out), [text], signal)
