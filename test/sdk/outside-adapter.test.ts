@@ -5,7 +5,7 @@
  * certified by a 4-node network, and fetched, verified and proven with the `ark` CLI. No Ark code
  * knows this adapter.
  */
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,17 +16,15 @@ import { verifyAccountProof } from '../../snapshot/proof/verify.ts'
 import { archiveFixture, until, writeClusterConfigs, type ArchiveFixture } from '../support/archive-cluster.ts'
 import { blockNumber } from '../support/chain.ts'
 import { errorOf, runArk } from '../support/recovery.ts'
+import { linkSdk } from '../support/sdk-link.ts'
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/token-ledger-adapter', import.meta.url))
-const LINK = join(FIXTURE, 'node_modules', 'ark')
 let fx: ArchiveFixture
 let savedAdapters: string | undefined
 
 beforeAll(async () => {
   // what `npm install ark` would give the adapter's project: the package, resolved through its exports map
-  await mkdir(join(FIXTURE, 'node_modules'), { recursive: true })
-  await rm(LINK, { force: true })
-  await symlink(REPO_ROOT, LINK, 'dir')
+  await linkSdk(FIXTURE)
   savedAdapters = process.env.ARK_ADAPTERS
   delete process.env.ARK_ADAPTERS
   fx = await archiveFixture({ name: 'outside-adapter', seed: 12, traders: 8, steps: 30 })
@@ -36,7 +34,6 @@ afterAll(async () => {
   if (savedAdapters === undefined) delete process.env.ARK_ADAPTERS
   else process.env.ARK_ADAPTERS = savedAdapters
   await fx?.stop()
-  await rm(join(FIXTURE, 'node_modules'), { recursive: true, force: true })
 })
 
 describe('a third-party adapter module', () => {
