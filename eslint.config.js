@@ -6,7 +6,7 @@ export default tseslint.config(
   {
     // type-aware: a promise nobody awaits must be explicit (`void` after a `.catch` that logs), and an
     // async function is never handed to an API that ignores the promise it returns
-    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['node/cli/bin.js', 'eslint.config.js'] }, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['node/cli/bin.js', 'eslint.config.js', 'test/fixtures/*/*.js'] }, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -4,8 +4,8 @@ import type { OperatorSigner } from '../keys/remote-signer.ts'
 import type { Evidence } from '../../protocol/evidence.ts'
 import type { OperatorSet } from '../../protocol/operator-set.ts'
 import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
-import { adapterById } from '../../snapshot/adapters/registry.ts'
 import { AnchoringReader } from './anchoring.ts'
+import { loadAdapter } from '../adapters/load.ts'
 import type { Adapter } from '../../snapshot/adapters/types.ts'
 import { ChainSource } from '../../snapshot/chain/source.ts'
 import { CheckpointCache, configHash } from '../../snapshot/derive/derive.ts'
@@ -168,8 +168,7 @@ export class ArchiveNode {
     const metrics = createNodeMetrics({ dataDir: c.dataDir, interval: c.checkpoint.interval, bootstrapPeers: c.p2p.bootstrap.length, log })
     this.source = new ChainSource({ rpcUrls: c.chain.rpc, chainId: c.chain.chainId, finality: c.chain.finality, rpc: { onRequest: metrics.onRpcRequest } })
     await this.source.checkChainId(signal)
-    if (this.init.adapter === undefined && c.adapter.id === undefined) throw new ArkError('INVALID_INPUT', `config adapter.module (${c.adapter.module}) needs an adapter loader; give "adapter.id" for a built-in adapter`)
-    this.adapter = this.init.adapter ?? adapterById(c.adapter.id!)
+    this.adapter = this.init.adapter ?? (await loadAdapter(c.adapter.module ?? c.adapter.id!))
     if (c.adapter.id !== undefined && this.adapter.id !== c.adapter.id) throw new ArkError('INVALID_INPUT', `config adapter.id is ${c.adapter.id} but the node was given adapter ${this.adapter.id}`)
     const adapterConfig = this.adapter.parseConfig(c.adapter.config)
     this.cfgHash = configHash(this.adapter, adapterConfig)

@@ -16,10 +16,12 @@ import { riskCommand } from './recovery/risk.ts'
 import { verifyCommand } from './recovery/verify.ts'
 import { snapshotCommands } from './snapshot/index.ts'
 import { buildInfo } from '../version.ts'
+import { adapterCommands } from './adapter/index.ts'
 
 /** Command groups: `ark <group> <command> ...`. */
 const groups: Record<string, { summary: string; commands: Command[] }> = {
   snapshot: { summary: 'build, inspect, export, diff and prove deterministic snapshots', commands: snapshotCommands },
+  adapter: { summary: 'check an adapter module against the conformance kit (SPEC §7)', commands: adapterCommands },
   node: { summary: 'run an archive node', commands: [nodeStartCommand, nodeCheckConfigCommand] },
   recovery: { summary: 'fetch and verify certified snapshots from untrusted sources', commands: [fetchCommand, mirrorCommand, verifyCommand, recoveryProveCommand, recoveryDiffCommand, riskCommand, citeCommand] },
   keys: { summary: 'operator keys', commands: [keysNewCommand] },

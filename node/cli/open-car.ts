@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { readCar } from '../../snapshot/car/car.ts'
 import { decodeRoot } from '../../snapshot/state/root.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
-import { schemaById } from '../../snapshot/schema/registry.ts'
+import { schemaFor } from '../adapters/load.ts'
 import { ArkError } from '../../snapshot/ark-error.ts'
 
 /** Load a snapshot CAR: every block hash-checked on the way in. */
@@ -20,5 +20,5 @@ export async function openCar(path: string): Promise<Snapshot<unknown, unknown>>
   const rootCid = car.roots[0]!
   const root = decodeRoot(rootCid, car.store.get(rootCid))
   // blocks were checked on import; no need to hash them again on every read
-  return Snapshot.open(car.store, rootCid, schemaById(root.schema.id, root.schema.version), { verifyBlocks: false })
+  return Snapshot.open(car.store, rootCid, await schemaFor(root.schema.id, root.schema.version, { writtenBy: root.adapter }), { verifyBlocks: false })
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { homedir } from 'node:os'
 import { readFile, readdir } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path'
@@ -14,6 +15,12 @@ import { CompileError } from './compile-error.ts'
  * `.cache/contracts/<ContractName>.json`. The cache key covers every source in the import closure
  * (local files and `@openzeppelin/...` files from node_modules), the solc version and the settings,
  * so a second run with nothing changed only reads JSON.
+ *
+ * The compiler is the one the sources' `pragma solidity` lines allow: a protocol that pins
+ * `0.8.19` is compiled by solc 0.8.19, found as the npm package `solc` or an alias
+ * `solc-0.8.19` (`npm install solc-0.8.19@npm:solc@0.8.19`) next to the sources or in Ark's
+ * node_modules. Sources outside Ark's tree resolve their imports from their own node_modules and
+ * cache their artifacts outside Ark's tree (`$XDG_CACHE_HOME/ark/contracts/…`).
  */
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -41,7 +48,7 @@ export interface CompileOptions {
   sourcesDir?: string
   /** Explicit source files instead of a directory. */
   sources?: string[]
-  /** Where artifacts go; default `<repo>/.cache/contracts`. */
+  /** Where artifacts go; default `<repo>/.cache/contracts` for Ark's sources, a user cache directory for sources outside Ark's tree. */
   outDir?: string
   settings?: Partial<CompilerSettings>
   /** Recompile even when the cache key matches. */
@@ -66,6 +73,9 @@ export interface CompileResult {
   outDir: string
   /** Compiler warnings (empty on a cache hit). */
   warnings: string[]
+  /** The solc package that compiled (or would compile) the sources, e.g. `solc` or `solc-0.8.19`. */
+  compiler: string
+  solcVersion: string
 }
 
 interface Manifest {
@@ -79,9 +89,102 @@ interface Manifest {
 const MANIFEST = '.manifest.json'
 const requireFromRepo = createRequire(join(REPO_ROOT, 'package.json'))
 
-function solcPackageVersion(): string {
-  const pkgPath = requireFromRepo.resolve('solc/package.json')
-  return (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string }).version
+/** A directory to resolve packages from: node_modules there and in its parents (Node's rule). */
+const requireFrom = (dir: string): NodeJS.Require => createRequire(join(dir, 'noop.js'))
+
+interface Compiler {
+  /** package name: `solc` or an alias `solc-X.Y.Z` */
+  name: string
+  version: string
+  require: NodeJS.Require
+}
+
+/** Installed solc packages visible from `dirs` (then Ark's own): `solc` and aliases named `solc-X.Y.Z`. */
+function installedCompilers(dirs: readonly string[]): Compiler[] {
+  const found = new Map<string, Compiler>()
+  for (const dir of [...dirs, REPO_ROOT]) {
+    const req = requireFrom(dir)
+    for (let d = dir; ; d = dirname(d)) {
+      const nm = join(d, 'node_modules')
+      let names: string[] = []
+      try {
+        names = readdirSync(nm).filter((n) => n === 'solc' || /^solc-[0-9]+\.[0-9]+\.[0-9]+$/.test(n))
+      } catch {
+        // no node_modules at this level
+      }
+      for (const name of names) {
+        if (found.has(name)) continue
+        try {
+          const version = (JSON.parse(readFileSync(join(nm, name, 'package.json'), 'utf8')) as { version: string }).version
+          found.set(name, { name, version, require: req })
+        } catch {
+          // a broken install is skipped; the error below lists what was usable
+        }
+      }
+      if (dirname(d) === d) break
+    }
+  }
+  return [...found.values()]
+}
+
+type Semver = [number, number, number]
+const parseVersion = (v: string): Semver | undefined => {
+  const m = /^([0-9]+)\.([0-9]+)\.([0-9]+)$/.exec(v)
+  return m === null ? undefined : [Number(m[1]), Number(m[2]), Number(m[3])]
+}
+const cmp = (a: Semver, b: Semver): number => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]
+
+/** Whether `version` satisfies a Solidity version pragma (`0.8.19`, `=0.8.19`, `^0.8.0`, `>=0.8.0 <0.9.0`, `~0.8.1`, `a || b`). */
+export function satisfiesPragma(version: string, pragma: string): boolean {
+  const v = parseVersion(version)
+  if (v === undefined) return false
+  return pragma.split('||').some((alt) =>
+    alt.trim().split(/\s+/).filter(Boolean).every((c) => {
+      const m = /^(\^|~|>=|<=|>|<|=)?\s*([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?$/.exec(c)
+      if (m === null) return false
+      const want: Semver = [Number(m[2]), Number(m[3] ?? 0), Number(m[4] ?? 0)]
+      const d = cmp(v, want)
+      switch (m[1]) {
+        case '^':
+          return d >= 0 && (want[0] > 0 ? v[0] === want[0] : want[1] > 0 ? v[0] === 0 && v[1] === want[1] : v[0] === 0 && v[1] === 0 && v[2] === want[2])
+        case '~':
+          return d >= 0 && v[0] === want[0] && v[1] === want[1]
+        case '>=':
+          return d >= 0
+        case '<=':
+          return d <= 0
+        case '>':
+          return d > 0
+        case '<':
+          return d < 0
+        default:
+          return d === 0
+      }
+    }),
+  )
+}
+
+const PRAGMA_RE = /\bpragma\s+solidity\s+([^;]+);/g
+
+function pragmasOf(sources: Map<string, string>): { unit: string; pragma: string }[] {
+  const out: { unit: string; pragma: string }[] = []
+  for (const [unit, content] of sources) {
+    const code = content.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '')
+    for (const m of code.matchAll(PRAGMA_RE)) out.push({ unit, pragma: m[1]!.trim() })
+  }
+  return out
+}
+
+/** The newest installed compiler every pragma allows; none: an error naming the pin and the install command. */
+function chooseCompiler(sources: Map<string, string>, dirs: readonly string[]): Compiler {
+  const pragmas = pragmasOf(sources)
+  const all = installedCompilers(dirs)
+  const ok = all.filter((c) => pragmas.every((p) => satisfiesPragma(c.version, p.pragma))).sort((a, b) => cmp(parseVersion(b.version) ?? [0, 0, 0], parseVersion(a.version) ?? [0, 0, 0]))
+  if (ok[0] !== undefined) return ok[0]
+  const exact = pragmas.map((p) => /^=?\s*([0-9]+\.[0-9]+\.[0-9]+)$/.exec(p.pragma)?.[1]).find((v) => v !== undefined)
+  const pins = [...new Set(pragmas.map((p) => `${p.pragma} (${p.unit})`))].slice(0, 6).join(', ')
+  const fix = exact !== undefined ? `npm install --save-dev solc-${exact}@npm:solc@${exact}` : 'npm install --save-dev solc-X.Y.Z@npm:solc@X.Y.Z for a version every pragma allows'
+  throw new CompileError(`no installed solc satisfies the sources' pragmas: ${pins}; installed: ${all.map((c) => `${c.name} ${c.version}`).join(', ') || 'none'}. Install the pinned compiler next to the sources (${fix})`)
 }
 
 async function listSolFiles(dir: string): Promise<string[]> {
@@ -100,15 +203,18 @@ function unitName(file: string): string {
   return rel.split(sep).join('/')
 }
 
-/** Maps a source unit name to a file: repo-relative first, then a package in node_modules. */
-function locate(unit: string): string {
+/** Maps a source unit name to a file: repo-relative first, then a package in node_modules next to the sources, then Ark's. */
+function locate(unit: string, dirs: readonly string[] = []): string {
   const local = isAbsolute(unit) ? unit : join(REPO_ROOT, unit)
   if (existsSync(local)) return local
-  try {
-    return requireFromRepo.resolve(unit)
-  } catch {
-    throw new CompileError(`cannot resolve Solidity import ${JSON.stringify(unit)} (not in the repo, not in node_modules)`)
+  for (const req of [...dirs.map(requireFrom), requireFromRepo]) {
+    try {
+      return req.resolve(unit)
+    } catch {
+      // next place
+    }
   }
+  throw new CompileError(`cannot resolve Solidity import ${JSON.stringify(unit)} (not a file, not in node_modules next to the sources or in Ark's); install the package that provides it`)
 }
 
 const IMPORT_RE = /\bimport\s+(?:[^;"']*?)["']([^"']+)["']/g
@@ -124,13 +230,13 @@ function resolveImport(from: string, spec: string): string {
 }
 
 /** Reads the entry files and everything they import, keyed by source unit name. */
-async function collectSources(entries: string[]): Promise<Map<string, string>> {
+async function collectSources(entries: string[], dirs: readonly string[]): Promise<Map<string, string>> {
   const sources = new Map<string, string>()
   const queue = [...entries]
   while (queue.length > 0) {
     const unit = queue.shift()!
     if (sources.has(unit)) continue
-    const content = await readFile(locate(unit), 'utf8')
+    const content = await readFile(locate(unit, dirs), 'utf8')
     sources.set(unit, content)
     for (const spec of importsOf(content)) {
       const dep = resolveImport(unit, spec)
@@ -178,26 +284,30 @@ interface SolcOutput {
 }
 
 export async function compileContracts(options: CompileOptions = {}): Promise<CompileResult> {
-  const outDir = resolve(options.outDir ?? DEFAULT_OUT_DIR)
   const settings: CompilerSettings = {
     optimizer: { ...DEFAULT_COMPILER_SETTINGS.optimizer, ...options.settings?.optimizer },
     viaIR: options.settings?.viaIR ?? DEFAULT_COMPILER_SETTINGS.viaIR,
     evmVersion: options.settings?.evmVersion ?? DEFAULT_COMPILER_SETTINGS.evmVersion,
   }
-  const dirs = options.sourcesDir !== undefined ? [options.sourcesDir] : DEFAULT_SOURCES_DIRS
-  const files = options.sources ?? (await Promise.all(dirs.map((d) => listSolFiles(resolve(d))))).flat()
+  const listed = options.sourcesDir !== undefined ? [options.sourcesDir] : DEFAULT_SOURCES_DIRS
+  const files = options.sources ?? (await Promise.all(listed.map((d) => listSolFiles(resolve(d))))).flat()
   if (files.length === 0) throw new CompileError('no Solidity sources to compile')
   const entries = files.map(unitName)
-  const sources = await collectSources(entries)
-  const solcVersion = solcPackageVersion()
+  // Directories of the sources: their imports and their pinned compiler are looked up from there.
+  const dirs = [...new Set(files.map((f) => dirname(resolve(f))))]
+  const outside = files.some((f) => unitName(f).startsWith('/'))
+  const outDir = resolve(options.outDir ?? (outside ? externalCacheDir(dirs) : DEFAULT_OUT_DIR))
+  const sources = await collectSources(entries, dirs)
+  const compiler = chooseCompiler(sources, dirs)
+  const solcVersion = compiler.version
   const cacheKey = computeKey(solcVersion, settings, sources)
 
   if (options.force !== true) {
     const cached = await readCache(outDir, cacheKey)
-    if (cached !== undefined) return { artifacts: cached, cacheKey, cacheHit: true, outDir, warnings: [] }
+    if (cached !== undefined) return { artifacts: cached, cacheKey, cacheHit: true, outDir, warnings: [], compiler: compiler.name, solcVersion }
   }
 
-  const { default: solc } = (await import('solc')) as { default: { compile(input: string, callbacks?: object): string; version(): string } }
+  const solc = compiler.require(compiler.name) as { compile(input: string, callbacks?: object): string; version(): string }
   const input = {
     language: 'Solidity',
     sources: Object.fromEntries([...sources].map(([name, content]) => [name, { content }])),
@@ -210,7 +320,7 @@ export async function compileContracts(options: CompileOptions = {}): Promise<Co
   }
   const findImports = (path: string): { contents: string } | { error: string } => {
     try {
-      return { contents: readFileSync(locate(path), 'utf8') }
+      return { contents: readFileSync(locate(path, dirs), 'utf8') }
     } catch (err) {
       return { error: (err as Error).message }
     }
@@ -243,7 +353,13 @@ export async function compileContracts(options: CompileOptions = {}): Promise<Co
   const manifest: Manifest = { cacheKey, solcVersion, settings, sources: [...sources.keys()].sort(), contracts: names }
   // the manifest goes last: a crash before this leaves a cache miss, never a partial hit
   await writeFileAtomic(join(outDir, MANIFEST), [`${JSON.stringify(manifest, null, 2)}\n`])
-  return { artifacts, cacheKey, cacheHit: false, outDir, warnings }
+  return { artifacts, cacheKey, cacheHit: false, outDir, warnings, compiler: compiler.name, solcVersion }
+}
+
+/** Artifacts of sources outside Ark's tree: a per-source-set directory in the user's cache, never inside Ark. */
+function externalCacheDir(dirs: readonly string[]): string {
+  const base = process.env.XDG_CACHE_HOME !== undefined && process.env.XDG_CACHE_HOME !== '' ? process.env.XDG_CACHE_HOME : join(homedir(), '.cache')
+  return join(base, 'ark', 'contracts', createHash('sha256').update(JSON.stringify([...dirs].sort())).digest('hex').slice(0, 16))
 }
 
 const loaded = new Map<string, Promise<CompileResult>>()

@@ -4,7 +4,7 @@ import { ArkError } from '../../snapshot/ark-error.ts'
 import { hexToBytes } from '../../snapshot/codec/hex.ts'
 import { proveAccount } from '../../snapshot/proof/prove.ts'
 import { decodeRoot } from '../../snapshot/state/root.ts'
-import { emptyRecoverySummary, recoveryDiff, type RecoveryDiffSummary } from '../../snapshot/state/diff-summary.ts'
+import { compareMarketKeys, emptyRecoverySummary, marketKey, recoveryDiff, type RecoveryDiffSummary } from '../../snapshot/state/diff-summary.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { schemaById } from '../../snapshot/schema/registry.ts'
 import { Movers } from '../recovery/movers.ts'
@@ -170,7 +170,7 @@ export function createExplorerApi(view: NodeView, limits: typeof EXPLORER_LIMITS
       const totals = new Map<string, bigint>()
       const holders = new Map<string, number>()
       const largest = new Map<string, (AssetHolder & { v: bigint })[]>()
-      const positions = new Map<bigint, { long: bigint; short: bigint; bought: bigint; written: bigint }>()
+      const positions = new Map<string, { long: bigint; short: bigint; bought: bigint; written: bigint }>()
       const { schema } = s
       for await (const e of s.rawEntries()) {
         const record = schema.decode(e.value, 'record')
@@ -189,8 +189,9 @@ export function createExplorerApi(view: NodeView, limits: typeof EXPLORER_LIMITS
           }
         }
         for (const p of schema.positions?.(record) ?? []) {
-          let acc = positions.get(p.market)
-          if (acc === undefined) positions.set(p.market, (acc = { long: 0n, short: 0n, bought: 0n, written: 0n }))
+          const market = marketKey(p.market)
+          let acc = positions.get(market)
+          if (acc === undefined) positions.set(market, (acc = { long: 0n, short: 0n, bought: 0n, written: 0n }))
           if (p.option) {
             if (p.size > 0n) acc.bought += p.size
             else acc.written -= p.size
@@ -214,8 +215,8 @@ export function createExplorerApi(view: NodeView, limits: typeof EXPLORER_LIMITS
         holders: Object.fromEntries(sorted(holders)),
         largest: Object.fromEntries(sorted(largest).map(([k, list]) => [k, list.map(({ account, amount }) => ({ account, amount }))])),
         positions: [...positions]
-          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-          .map(([market, a]) => ({ market: market.toString(), long: a.long.toString(), short: a.short.toString(), optionsBought: a.bought.toString(), optionsWritten: a.written.toString() })),
+          .sort(([a], [b]) => compareMarketKeys(a, b))
+          .map(([market, a]) => ({ market, long: a.long.toString(), short: a.short.toString(), optionsBought: a.bought.toString(), optionsWritten: a.written.toString() })),
         markets: schema.markets.toJSON(await s.markets()),
       } satisfies CheckpointSummary
     })

@@ -267,6 +267,8 @@ export async function fetchLocated(o: FetchOptions, at: CertifiedLocation): Prom
       } catch (err) {
         o.signal?.throwIfAborted()
         if (verifyFailure !== undefined) {
+          // a record schema this installation lacks is ours to fix (install the adapter module), not the signers' fault
+          if (verifyFailure.err instanceof ArkError && verifyFailure.err.code === 'UNSUPPORTED_VERSION') throw verifyFailure.err
           // every block hash-checked, yet the DAG is not the certified snapshot: no source can fix that
           const e = verifyFailure.err as Error
           throw new ArkError('ROOT_MISMATCH', `the certified snapshot ${root.toString()} does not verify: ${e.message}; its signers certified a snapshot that is not valid, report it to the operators`, { cause: e })
@@ -277,6 +279,7 @@ export async function fetchLocated(o: FetchOptions, at: CertifiedLocation): Prom
         watch.dispose()
       }
     }
+    if (verifyFailure?.err instanceof ArkError && verifyFailure.err.code === 'UNSUPPORTED_VERSION') throw verifyFailure.err
     throw failure(reasons, `the blocks of snapshot ${root.toString()} (${staging.size} verified blocks are kept in ${o.staging}; rerun the same command to resume)`)
   } finally {
     if (!done) waiting.fail(new ArkError('IO', 'the fetch ended'))

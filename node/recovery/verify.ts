@@ -1,6 +1,6 @@
 import type { Certificate } from '../../protocol/certificate.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
-import { schemaById } from '../../snapshot/schema/registry.ts'
+import { schemaFor } from '../adapters/load.ts'
 import { decodeRoot } from '../../snapshot/state/root.ts'
 import { Snapshot, type VerifyOptions } from '../../snapshot/state/snapshot.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
@@ -19,7 +19,7 @@ import type { BlockStore } from '../../snapshot/store.ts'
 export async function openCertifiedSnapshot(certificate: Certificate, store: BlockStore, options: VerifyOptions = {}): Promise<Snapshot<unknown, unknown>> {
   const b = certificate.body
   const root = decodeRoot(b.snapshotCid, await store.get(b.snapshotCid))
-  const snapshot = await Snapshot.open(store, b.snapshotCid, schemaById(root.schema.id, root.schema.version), { verifyBlocks: false })
+  const snapshot = await Snapshot.open(store, b.snapshotCid, await schemaFor(root.schema.id, root.schema.version, { writtenBy: root.adapter }), { verifyBlocks: false })
   await snapshot.verify(options)
   const r = snapshot.root
   const differs = (what: string, certified: unknown, found: unknown): never => {

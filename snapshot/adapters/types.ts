@@ -1,6 +1,12 @@
 import type { BlockHeader, ChainSource, Hex, Log } from '../chain/source.ts'
 import type { RecordSchema } from '../schema/types.ts'
-import type { Change, RecordInput } from '../state/build.ts'
+import type { Change } from '../state/build.ts'
+
+/** An account as the adapter API passes it: key bytes (exactly schema.keyLength) and its record. */
+export interface AdapterRecord<R> {
+  key: Uint8Array
+  record: R
+}
 
 export interface DeriveContext {
   source: ChainSource
@@ -32,17 +38,17 @@ export interface Adapter<C = unknown, R = unknown, M = unknown> {
 
 export interface AdapterState<R, M> {
   /** Restore from a previous snapshot's records and markets (incremental derivation across restarts). */
-  load(records: AsyncIterable<{ key: Uint8Array; record: R }>, markets: M): Promise<void>
+  load(records: AsyncIterable<AdapterRecord<R>>, markets: M): Promise<void>
   /** Fold logs in chain order. May make calls pinned to ctx.block. */
   fold(logs: readonly Log[], ctx: DeriveContext): Promise<void>
-  /** Keys touched since the last call, with their current record (null: the account is gone). */
+  /** Keys touched since the last call (as bytes), with their current record (null: the account is gone). */
   takeChanges(): Change<R>[]
-  /** Every current record, any order. */
-  records(): Iterable<RecordInput<R>>
+  /** Every current record (keys as bytes), any order. */
+  records(): Iterable<AdapterRecord<R>>
   /** Market-level state at ctx.block, read with pinned calls. */
   markets(ctx: DeriveContext): Promise<M>
   /** Compare these accounts (and every market) with the contracts' own views at ctx.block; throw SpotCheckError naming account and field. */
-  spotCheck(ctx: DeriveContext, accounts: { key: Uint8Array; record: R }[], markets: M): Promise<void>
+  spotCheck(ctx: DeriveContext, accounts: AdapterRecord<R>[], markets: M): Promise<void>
   /** Independent copy (the previous checkpoint's state must survive a failed or reorged derivation). */
   clone(): AdapterState<R, M>
 }

@@ -14,9 +14,34 @@ export const CBOR_INT_MIN = -(1n << 64n)
 
 export type IntKind = { signed: boolean; bits: number }
 
-export const UINT256: IntKind = Object.freeze({ signed: false, bits: 256 })
-export const INT256: IntKind = Object.freeze({ signed: true, bits: 256 })
-export const UINT64: IntKind = Object.freeze({ signed: false, bits: 64 })
+const kinds = new Map<string, IntKind>()
+
+/**
+ * The Solidity integer kind uint<bits> / int<bits> for bits in 8..256 in steps of 8, as one shared
+ * frozen object per kind (so range lookups are memoized). Anything else is a programming error.
+ */
+function kindOf(signed: boolean, bits: number): IntKind {
+  if (!Number.isInteger(bits) || bits < 8 || bits > 256 || bits % 8 !== 0) {
+    throw new InvalidInputError(`${signed ? 'int' : 'uint'}${bits} is not a Solidity integer type; widths are 8..256 in steps of 8`)
+  }
+  const id = `${signed ? 'i' : 'u'}${bits}`
+  let k = kinds.get(id)
+  if (k === undefined) kinds.set(id, (k = Object.freeze({ signed, bits })))
+  return k
+}
+/** uint<bits>, e.g. `uint(128)` for a Solidity uint128. */
+export const uint = (bits: number): IntKind => kindOf(false, bits)
+/** int<bits>, e.g. `int(24)` for a Solidity int24. */
+export const int = (bits: number): IntKind => kindOf(true, bits)
+
+export const UINT256: IntKind = uint(256)
+export const INT256: IntKind = int(256)
+export const UINT128: IntKind = uint(128)
+export const INT128: IntKind = int(128)
+export const UINT64: IntKind = uint(64)
+export const INT64: IntKind = int(64)
+export const UINT32: IntKind = uint(32)
+export const UINT8: IntKind = uint(8)
 
 const bounds = new Map<string, [bigint, bigint]>()
 function computeRange(kind: IntKind): [bigint, bigint] {

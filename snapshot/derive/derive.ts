@@ -3,9 +3,10 @@ import { bytesToHex } from '../codec/hex.ts'
 import { keccak256 } from '../codec/keccak.ts'
 import { ChainError } from '../chain/errors.ts'
 import type { BlockHeader, ChainSource } from '../chain/source.ts'
-import type { Adapter, AdapterState, DeriveContext } from '../adapters/types.ts'
+import type { Adapter, AdapterRecord, AdapterState, DeriveContext } from '../adapters/types.ts'
+import { InvalidInputError } from '../errors.ts'
 import { findKey } from '../state/leaves.ts'
-import { applyChanges, buildSnapshot } from '../state/build.ts'
+import { applyChanges, buildSnapshot, type Change } from '../state/build.ts'
 import type { SnapshotMeta } from '../state/root.ts'
 import type { Snapshot } from '../state/snapshot.ts'
 import type { BlockStore } from '../store.ts'
@@ -90,20 +91,18 @@ export async function deriveCheckpoint<C, R, M>(o: DeriveOptions<C, R, M>): Prom
     adapter: { id: o.adapter.id, version: o.adapter.version, configHash: configHash(o.adapter, o.config) },
   }
   let snapshot: Snapshot<R, M>
-  let changedKeys: Uint8Array[]
+  const changes = checkedChanges(o.adapter, state.takeChanges())
+  // Accounts that still exist after the fold: the first half of the spot-check sample, on both paths.
+  const changedKeys = changes.filter((c) => c.record !== null).map((c) => c.key)
   // A previous checkpoint written with another record-schema version (an adapter upgrade) still
   // gives the state to fold onto, but its tree cannot be patched into the new version: rebuild.
   const prevSchema = o.prev?.snapshot.root.schema
   if (o.prev === undefined || prevSchema!.id !== o.adapter.schema.id || prevSchema!.version !== o.adapter.schema.version) {
-    const changes = state.takeChanges()
-    changedKeys = changes.filter((c) => c.record !== null).map((c) => Buffer.from((c.key as string).slice(2), 'hex'))
-    snapshot = (await buildSnapshot({ schema: o.adapter.schema, meta, markets, records: state.records(), store: o.store })).snapshot
+    snapshot = (await buildSnapshot({ schema: o.adapter.schema, meta, markets, records: checkedRecords(o.adapter, state.records()), store: o.store })).snapshot
   } else {
     const prevLeaves = await o.prev.snapshot.leafIndex()
     // An account created and emptied between two checkpoints was never in the previous snapshot.
-    const changes = state.takeChanges().filter((c) => c.record !== null || findKey(prevLeaves, Buffer.from((c.key as string).slice(2), 'hex')) >= 0)
-    changedKeys = changes.filter((c) => c.record !== null).map((c) => Buffer.from((c.key as string).slice(2), 'hex'))
-    snapshot = (await applyChanges(o.prev.snapshot, changes, { meta, markets })).snapshot
+    snapshot = (await applyChanges(o.prev.snapshot, changes.filter((c) => c.record !== null || findKey(prevLeaves, c.key) >= 0), { meta, markets })).snapshot
   }
   const snapshotMs = performance.now() - t
 
@@ -125,6 +124,26 @@ export async function deriveCheckpoint<C, R, M>(o: DeriveOptions<C, R, M>): Prom
       rpcRequests: o.source.requests - req0,
       ms: { logs: Math.round(logsMs), fold: Math.round(foldMs), snapshot: Math.round(snapshotMs), spotCheck: Math.round(spotMs), total: Math.round(performance.now() - t0) },
     },
+  }
+}
+
+function badKey(adapter: { id: string; schema: { keyLength: number } }, method: string, key: unknown): InvalidInputError {
+  const got = key instanceof Uint8Array ? `${key.length} bytes` : typeof key === 'string' ? `the string ${JSON.stringify(key.slice(0, 70))}` : typeof key
+  return new InvalidInputError(`adapter ${adapter.id} ${method}() returned a key that is ${got}; keys are Uint8Array of exactly schema.keyLength (${adapter.schema.keyLength}) bytes (convert hex with hexToBytes); fix the adapter`)
+}
+
+/** Keys checked at the adapter boundary: one type (bytes of keyLength), whatever a JavaScript adapter returns. */
+function checkedChanges<R>(adapter: { id: string; schema: { keyLength: number } }, changes: Change<R>[]): Change<R>[] {
+  for (const c of changes) {
+    if (!(c.key instanceof Uint8Array) || c.key.length !== adapter.schema.keyLength) throw badKey(adapter, 'takeChanges', c.key)
+  }
+  return changes
+}
+
+function* checkedRecords<R>(adapter: { id: string; schema: { keyLength: number } }, records: Iterable<AdapterRecord<R>>): Iterable<AdapterRecord<R>> {
+  for (const r of records) {
+    if (!(r.key instanceof Uint8Array) || r.key.length !== adapter.schema.keyLength) throw badKey(adapter, 'records', r.key)
+    yield r
   }
 }
 

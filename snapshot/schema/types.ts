@@ -37,7 +37,7 @@ export interface RecordSchema<R = unknown, M = unknown> {
    * Signed position sizes per market (positive long/bought, negative short/written), summed by
    * diff per market. Optional; not consensus.
    */
-  positions?(record: R): { market: bigint; size: bigint; option: boolean }[]
+  positions?(record: R): { market: MarketId; size: bigint; option: boolean }[]
   /**
    * For field-level diffs of `toJSON` output: the fields that identify an item of each list, by
    * the list's field name ("" = the record itself, whose identity fields are its key). Lists not
@@ -62,8 +62,14 @@ export interface MarketCodec<M> {
   /** As RecordSchema.identity, for the lists in `toJSON(markets)`. Optional; not consensus. */
   readonly identity?: Readonly<Record<string, readonly string[]>>
   /** Open interest per market (long and short, both non-negative), for diff summaries. Optional. */
-  openInterest?(markets: M): { market: bigint; long: bigint; short: bigint }[]
+  openInterest?(markets: M): { market: MarketId; long: bigint; short: bigint }[]
 }
+
+/**
+ * A market's identity in the diff hooks: a number (an index, shown in decimal) or bytes of any
+ * length the schema uses (a 32-byte market id, an address; shown as 0x-hex). Not consensus.
+ */
+export type MarketId = bigint | Uint8Array
 
 export interface EncodedRecord {
   /** canonical dag-cbor bytes */

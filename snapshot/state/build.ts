@@ -80,9 +80,10 @@ class BlockSink {
   }
 }
 
-function keyBytes(key: string | Uint8Array, length: number): Uint8Array {
+/** A record key as bytes of the schema's key length (hex accepted for building from files and tests). */
+export function keyBytes(key: string | Uint8Array, length: number): Uint8Array {
   if (key instanceof Uint8Array) {
-    if (key.length !== length) throw new InvalidInputError(`key ${bytesToHex(key)} is ${key.length} bytes; keys are ${length} bytes (an account address)`)
+    if (key.length !== length) throw new InvalidInputError(`key ${bytesToHex(key)} is ${key.length} bytes; keys are ${length} bytes (the schema's keyLength)`)
     return key
   }
   return hexToBytes(key, 'account key', length)
@@ -237,9 +238,20 @@ export async function buildSnapshot<R, M>(opts: BuildOptions<R, M>): Promise<{ s
   return finishSnapshot(schema, opts.meta, opts.markets, sink, tree.finish(), leaves)
 }
 
+/**
+ * One account's new state. The key is raw bytes (exactly schema.keyLength), the one key type of the
+ * adapter API: a hex string here was once misread as bytes (and bytes as hex), which silently kept
+ * emptied accounts in incremental snapshots.
+ */
 export interface Change<R> {
-  key: string | Uint8Array
+  key: Uint8Array
   /** new state of the account, or null when it no longer exists */
+  record: R | null
+}
+
+/** A change as the build engine takes it: like RecordInput, the key may also be 0x-hex (files, tests). */
+export interface ChangeInput<R> {
+  key: string | Uint8Array
   record: R | null
 }
 
@@ -250,7 +262,7 @@ export interface Change<R> {
  */
 export async function applyChanges<R, M>(
   prev: Snapshot<R, M>,
-  changes: Iterable<Change<R>> | AsyncIterable<Change<R>>,
+  changes: Iterable<ChangeInput<R>> | AsyncIterable<ChangeInput<R>>,
   opts: { meta: SnapshotMeta; markets: M },
 ): Promise<{ snapshot: Snapshot<R, M>; stats: BuildStats }> {
   checkMeta(opts.meta)

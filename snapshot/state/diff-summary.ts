@@ -2,6 +2,8 @@ import { InvalidInputError } from '../errors.ts'
 import { accountDiff, balanceDeltas, diffRecords, sortedNonZero, type AccountDiff } from './diff.ts'
 import { fieldChanges, type FieldChange } from './field-diff.ts'
 import type { Snapshot } from './snapshot.ts'
+import { bytesToHex } from '../codec/hex.ts'
+import type { MarketId } from '../schema/types.ts'
 
 /**
  * The recovery view of a diff (`ark diff`): what a rollback vote needs to see
@@ -80,6 +82,22 @@ export function emptyRecoverySummary(a: Snapshot<unknown, unknown>, b: Snapshot<
   return { from: side(a), to: side(b), chainId: a.root.block.chainId.toString(), adapter: a.root.adapter.id, added: 0, removed: 0, changed: 0, moved: {}, increased: {}, decreased: {}, positions: [], marketChanges: [] }
 }
 
+/** Numeric ids in decimal (as before), byte ids of any length in 0x-hex. */
+export function marketKey(m: MarketId): string {
+  return typeof m === 'bigint' ? m.toString() : bytesToHex(m)
+}
+
+/** Numeric ids numerically, then byte ids in byte order (equal-length hex sorts as bytes). */
+export function compareMarketKeys(x: string, y: string): number {
+  const hx = x.startsWith('0x')
+  const hy = y.startsWith('0x')
+  if (hx !== hy) return hx ? 1 : -1
+  if (hx) return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0)
+  const bx = BigInt(x)
+  const by = BigInt(y)
+  return bx < by ? -1 : bx > by ? 1 : 0
+}
+
 interface Acc {
   long: bigint
   short: bigint
@@ -101,18 +119,18 @@ export async function* recoveryDiff<R, M>(a: Snapshot<R, M>, b: Snapshot<R, M>, 
   const schema = a.schema
   const [ma, mb] = await Promise.all([a.markets(), b.markets()])
   summary.marketChanges = fieldChanges(schema.markets.toJSON(ma), schema.markets.toJSON(mb), schema.markets.identity)
-  const oiA = new Map((schema.markets.openInterest?.(ma) ?? []).map((x) => [x.market, x]))
-  const oiB = new Map((schema.markets.openInterest?.(mb) ?? []).map((x) => [x.market, x]))
-  const perMarket = new Map<bigint, Acc>()
+  const oiA = new Map((schema.markets.openInterest?.(ma) ?? []).map((x) => [marketKey(x.market), x]))
+  const oiB = new Map((schema.markets.openInterest?.(mb) ?? []).map((x) => [marketKey(x.market), x]))
+  const perMarket = new Map<string, Acc>()
   for (const m of [...oiA.keys(), ...oiB.keys()]) perMarket.set(m, { long: 0n, short: 0n, bought: 0n, written: 0n })
   const finishPositions = (): void => {
     summary.positions = [...perMarket]
-      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+      .sort(([x], [y]) => compareMarketKeys(x, y))
       .map(([market, acc]) => {
         const x = oiA.get(market)
         const y = oiB.get(market)
         const oi = (f: 'long' | 'short'): OpenInterestChange | null => (x === undefined || y === undefined ? null : { before: x[f].toString(), after: y[f].toString(), delta: (y[f] - x[f]).toString() })
-        return { market: market.toString(), longDelta: acc.long.toString(), shortDelta: acc.short.toString(), optionsBoughtDelta: acc.bought.toString(), optionsWrittenDelta: acc.written.toString(), longOpenInterest: oi('long'), shortOpenInterest: oi('short') }
+        return { market, longDelta: acc.long.toString(), shortDelta: acc.short.toString(), optionsBoughtDelta: acc.bought.toString(), optionsWrittenDelta: acc.written.toString(), longOpenInterest: oi('long'), shortOpenInterest: oi('short') }
       })
   }
   finishPositions()
@@ -129,8 +147,9 @@ export async function* recoveryDiff<R, M>(a: Snapshot<R, M>, b: Snapshot<R, M>, 
     if (schema.positions !== undefined) {
       for (const [rec, sign] of [[before, -1n], [after, 1n]] as const) {
         for (const p of rec === null ? [] : schema.positions(rec)) {
-          let acc = perMarket.get(p.market)
-          if (acc === undefined) perMarket.set(p.market, (acc = { long: 0n, short: 0n, bought: 0n, written: 0n }))
+          const m = marketKey(p.market)
+          let acc = perMarket.get(m)
+          if (acc === undefined) perMarket.set(m, (acc = { long: 0n, short: 0n, bought: 0n, written: 0n }))
           if (p.option) {
             if (p.size > 0n) acc.bought += sign * p.size
             else acc.written -= sign * p.size

@@ -16,7 +16,7 @@ import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import { readCar, writeCar } from '../../snapshot/car/car.ts'
 import { proveAccount } from '../../snapshot/proof/prove.ts'
 import { derivativesSchema, type AccountRecord } from '../../snapshot/schema/derivatives.ts'
-import { applyChanges, buildSnapshot, type Change } from '../../snapshot/state/build.ts'
+import { applyChanges, buildSnapshot, type ChangeInput } from '../../snapshot/state/build.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { synthMarkets, synthMeta, synthRecords } from '../../snapshot/synth/synth.ts'
@@ -420,7 +420,7 @@ describe.concurrent('ark snapshot diff', () => {
     const n2 = `0x${'ff'.repeat(20)}`
     const a1: AccountRecord = { collateral: [{ asset, amount: 777n }], perps: [], options: [] }
     const a2: AccountRecord = { collateral: [], perps: [], options: [{ market: 1n, isCall: true, strike: 100n, expiry: 1_800_000_000n, size: -5n }] }
-    const changes: Change<AccountRecord>[] = [
+    const changes: ChangeInput<AccountRecord>[] = [
       { key: k1, record: m1 },
       { key: k2, record: m2 },
       { key: removed[0]!, record: null },

@@ -10,7 +10,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { cidOf } from '../../snapshot/codec/block.ts'
 import { encodeAccount, type AccountRecord } from '../../snapshot/schema/derivatives.ts'
-import { applyChanges, type Change } from '../../snapshot/state/build.ts'
+import { applyChanges, type ChangeInput } from '../../snapshot/state/build.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { diffTrees } from '../../snapshot/tree/diff.ts'
@@ -139,7 +139,7 @@ const arbChangeScenario = arbAccounts(1, 250).chain((base) =>
   }),
 )
 
-function applyToSet(base: Account[], changes: Change<AccountRecord>[]): Account[] {
+function applyToSet(base: Account[], changes: ChangeInput<AccountRecord>[]): Account[] {
   const m = new Map(base.map((a) => [hex(a.key), a]))
   for (const c of changes) {
     const k = typeof c.key === 'string' ? c.key.toLowerCase() : hex(c.key)
@@ -149,7 +149,7 @@ function applyToSet(base: Account[], changes: Change<AccountRecord>[]): Account[
   return [...m.values()]
 }
 
-async function checkIncremental(base: Account[], changes: Change<AccountRecord>[], reopen: boolean): Promise<void> {
+async function checkIncremental(base: Account[], changes: ChangeInput<AccountRecord>[], reopen: boolean): Promise<void> {
   const before = await build(base)
   const prev = reopen ? await Snapshot.open(before.store, before.snapshot.cid, schema) : before.snapshot
   const inc = await applyChanges(prev, changes, { meta: META, markets: EMPTY_MARKETS })
@@ -167,7 +167,7 @@ describe('incremental = full rebuild', () => {
     await fc.assert(
       fc.asyncProperty(arbChangeScenario, fc.boolean(), async ({ base, ops, updates, inserts, seed }, reopen) => {
         const rand = prng(seed)
-        const changes: Change<AccountRecord>[] = []
+        const changes: ChangeInput<AccountRecord>[] = []
         base.forEach((a, i) => {
           if (ops[i] === 'update') changes.push({ key: a.key, record: updates[i]! })
           if (ops[i] === 'delete') changes.push({ key: rand() < 0.5 ? a.key : hex(a.key), record: null })
@@ -222,7 +222,7 @@ describe('incremental = full rebuild', () => {
         let set = base
         let snap = (await build(base)).snapshot
         for (let step = 0; step < 3; step++) {
-          const changes: Change<AccountRecord>[] = []
+          const changes: ChangeInput<AccountRecord>[] = []
           const used = new Set<string>()
           for (let i = 0; i < 10; i++) {
             const r = rand()
@@ -324,7 +324,7 @@ describe('forced cuts (ground keys, large records)', () => {
     const index = await base.snapshot.treeIndex()
     expect(index.levels[0]!.sizes).toContain(TREE_PARAMS_V1.maxItems)
 
-    const changes: Change<AccountRecord>[] = [
+    const changes: ChangeInput<AccountRecord>[] = [
       ...keys.slice(2500, 2520).map((key, i) => ({ key, record: small(10_000 + i) })),
       ...accounts.slice(100, 110).map((a) => ({ key: a.key, record: null })),
       { key: accounts[2000]!.key, record: small(7) },
@@ -344,7 +344,7 @@ describe('forced cuts (ground keys, large records)', () => {
       const bytes = base.store.get(ref.cid).length
       expect(bytes).toBeLessThan(TREE_PARAMS_V1.maxChunkBytes + TREE_PARAMS_V1.maxRecordBytes + 64)
     }
-    const changes: Change<AccountRecord>[] = [
+    const changes: ChangeInput<AccountRecord>[] = [
       { key: keys[55]!, record: large(55) },
       { key: accounts[3]!.key, record: null },
       { key: accounts[4]!.key, record: large(4) },
@@ -359,7 +359,7 @@ describe('diffTrees', () => {
   it('lists exactly the changed keys, and applying the diff to a gives b', async () => {
     await fc.assert(
       fc.asyncProperty(arbChangeScenario, fc.boolean(), async ({ base, ops, updates, inserts }, sameStore) => {
-        const changes: Change<AccountRecord>[] = []
+        const changes: ChangeInput<AccountRecord>[] = []
         base.forEach((a, i) => {
           if (ops[i] === 'update') changes.push({ key: a.key, record: updates[i]! })
           if (ops[i] === 'delete') changes.push({ key: a.key, record: null })

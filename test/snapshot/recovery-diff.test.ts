@@ -10,6 +10,11 @@ import type { AccountRecord, DerivativesMarkets } from '../../snapshot/schema/de
 import { checkComparable, recoveryDiff, emptyRecoverySummary } from '../../snapshot/state/diff-summary.ts'
 import { fieldChanges } from '../../snapshot/state/field-diff.ts'
 import type { Snapshot } from '../../snapshot/state/snapshot.ts'
+import { bytesToHex } from '../../snapshot/codec/hex.ts'
+import { erc20Schema, type BalanceRecord, type TokenState } from '../../snapshot/schema/erc20.ts'
+import type { RecordSchema } from '../../snapshot/schema/types.ts'
+import { buildSnapshot } from '../../snapshot/state/build.ts'
+import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { arbAccounts, arbRecord, ASSET_A, ASSET_B, build, fcOpts, hex, MARKETS, META, schema, type Account } from './support.ts'
 
 const A = ASSET_A
@@ -216,5 +221,30 @@ describe('recoveryDiff', () => {
       const gen = recoveryDiff(a, b)
       await expect(gen.next()).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(msg) })
     }
+  })
+})
+
+describe('diff hooks with byte market ids (issue 12: 32-byte market ids did not fit a bigint)', () => {
+  it('sums positions and open interest per 32-byte market id, shown as 0x-hex after numeric ids', async () => {
+    const mA = new Uint8Array(32).fill(0xaa)
+    const mB = new Uint8Array(32).fill(0x0b)
+    // ERC-20 balances read as long positions in market mA, short in mB; market state gives open interest.
+    const s: RecordSchema<BalanceRecord, TokenState> = {
+      ...erc20Schema,
+      positions: (r) => [{ market: mA, size: r.balance, option: false }, { market: mB, size: -r.balance, option: false }],
+      markets: { ...erc20Schema.markets, openInterest: (m) => [{ market: mA, long: m.totalSupply, short: 0n }, { market: 7n, long: 1n, short: 1n }] },
+    }
+    const key = (i: number): Uint8Array => new Uint8Array(20).fill(i)
+    const snap = async (balances: [number, bigint][], supply: bigint) =>
+      (await buildSnapshot({ schema: s, meta: META, markets: { token: `0x${'33'.repeat(20)}`, totalSupply: supply }, records: balances.map(([i, b]) => ({ key: key(i), record: { balance: b } })), store: new MemoryBlockStore() })).snapshot
+    const a = await snap([[1, 10n], [2, 5n]], 15n)
+    const b = await snap([[1, 4n], [3, 9n]], 13n)
+    const summary = emptyRecoverySummary(a, b)
+    for await (const _ of recoveryDiff(a, b, summary)) void _
+    expect(summary.positions.map((p) => p.market)).toEqual(['7', bytesToHex(mB), bytesToHex(mA)])
+    const pa = summary.positions.find((p) => p.market === bytesToHex(mA))!
+    expect(pa.longDelta).toBe(String(4n + 9n - 10n - 5n))
+    expect(pa.longOpenInterest).toEqual({ before: '15', after: '13', delta: '-2' })
+    expect(summary.positions.find((p) => p.market === bytesToHex(mB))!.shortDelta).toBe('-2')
   })
 })

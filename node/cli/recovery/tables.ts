@@ -1,4 +1,5 @@
-import type { RecoveryDiffSummary } from '../../../snapshot/state/diff-summary.ts'
+import { compareMarketKeys, marketKey, type RecoveryDiffSummary } from '../../../snapshot/state/diff-summary.ts'
+import type { MarketId } from '../../../snapshot/schema/types.ts'
 import { Movers, Top } from '../../recovery/movers.ts'
 import type { AccountRisk, MarketRisk, RiskTotals } from '../../../snapshot/risk/report.ts'
 
@@ -149,10 +150,10 @@ export function riskTables(block: bigint, t: RiskTotals, markets: MarketRisk[], 
 export class Holdings {
   accounts = 0
   readonly totals = new Map<string, { amount: bigint; holders: number; largest: Top }>()
-  readonly markets = new Map<bigint, { long: bigint; short: bigint; bought: bigint; written: bigint }>()
+  readonly markets = new Map<string, { long: bigint; short: bigint; bought: bigint; written: bigint }>()
   readonly below = new BelowMaintenance()
 
-  add(account: string, balances: [string, bigint][], positions: { market: bigint; size: bigint; option: boolean }[], risk?: AccountRisk): void {
+  add(account: string, balances: [string, bigint][], positions: { market: MarketId; size: bigint; option: boolean }[], risk?: AccountRisk): void {
     this.accounts++
     for (const [asset, v] of balances) {
       let t = this.totals.get(asset)
@@ -162,8 +163,9 @@ export class Holdings {
       t.largest.add(account, v)
     }
     for (const p of positions) {
-      let m = this.markets.get(p.market)
-      if (m === undefined) this.markets.set(p.market, (m = { long: 0n, short: 0n, bought: 0n, written: 0n }))
+      const market = marketKey(p.market)
+      let m = this.markets.get(market)
+      if (m === undefined) this.markets.set(market, (m = { long: 0n, short: 0n, bought: 0n, written: 0n }))
       if (p.option) {
         if (p.size > 0n) m.bought += p.size
         else m.written -= p.size
@@ -180,7 +182,7 @@ export function exportTables(head: string, h: Holdings, info: ReadonlyMap<string
   const out = [`${head}: ${h.accounts} accounts\n`]
   out.push(`\ntotals per asset\n${table(['asset', 'total', 'holders'], assets.map((a) => [assetLabel(a, info), units(h.totals.get(a)!.amount, dec(info, a)), String(h.totals.get(a)!.holders)]))}`)
   if (h.markets.size > 0) {
-    const ids = [...h.markets.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    const ids = [...h.markets.keys()].sort(compareMarketKeys)
     out.push(`\npositions per market (sizes in 1e18 units)\n${table(['market', 'long', 'short', 'options bought', 'options written'], ids.map((id) => { const m = h.markets.get(id)!; return [String(id), units(m.long, 18n), units(m.short, 18n), units(m.bought, 18n), units(m.written, 18n)] }))}`)
   }
   const flagged = new Set(h.below.rows.map((r) => r.account.toLowerCase()))

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { adapterById } from '../../../snapshot/adapters/registry.ts'
 import { writeCar } from '../../../snapshot/car/car.ts'
 import { ChainSource, type Finality } from '../../../snapshot/chain/source.ts'
 import { RpcEndpoint } from '../../../snapshot/chain/rpc.ts'
@@ -9,16 +8,17 @@ import { ArkError } from '../../../snapshot/ark-error.ts'
 import { InvalidInputError } from '../../../snapshot/errors.ts'
 import { MemoryBlockStore } from '../../../snapshot/store.ts'
 import { writeFileAtomic } from '../../fs/atomic.ts'
+import { loadAdapter } from '../../adapters/load.ts'
 import { openCar } from '../open-car.ts'
 import { required, UsageError, type Command } from '../command.ts'
 
 export const buildCommand: Command = {
   name: 'build',
   summary: 'Derive a snapshot from the chain at a final block (every read pinned to its hash, spot-checked against the contracts), optionally incrementally from a previous snapshot.',
-  usage: 'ark snapshot build --rpc URL [--rpc URL2 ...] --adapter ID --config adapter.json --block N|finalized --out state.car [--from prev.car] [--chain-id N] [--confirmations N]',
+  usage: 'ark snapshot build --rpc URL [--rpc URL2 ...] --adapter ID|MODULE --config adapter.json --block N|finalized --out state.car [--from prev.car] [--chain-id N] [--confirmations N]',
   options: {
     rpc: { type: 'string', multiple: true, description: 'JSON-RPC endpoint; repeat for several providers (block hashes must agree)' },
-    adapter: { type: 'string', description: 'adapter id: perp-reference or erc20-balances' },
+    adapter: { type: 'string', description: 'adapter: a built-in id (perp-reference, erc20-balances), an installed package name or a module path' },
     config: { type: 'string', description: 'adapter config JSON file (contract addresses, startBlock)' },
     block: { type: 'string', description: 'block number, or "finalized"' },
     out: { type: 'string', description: 'output CAR (written atomically)' },
@@ -29,7 +29,7 @@ export const buildCommand: Command = {
   async run({ values, json, io, signal }) {
     const rpcUrls = (values.rpc as string[] | undefined) ?? []
     if (rpcUrls.length === 0) throw new UsageError(`--rpc is required\n\nusage: ${this.usage}`)
-    const adapter = adapterById(required(values, 'adapter', this))
+    const adapter = await loadAdapter(required(values, 'adapter', this))
     const configPath = required(values, 'config', this)
     let configJson: unknown
     try {

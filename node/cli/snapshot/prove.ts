@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { addressToBytes } from '../../../snapshot/codec/hex.ts'
+import { hexToBytes } from '../../../snapshot/codec/hex.ts'
 import { claimsHeader, proveAccount, proveAll, standardTreeDump } from '../../../snapshot/proof/prove.ts'
 import { writeFileAtomic } from '../../fs/atomic.ts'
 import { openCar } from '../open-car.ts'
@@ -10,7 +10,7 @@ export const proveCommand: Command = {
   summary: 'OpenZeppelin-format Merkle proof of one account against the snapshot stateRoot, or a claims file with every account\'s proof.',
   usage: 'ark snapshot prove state.car --account 0x... [--out proof.json] | ark snapshot prove state.car --all --out proofs.json [--format claims|standard-v1]',
   options: {
-    account: { type: 'string', description: 'the account address (20 bytes, 0x-hex)' },
+    account: { type: 'string', description: "the account key, 0x-hex of the snapshot schema's key length (20 bytes for an address)" },
     all: { type: 'boolean', description: 'every account (needs --out)' },
     out: { type: 'string', description: 'output JSON file (written atomically)' },
     format: { type: 'string', description: "with --all: 'claims' (Ark's claims file, default) or 'standard-v1' (OpenZeppelin StandardMerkleTree dump, read by StandardMerkleTree.load)" },
@@ -44,7 +44,8 @@ export const proveCommand: Command = {
       return
     }
     if (values.format !== undefined) throw new UsageError('--format goes with --all')
-    const key = addressToBytes(required(values, 'account', this), '--account')
+    // Keys are as long as the schema declares (an address, a 32-byte position id, …), not always 20 bytes.
+    const key = hexToBytes(required(values, 'account', this), '--account', s.schema.keyLength)
     const proof = await proveAccount(s, key)
     const text = `${JSON.stringify(proof, null, 2)}\n`
     if (out !== undefined) await writeFileAtomic(resolve(out), [text], signal)

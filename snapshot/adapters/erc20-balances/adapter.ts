@@ -1,12 +1,12 @@
 import { parseAbi, toEventSelector } from 'viem'
-import { bytesToHex } from '../../codec/hex.ts'
+import { bytesToHex, hexToBytes } from '../../codec/hex.ts'
 import { SpotCheckError } from '../../chain/errors.ts'
 import type { Hex, Log } from '../../chain/source.ts'
 import { erc20Schema, type BalanceRecord, type TokenState } from '../../schema/erc20.ts'
-import type { Change, RecordInput } from '../../state/build.ts'
+import type { Change } from '../../state/build.ts'
 import { pinnedCall, topicAddress, word } from '../call.ts'
 import { configAddress, configBlock, configObject } from '../config.ts'
-import type { Adapter, AdapterState, DeriveContext } from '../types.ts'
+import type { Adapter, AdapterRecord, AdapterState, DeriveContext } from '../types.ts'
 
 export interface Erc20Config {
   token: Hex
@@ -55,14 +55,14 @@ class Erc20State implements AdapterState<BalanceRecord, TokenState> {
     for (const k of this.touched) {
       const b = this.balances.get(k) ?? 0n
       if (b === 0n) this.balances.delete(k)
-      out.push({ key: k, record: b === 0n ? null : { balance: b } })
+      out.push({ key: hexToBytes(k), record: b === 0n ? null : { balance: b } })
     }
     this.touched.clear()
     return out
   }
 
-  *records(): Iterable<RecordInput<BalanceRecord>> {
-    for (const [k, b] of this.balances) if (b !== 0n) yield { key: k, record: { balance: b } }
+  *records(): Iterable<AdapterRecord<BalanceRecord>> {
+    for (const [k, b] of this.balances) if (b !== 0n) yield { key: hexToBytes(k), record: { balance: b } }
   }
 
   async markets(ctx: DeriveContext): Promise<TokenState> {

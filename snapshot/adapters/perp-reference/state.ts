@@ -1,13 +1,13 @@
-import { bytesToHex } from '../../codec/hex.ts'
+import { bytesToHex, hexToBytes } from '../../codec/hex.ts'
 import { SpotCheckError } from '../../chain/errors.ts'
 import type { Hex, Log } from '../../chain/source.ts'
 import type { AccountRecord } from '../../schema/derivatives.ts'
 import { ZERO_ADDRESS, type MarketStateV2 } from '../../schema/derivatives-v2.ts'
 import type { CollateralAssetV3, DerivativesMarketsV3 } from '../../schema/derivatives-v3.ts'
 import { tokenSymbol } from '../../chain/token-info.ts'
-import type { Change, RecordInput } from '../../state/build.ts'
+import type { Change } from '../../state/build.ts'
 import { pinnedCall, signedWord, topicAddress, word } from '../call.ts'
-import type { AdapterState, DeriveContext } from '../types.ts'
+import type { AdapterRecord, AdapterState, DeriveContext } from '../types.ts'
 import { exchangeAbi, feedAbi, optionsAbi, TOPICS } from './abi.ts'
 import type { PerpReferenceConfig } from './adapter.ts'
 
@@ -117,17 +117,17 @@ export class PerpReferenceState implements AdapterState<AccountRecord, Derivativ
     for (const addr of this.touched) {
       const rec = toRecord(this.accounts.get(addr)!)
       if (rec === null) this.accounts.delete(addr)
-      out.push({ key: addr, record: rec })
+      out.push({ key: hexToBytes(addr), record: rec })
     }
     this.touched.clear()
     return out
   }
 
   /** Changes for an incremental build must not remove keys the previous snapshot never had. */
-  *records(): Iterable<RecordInput<AccountRecord>> {
+  *records(): Iterable<AdapterRecord<AccountRecord>> {
     for (const [addr, a] of this.accounts) {
       const rec = toRecord(a)
-      if (rec !== null) yield { key: addr, record: rec }
+      if (rec !== null) yield { key: hexToBytes(addr), record: rec }
     }
   }
 
