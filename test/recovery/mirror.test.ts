@@ -16,7 +16,7 @@ import type { ArchiveNode } from '../../node/archive/node.ts'
 import { certificateFromJSON } from '../../protocol/certificate-json.ts'
 import { writeCar } from '../../snapshot/car/car.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
-import { derivativesSchemaV2 } from '../../snapshot/schema/derivatives-v2.ts'
+import { adapterById } from '../../snapshot/adapters/registry.ts'
 import { gatewaySource } from '../../node/recovery/gateway-source.ts'
 import { runMirror, type MirroredCheckpoint } from '../../node/recovery/mirror.ts'
 import { readLatest } from '../../node/recovery/mirror-dir.ts'
@@ -124,7 +124,7 @@ describe('ark mirror following a cluster', () => {
       const { certificate } = certificateFromJSON(JSON.parse(s.certificateJson) as Record<string, unknown>)
       expect(certificate.body.snapshotCid.toString()).toBe(certified.certificate.body.snapshotCid.toString())
       expect(e.snapshot).toBe(certified.certificate.body.snapshotCid.toString())
-      const snap = await Snapshot.open(n0.store, certified.certificate.body.snapshotCid, derivativesSchemaV2)
+      const snap = await Snapshot.open(n0.store, certified.certificate.body.snapshotCid, adapterById('perp-reference').schema)
       const chunks: Uint8Array[] = []
       for await (const c of writeCar([snap.cid], snap.blockCids(), n0.store)) chunks.push(c)
       expect(Buffer.compare(s.car, Buffer.concat(chunks)), `snapshot.car of block ${e.block}`).toBe(0)
