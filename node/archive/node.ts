@@ -424,7 +424,7 @@ export class ArchiveNode {
       sign: (digest, typedData) => this.attester.sign(digest, typedData),
       publish: (bytes) => this.network.publish('alert', bytes),
       context: () => this.validatorContext(),
-      accounts: () => this.cache.latest?.state.records() as Iterable<{ key: string; record: AccountRecord }> | undefined,
+      accounts: () => this.cache.latest?.state.records() as Iterable<{ key: Uint8Array; record: AccountRecord }> | undefined,
       ark: () => ({ nodeFinalized: this.finalizedHead, noQuorumBlock: last(this.noQuorum), divergenceBlock: last(this.divergences), latestCertified: this.certificates.latestOfKind(0)?.certificate.body.blockNumber }),
       emergencyCheckpoint: (block) => this.emergencyCheckpoint(block),
       putBlock: (b) => this.store.put(b),

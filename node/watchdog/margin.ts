@@ -1,3 +1,4 @@
+import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import type { AccountRecord } from '../../snapshot/schema/derivatives.ts'
 
 const ONE = 10n ** 18n
@@ -42,12 +43,12 @@ export function accountMargin(r: AccountRecord, ctx: MarginContext): { equity: b
 }
 
 /** The `limit` accounts furthest below maintenance margin (most negative equity − requirement first; address breaks ties). */
-export function underwaterCandidates(records: Iterable<{ key: string; record: AccountRecord }>, ctx: MarginContext, limit: number): { account: string; equity: bigint; maintenance: bigint }[] {
+export function underwaterCandidates(records: Iterable<{ key: Uint8Array; record: AccountRecord }>, ctx: MarginContext, limit: number): { account: string; equity: bigint; maintenance: bigint }[] {
   const out: { account: string; equity: bigint; maintenance: bigint }[] = []
   for (const { key, record } of records) {
     if (record.perps.length === 0) continue
     const m = accountMargin(record, ctx)
-    if (m.equity < BigInt(m.maintenance)) out.push({ account: key.toLowerCase(), ...m })
+    if (m.equity < BigInt(m.maintenance)) out.push({ account: bytesToHex(key), ...m })
   }
   out.sort((a, b) => {
     const x = a.equity - a.maintenance

@@ -16,7 +16,7 @@ export interface ObserverInit {
   options: WatchdogOptions
   log: Logger
   signal: AbortSignal
-  accounts?: () => Iterable<{ key: string; record: AccountRecord }> | undefined
+  accounts?: () => Iterable<{ key: Uint8Array; record: AccountRecord }> | undefined
   ark?: () => ArkObservation & { nodeFinalized: bigint }
   /** oldest block an alert may name (the validity window): older conditions are kept local */
   oldestBlock: () => bigint

@@ -49,7 +49,7 @@ export interface WatchdogComponents {
   /** the node's validator context (operator set, finalized head, scope) */
   context: () => ValidatorContext
   /** current account records (the latest derived checkpoint), for the liquidation-backlog monitor */
-  accounts?: () => Iterable<{ key: string; record: AccountRecord }> | undefined
+  accounts?: () => Iterable<{ key: Uint8Array; record: AccountRecord }> | undefined
   /** the node's own progress, for head-lag and the Ark monitors */
   ark?: () => ArkObservation & { nodeFinalized: bigint }
   /** derive, sign and publish the kind-1 checkpoint of a final block (throws retryable NOT_FINAL until it is) */

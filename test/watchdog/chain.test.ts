@@ -115,7 +115,7 @@ describe('watchdog monitors against a real chain', () => {
     const crash = await blockNumber(f)
     const target = await f.source().checkpointHeader(crash)
     const { checkpoint } = await deriveCheckpoint({ adapter: perpReferenceAdapter, config: f.config, source: f.source(), target, store: new MemoryBlockStore() })
-    const records = (): Iterable<{ key: string; record: AccountRecord }> => checkpoint.state.records() as Iterable<{ key: string; record: AccountRecord }>
+    const records = (): Iterable<{ key: Uint8Array; record: AccountRecord }> => checkpoint.state.records() as Iterable<{ key: Uint8Array; record: AccountRecord }>
     const { wd } = standaloneWatchdog(f, watchdogOptions({ oracle: { heartbeatSec: 1_000_000, maxDeviationBps: 9000 }, engine: { backlogBlocks: 5 } }), join(dir, 'backlog'), { accounts: records })
     await wd.poll()
     await wd.settled()
