@@ -66,7 +66,7 @@ function fillAnchoring(list) {
         for (const el of view.querySelectorAll(`[data-anchor="${cp.block}"]`)) el.innerHTML = String(anchorText(a))
       },
       (e) => {
-        const text = e.code === 'NOT_OFFERED' ? 'unknown: this node reads its operators from a file, not from ArkRegistry' : `unknown: ${e.message}`
+        const text = e.code === 'NOT_OFFERED' ? 'unknown: this node takes its operators from a file, not ArkRegistry' : `unknown: ${e.message}`
         for (const el of view.querySelectorAll(`[data-anchor="${cp.block}"]`)) el.innerHTML = String(reported(text))
       },
     )
