@@ -11,6 +11,7 @@ import type { FetchSource } from '../recovery/source.ts'
 import { writeSnapshotDir } from '../recovery/snapshot-dir.ts'
 import { stagingPathFor } from '../recovery/staging.ts'
 import { positiveInt, required, UsageError, type Command } from './command.ts'
+import { sourceOptions } from './recovery/source-options.ts'
 import { TRUST_OPTIONS, trustRootFromOptions } from './recovery/trust-options.ts'
 
 
@@ -46,13 +47,7 @@ export const fetchCommand: Command = {
     'stall-timeout': { type: 'string', description: `drop a source that sends nothing for this many seconds (default ${FETCH_DEFAULTS.stallMs / 1000})` },
   },
   async run({ values, json, io, signal }) {
-    const peers = (values.peer as string[] | undefined) ?? []
-    const gateways = (values.gateway as string[] | undefined) ?? []
-    if (peers.length + gateways.length === 0) throw new UsageError(`give at least one source: --peer MULTIADDR or --gateway URL\n\nusage: ${this.usage}`)
-    const chain = required(values, 'chain', this)
-    if (!/^[0-9]+$/.test(chain)) throw new UsageError('--chain must be a chain id (integer)')
-    const chainId = BigInt(chain)
-    const adapterId = required(values, 'adapter', this)
+    const { peers, gateways, chainId, adapterId } = sourceOptions(values, this)
     let query
     try {
       query = parseBlockQuery(required(values, 'block', this))

@@ -5,6 +5,7 @@ import { gatewaySource } from '../../recovery/gateway-source.ts'
 import { MIRROR_DEFAULTS, runMirror, statusLine } from '../../recovery/mirror.ts'
 import { peerSource } from '../../recovery/peer-source.ts'
 import { positiveInt, required, UsageError, type Command } from '../command.ts'
+import { sourceOptions } from './source-options.ts'
 import { TRUST_OPTIONS, trustRootFromOptions } from './trust-options.ts'
 
 /** Seconds, possibly fractional (e.g. 0.5), as whole milliseconds; at least 100 ms. */
@@ -31,13 +32,7 @@ export const mirrorCommand: Command = {
     once: { type: 'boolean', description: 'mirror up to the newest certified checkpoint, then exit (for cron)' },
   },
   async run({ values, json, io, signal }) {
-    const peers = (values.peer as string[] | undefined) ?? []
-    const gateways = (values.gateway as string[] | undefined) ?? []
-    if (peers.length + gateways.length === 0) throw new UsageError(`give at least one source: --peer MULTIADDR or --gateway URL\n\nusage: ${this.usage}`)
-    const chain = required(values, 'chain', this)
-    if (!/^[0-9]+$/.test(chain)) throw new UsageError('--chain must be a chain id (integer)')
-    const chainId = BigInt(chain)
-    const adapterId = required(values, 'adapter', this)
+    const { peers, gateways, chainId, adapterId } = sourceOptions(values, this)
     const dir = resolve(required(values, 'dir', this))
     const keep = positiveInt(values.keep as string | undefined, 'keep', MIRROR_DEFAULTS.keep)
     const pollMs = seconds(values['poll-interval'] as string | undefined, 'poll-interval', MIRROR_DEFAULTS.pollMs)
