@@ -48,7 +48,8 @@ export interface CertificateHandlingInit {
   applyRetention: () => Promise<void>
   watchdog: () => { onCertified(cert: Certificate, cid: CID): Promise<void> } | undefined
   onQuorumLatency: (seconds: number) => void
-  onCertified?: (block: bigint) => void
+  /** a certificate newly held (after the watchdog saw it) */
+  onCertified?: (cert: Certificate, from: CertificateSource) => void
   counters: { certificates: number; catchupCertificates: number; divergences: number; signerCapIgnored: number }
   log: Logger
   signal: AbortSignal
@@ -105,7 +106,7 @@ export class CertificateHandling {
       if (!kept || block === undefined) return
       await i.watchdog()?.onCertified(cert, block.cid)
       if (from !== 'catchup') i.counters.certificates++
-      i.onCertified?.(b)
+      i.onCertified?.(cert, from)
       const mySig = i.own(b)
       if (mySig !== undefined && from !== 'catchup') i.onQuorumLatency((Date.now() - mySig.signedAt) / 1000)
       else i.counters.catchupCertificates++

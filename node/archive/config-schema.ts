@@ -86,7 +86,7 @@ export const NODE_CONFIG_SCHEMA: Schema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://ark.invalid/deploy/node.schema.json',
   title: 'Ark archive node config',
-  description: 'ark node start --config FILE. Relative paths resolve against the file\'s directory. Environment overrides: ARK_DATA_DIR, ARK_RPC_URLS (comma-separated), ARK_HTTP_PORT, ARK_KEYSTORE_PASSWORD, ARK_KEYSTORE_PASSWORD_FILE. Generated from node/archive/config-schema.ts; do not edit.',
+  description: 'ark node start --config FILE. Relative paths resolve against the file\'s directory. Environment overrides: ARK_DATA_DIR, ARK_RPC_URLS (comma-separated), ARK_HTTP_PORT, ARK_KEYSTORE_PASSWORD, ARK_KEYSTORE_PASSWORD_FILE, ARK_RELAYER_PASSWORD, ARK_RELAYER_PASSWORD_FILE. Generated from node/archive/config-schema.ts; do not edit.',
   ...object(
     {
       dataDir: nonEmpty('data directory (blocks, certificates, sign log); required unless ARK_DATA_DIR is set'),
@@ -151,6 +151,18 @@ export const NODE_CONFIG_SCHEMA: Schema = {
       }),
       retention: object({ keepLast: integer(1, 'keep the newest N certified checkpoints'), keepEvery: integer(1, 'and every Nth block beyond them') }),
       watchdog,
+      relayer: object(
+        {
+          ...keySource,
+          delayMs: integer(0, 'wait this long after holding a certificate before checking the registry and sending (0: the designated relayer; backups: staggered, e.g. 60000, 120000)'),
+          registry: address('the ArkRegistry to anchor in (default: operators.registry)'),
+        },
+        {
+          anyOf: [{ required: ['keystore'] }, { required: ['devPrivateKeyFile'] }],
+          description: 'optional anchoring relayer: submits each certificate to ArkRegistry with this (funded) key; keystore unlocked by ARK_RELAYER_PASSWORD, ARK_RELAYER_PASSWORD_FILE or passwordFile',
+          errorMessage: '{"keystore": "relayer.json", "passwordFile"?: …, "delayMs"?: N} (or "devPrivateKeyFile" with --dev-key)',
+        },
+      ),
     },
     { required: ['chain', 'adapter', 'checkpoint', 'operators', 'key'] },
   ),

@@ -27,6 +27,8 @@ export interface NodeConfig {
   retention: { keepLast: number; keepEvery: number }
   /** optional watchdog (node/watchdog/options.ts, PROTOCOL.md §12) */
   watchdog?: ReturnType<typeof parseWatchdogConfig>
+  /** optional anchoring relayer (node/archive/relayer.ts): a funded key that submits certificates to `registry` */
+  relayer?: { key: { keystore: string; passwordFile?: string } | { devPrivateKeyFile: string }; delayMs: number; registry: `0x${string}` }
 }
 
 export const NODE_DEFAULTS = Object.freeze({
@@ -98,7 +100,15 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
     http: { host: http.host ?? NODE_DEFAULTS.http.host, port: httpPort as number, admin: http.admin === true },
     retention: { keepLast: ret.keepLast ?? NODE_DEFAULTS.retention.keepLast, keepEvery: ret.keepEvery ?? NODE_DEFAULTS.retention.keepEvery },
     ...(root.watchdog === undefined ? {} : { watchdog: parseWatchdogConfig(root.watchdog, path, env) }),
+    ...(root.relayer === undefined ? {} : { relayer: parseRelayer(root.relayer as Obj, operators, path) }),
   }
+}
+
+function parseRelayer(r: Obj, operators: NodeConfig['operators'], path: (p: string) => string): NonNullable<NodeConfig['relayer']> {
+  const registry = typeof r.registry === 'string' ? (r.registry.toLowerCase() as `0x${string}`) : 'registry' in operators ? operators.registry : undefined
+  if (registry === undefined) throw new InvalidInputError('config "relayer" needs the ArkRegistry to anchor in: set "relayer.registry" (operators come from a file here)')
+  const key = typeof r.keystore === 'string' ? { keystore: path(r.keystore), ...(typeof r.passwordFile === 'string' ? { passwordFile: path(r.passwordFile) } : {}) } : { devPrivateKeyFile: path(r.devPrivateKeyFile as string) }
+  return { key, delayMs: (r.delayMs as number | undefined) ?? 0, registry }
 }
 
 export async function loadNodeConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {

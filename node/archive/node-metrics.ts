@@ -2,6 +2,7 @@ import { statfs } from 'node:fs/promises'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { Logger } from 'pino'
 import type { RpcRequestEvent } from '../../snapshot/chain/rpc.ts'
+import type { RelayerMetrics } from './relayer.ts'
 import { dirBytes } from '../fs/dir-bytes.ts'
 import { PromRegistry } from '../http/metrics.ts'
 import { buildInfo } from '../version.ts'
@@ -24,6 +25,8 @@ export interface NodeMetrics {
   onRpcRequest(e: RpcRequestEvent): void
   observeDerived(block: bigint, seconds: number): void
   observeQuorumLatency(seconds: number): void
+  /** the anchoring relayer's outcomes and lag (registered on every node; zero without a relayer) */
+  relayer: RelayerMetrics
   attach(state: NodeReadState): void
 }
 
@@ -49,6 +52,9 @@ export function createNodeMetrics(init: NodeMetricsInit): NodeMetrics {
   const lastDerived = reg.gauge({ name: 'ark_last_derived_block', help: 'block of the newest checkpoint this node derived' })
   const quorum = reg.histogram({ name: 'ark_quorum_latency_seconds', help: 'certification latency: from signing our attestation to holding the certificate', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60] })
 
+  const anchorResults = reg.counter({ name: 'ark_anchor_submissions_total', help: 'anchoring relayer: certificates by outcome (submitted, already-recorded, conflicting, refused, failed, dropped)', labelNames: ['result'] })
+  const anchorLag = reg.histogram({ name: 'ark_anchor_lag_seconds', help: 'anchoring relayer: from holding a certificate to seeing its root recorded in ArkRegistry', buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800] })
+  const anchorPending = reg.gauge({ name: 'ark_anchor_pending', help: 'anchoring relayer: certificates waiting to be anchored' })
   const dirSize = reg.gauge({ name: 'ark_data_dir_bytes', help: 'bytes of files under the data dir (walked at most once a minute)' })
   const diskTotal = reg.gauge({ name: 'ark_disk_total_bytes', help: 'size of the filesystem holding the data dir' })
   const diskAvail = reg.gauge({ name: 'ark_disk_available_bytes', help: 'bytes available to the node on the filesystem holding the data dir' })
@@ -91,6 +97,7 @@ export function createNodeMetrics(init: NodeMetricsInit): NodeMetrics {
       lastDerived.set(Number(block))
     },
     observeQuorumLatency: (s) => quorum.observe(s),
+    relayer: { result: (r) => anchorResults.inc({ result: r }), lag: (s) => anchorLag.observe(s), pending: (n) => anchorPending.set(n) },
     attach: (state) => attachState(reg, state),
   }
 }

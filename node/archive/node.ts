@@ -5,6 +5,8 @@ import type { Evidence } from '../../protocol/evidence.ts'
 import type { OperatorSet } from '../../protocol/operator-set.ts'
 import type { ValidatorContext } from '../../protocol/gossip/validate.ts'
 import { AnchoringReader } from './anchoring.ts'
+import { createRelayer } from './create-relayer.ts'
+import type { AnchorRelayer } from './relayer.ts'
 import { loadAdapter } from '../adapters/load.ts'
 import type { Adapter } from '../../snapshot/adapters/types.ts'
 import { ChainSource } from '../../snapshot/chain/source.ts'
@@ -87,6 +89,7 @@ export class ArchiveNode {
   private evidenceStore!: EvidenceStore
   private retainer!: Retainer
   private fetches!: SnapshotFetches
+  private relayer: AnchorRelayer | undefined
   private http: HttpApi | undefined
   private lock: DataDirLock | undefined
   private readonly cache = new CheckpointCache()
@@ -179,6 +182,7 @@ export class ArchiveNode {
     this.aggregator = new Aggregator({ operators: this.sets.latest, operatorsAt: (b) => this.sets.cached(b) })
     this.certificates = new CertificateStore(c.dataDir, log.child({ module: 'certificates' }))
     this.evidenceStore = new EvidenceStore(c.dataDir, { log: log.child({ module: 'evidence' }) })
+    if (c.relayer !== undefined) this.relayer = await createRelayer({ relayer: c.relayer, chainId: c.chain.chainId, rpcUrl: c.chain.rpc[0]!, devKey: this.init.devKey === true, env: this.init.env ?? process.env, metrics: metrics.relayer, log: log.child({ module: 'relayer' }), signal })
     this.fetches = new SnapshotFetches({ signal, log: log.child({ module: 'fetch' }), ...(this.init.fetchLimits === undefined ? {} : { limits: this.init.fetchLimits }) })
     const ids = { chainId: c.chain.chainId, adapterId: this.adapter.id, configHash: this.cfgHash }
     const onEvent = this.init.onEvent
@@ -216,7 +220,10 @@ export class ArchiveNode {
       applyRetention: () => this.retainer.apply(),
       watchdog: () => this.watchdog,
       onQuorumLatency: metrics.observeQuorumLatency,
-      ...(onEvent === undefined ? {} : { onCertified: (block: bigint) => onEvent({ type: 'certified', block, at: performance.now() }) }),
+      onCertified: (cert) => {
+        onEvent?.({ type: 'certified', block: cert.body.blockNumber, at: performance.now() })
+        this.relayer?.onCertificate(cert)
+      },
       counters: this.counters,
       log,
       signal,

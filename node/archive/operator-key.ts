@@ -25,6 +25,17 @@ export async function loadOperatorSigner(cfg: NodeConfig['key'], options: { devK
 }
 
 /**
+ * The password variables of another key (the guardian's ARK_GUARDIAN_PASSWORD[_FILE], the relayer's
+ * ARK_RELAYER_PASSWORD[_FILE]) as the names loadOperatorKey reads; the operator's own are not passed on.
+ */
+export function passwordEnvOf(env: NodeJS.ProcessEnv, prefix: string): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {}
+  if (env[`${prefix}_PASSWORD`] !== undefined) out.ARK_KEYSTORE_PASSWORD = env[`${prefix}_PASSWORD`]
+  if (env[`${prefix}_PASSWORD_FILE`] !== undefined) out.ARK_KEYSTORE_PASSWORD_FILE = env[`${prefix}_PASSWORD_FILE`]
+  return out
+}
+
+/**
  * The operator key: an encrypted keystore unlocked by ARK_KEYSTORE_PASSWORD,
  * ARK_KEYSTORE_PASSWORD_FILE or the config's passwordFile; a plain key file
  * only with the explicit development flag. Never logged.

@@ -6,7 +6,7 @@ import type { Address } from '../../protocol/operator-set.ts'
 import type { ChainSource } from '../../snapshot/chain/source.ts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import type { NodeConfig } from '../archive/config.ts'
-import { checkPrivateFile, loadOperatorKey } from '../archive/operator-key.ts'
+import { checkPrivateFile, loadOperatorKey, passwordEnvOf } from '../archive/operator-key.ts'
 import type { WatchdogOptions } from './options.ts'
 import { watchdogService, type Watchdog, type WatchdogComponents } from './service.ts'
 
@@ -42,11 +42,7 @@ export async function createNodeWatchdog(init: NodeWatchdogInit, components: Wat
   if (exchange === undefined) throw new InvalidInputError('config "watchdog.exchange" is required for adapters other than perp-reference (the exchange the protocol monitors watch)')
   let guardian: PrivateKeyAccount | undefined
   if (options.breaker !== undefined) {
-    const env = init.env ?? process.env
-    const keyEnv: NodeJS.ProcessEnv = {}
-    if (env.ARK_GUARDIAN_PASSWORD !== undefined) keyEnv.ARK_KEYSTORE_PASSWORD = env.ARK_GUARDIAN_PASSWORD
-    if (env.ARK_GUARDIAN_PASSWORD_FILE !== undefined) keyEnv.ARK_KEYSTORE_PASSWORD_FILE = env.ARK_GUARDIAN_PASSWORD_FILE
-    guardian = await loadOperatorKey(options.breaker.key, { devKey: init.devKey, env: keyEnv })
+    guardian = await loadOperatorKey(options.breaker.key, { devKey: init.devKey, env: passwordEnvOf(init.env ?? process.env, 'ARK_GUARDIAN') })
   }
   return watchdogService({
     options,

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
-import { createWalletClient, defineChain, encodeFunctionData, http, type Hex } from 'viem'
+import { encodeFunctionData, type Hex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import type { Address } from '../../protocol/operator-set.ts'
 import { writeFileAtomic } from '../fs/atomic.ts'
 import { watchdogExchangeAbi } from './chain-reader.ts'
 import { WatchdogOutputError } from './errors.ts'
-import { httpTarget } from '../../snapshot/chain/errors.ts'
+import { walletClients } from '../chain/wallet.ts'
 
 /** What the breaker did, persisted before and after sending (`{dataDir}/breaker.json`). */
 export interface BreakerState {
@@ -80,8 +80,7 @@ export class CircuitBreaker {
     }
     await this.save({ ...base, status: 'sending', at: new Date().toISOString() })
     try {
-      const chain = defineChain({ id: Number(this.chainId), name: `chain-${this.chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [this.rpcUrl] } } })
-      const wallet = createWalletClient({ account: this.account, chain, transport: breakerTransport(this.rpcUrl) })
+      const { wallet } = walletClients(this.account, this.chainId, this.rpcUrl)
       const tx: Hex = await wallet.sendTransaction({ to: this.exchange, data: encodeFunctionData({ abi: watchdogExchangeAbi, functionName: 'pause' }), gas: 100_000n })
       await this.save({ ...base, status: 'sent', tx, at: new Date().toISOString() })
       this.log?.warn({ exchange: this.exchange, tx, conditionKey }, 'circuit breaker: pause() sent')
@@ -94,10 +93,4 @@ export class CircuitBreaker {
     }
     return this.state!
   }
-}
-
-/** user:pass in the RPC URL travels as an Authorization header (fetch refuses URLs with credentials). */
-function breakerTransport(rpcUrl: string): ReturnType<typeof http> {
-  const t = httpTarget(rpcUrl)
-  return http(t.url, { retryCount: 0, timeout: 30_000, fetchOptions: { headers: t.headers } })
 }

@@ -169,6 +169,15 @@ describe('parseNodeConfig', () => {
 
   // BUG (config.ts int() for ports): no upper bound, so http.port 70000 (and ARK_HTTP_PORT=70000)
   // passes and the node only fails later at listen() with ERR_SOCKET_BAD_PORT. Fix: int(..., 0) && <= 65535.
+  it('relayer: key and delay parsed, registry from operators.registry or its own; with a file set and no registry, an error says what to set', () => {
+    const withRegistry = { ...minimal(), operators: { registry: '0xAbCdEf0123456789aBcDeF0123456789AbCdEf01' }, relayer: { keystore: 'relayer.json', delayMs: 60000 } }
+    expect(parseNodeConfig(withRegistry, BASE).relayer).toEqual({ key: { keystore: resolve(BASE, 'relayer.json') }, delayMs: 60000, registry: '0xabcdef0123456789abcdef0123456789abcdef01' })
+    const own = parseNodeConfig(withValue('relayer', { devPrivateKeyFile: 'r.key', registry: '0x00000000000000000000000000000000000000aa' }), BASE).relayer
+    expect(own).toEqual({ key: { devPrivateKeyFile: resolve(BASE, 'r.key') }, delayMs: 0, registry: '0x00000000000000000000000000000000000000aa' })
+    expect(parseError(withValue('relayer', { keystore: 'relayer.json' })).message).toMatch(/relayer\.registry/)
+    expect(parseError(withValue('relayer', { delayMs: 5 })).message).toMatch(/relayer/)
+  })
+
   it('rejects a port above 65535', () => {
     expect(parseError(withValue('http.port', 70000)).message).toMatch(/"http\.port"/)
   })
