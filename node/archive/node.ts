@@ -313,6 +313,8 @@ export class ArchiveNode {
       watchdog: this.watchdog,
       snapshotNow: (block) => this.snapshotNow(block),
       divergences: () => this.divergences,
+      // the addresses peers dial, without the /p2p suffix (the record names the peer id)
+      provider: () => ({ id: this.network.peerId.toString(), addrs: [...new Set(this.network.multiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, '')))] }),
     }
     if ('registry' in c.operators) {
       const anchoring = new AnchoringReader({ source: this.source, registry: c.operators.registry, finalizedHead: () => this.finalizedHead, signal })

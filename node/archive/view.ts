@@ -11,6 +11,7 @@ import type { Watchdog } from '../watchdog/service.ts'
 import { bigintReplacer } from '../../snapshot/codec/json.ts'
 import type { AttestationBody } from '../../protocol/attestation.ts'
 import type { Anchoring } from './anchoring.ts'
+import type { ProviderRecord } from '../http/api-routing.ts'
 
 /** What the HTTP API and the metrics read: a narrow, read-only state, never the node itself. */
 export interface NodeReadState {
@@ -42,6 +43,8 @@ export interface NodeReadState {
   divergences?(): readonly Divergence[]
   /** with a registry: whether a certified checkpoint's stateRoot is recorded there */
   anchoring?(body: AttestationBody): Promise<Anchoring>
+  /** this node's peer id and dial addresses (GET /routing/v1/providers/{cid}) */
+  provider?(): ProviderRecord
 }
 
 const jsonSafe = (v: unknown): Record<string, unknown> => JSON.parse(JSON.stringify(v, bigintReplacer)) as Record<string, unknown>
@@ -100,6 +103,7 @@ export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView 
       return s === undefined ? undefined : view(s)
     },
     ...(state.watchdog === undefined ? {} : { alerts: () => state.watchdog!.view() }),
+    ...(state.provider === undefined ? {} : { provider: () => state.provider!() }),
     ...(state.divergences === undefined ? {} : { divergences: () => state.divergences!().map((d) => ({ ...d })) }),
     ...(state.anchoring === undefined
       ? {}

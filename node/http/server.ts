@@ -1,3 +1,4 @@
+import { serveProviders, type ProviderRecord } from './api-routing.ts'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { pino, type Logger } from 'pino'
@@ -86,6 +87,8 @@ export interface NodeView {
   divergences?: () => Record<string, unknown>[]
   /** the operator set at the finalized head (per-checkpoint sets are in the checkpoint views) */
   operators?: () => Promise<{ operators: { address: string; weight: string }[]; threshold: string; totalWeight: string }>
+  /** this node's peer id and dial addresses, for GET /routing/v1/providers/{cid}; absent: not a libp2p node */
+  provider?: () => ProviderRecord
   /** whether the certified checkpoint at `block` is recorded in ArkRegistry (undefined: no certificate there); absent without a registry */
   anchoring?: (block: bigint) => Promise<Record<string, unknown> | undefined>
 }
@@ -223,6 +226,9 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
       case 'ipfs':
         if (!read) throw methodNotAllowed('GET, HEAD')
         return serveIpfs(req, res, url, gatewayCtx())
+      case 'routing_providers':
+        if (!read) throw methodNotAllowed('GET, HEAD')
+        return serveProviders(req, res, url, view.blocks, view.provider)
       case 'admin_snapshot': {
         const admin = view.admin
         if (tokenDigest === undefined || admin === undefined) throw new HttpError(404, 'NOT_FOUND', 'no such endpoint')
@@ -255,7 +261,7 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
       case 'operators':
         return explorer.handle(req, res, url, r)
       case 'unknown':
-        throw new HttpError(404, 'NOT_FOUND', 'no such endpoint; see /v1/status, /v1/checkpoints, /v1/evidence, /metrics, /healthz, /readyz, /ipfs/{cid}')
+        throw new HttpError(404, 'NOT_FOUND', 'no such endpoint; see /v1/status, /v1/checkpoints, /v1/evidence, /metrics, /healthz, /readyz, /ipfs/{cid}, /routing/v1/providers/{cid}')
       default: {
         // a route added to request.ts but not here would leave the request unanswered: a compile error instead
         const unhandled: never = r
