@@ -86,7 +86,7 @@ export const NODE_CONFIG_SCHEMA: Schema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://ark.invalid/deploy/node.schema.json',
   title: 'Ark archive node config',
-  description: 'ark node start --config FILE. Relative paths resolve against the file\'s directory. Environment overrides: ARK_DATA_DIR, ARK_RPC_URLS (comma-separated), ARK_HTTP_PORT, ARK_KEYSTORE_PASSWORD, ARK_KEYSTORE_PASSWORD_FILE, ARK_RELAYER_PASSWORD, ARK_RELAYER_PASSWORD_FILE. Generated from node/archive/config-schema.ts; do not edit.',
+  description: 'ark node start --config FILE. Relative paths resolve against the file\'s directory. Environment overrides: ARK_DATA_DIR, ARK_RPC_URLS (comma-separated), ARK_HTTP_PORT, ARK_KEYSTORE_PASSWORD, ARK_KEYSTORE_PASSWORD_FILE, ARK_RELAYER_PASSWORD, ARK_RELAYER_PASSWORD_FILE, ARK_HTTP_HOST. Generated from node/archive/config-schema.ts; do not edit.',
   ...object(
     {
       dataDir: nonEmpty('data directory (blocks, certificates, sign log); required unless ARK_DATA_DIR is set'),

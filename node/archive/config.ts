@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { InvalidInputError } from '../../snapshot/errors.ts'
 import { parseWatchdogConfig } from '../watchdog/options.ts'
@@ -9,7 +10,7 @@ import { NODE_CONFIG_SCHEMA } from './config-schema.ts'
  * The node's one config file (JSON). Relative paths are resolved against the
  * file's directory. Environment variables override secrets and paths:
  * ARK_DATA_DIR, ARK_RPC_URLS (comma-separated), ARK_KEYSTORE_PASSWORD,
- * ARK_KEYSTORE_PASSWORD_FILE, ARK_HTTP_PORT. Its shape is NODE_CONFIG_SCHEMA
+ * ARK_KEYSTORE_PASSWORD_FILE, ARK_HTTP_PORT, ARK_HTTP_HOST. Its shape is NODE_CONFIG_SCHEMA
  * (config-schema.ts; deploy/node.schema.json).
  */
 export interface NodeConfig {
@@ -79,6 +80,7 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
   const p2p = (root.p2p ?? {}) as { listen?: string[]; bootstrap?: string[]; announce?: string[] }
   const http = (root.http ?? {}) as { host?: string; port?: number; admin?: boolean }
   const ret = (root.retention ?? {}) as { keepLast?: number; keepEvery?: number }
+  const httpHost = hostFromEnv(env) ?? http.host ?? NODE_DEFAULTS.http.host
   const envPort = env.ARK_HTTP_PORT !== undefined && env.ARK_HTTP_PORT !== ''
   const httpPort = envPort ? (/^\d+$/.test(env.ARK_HTTP_PORT!) ? Number(env.ARK_HTTP_PORT) : env.ARK_HTTP_PORT) : (http.port ?? NODE_DEFAULTS.http.port)
   checkAt(httpPort, 'http', 'port', envPort ? 'ARK_HTTP_PORT' : 'http.port')
@@ -97,7 +99,7 @@ export function parseNodeConfig(json: unknown, baseDir: string, env: NodeJS.Proc
     operators,
     key: keyCfg,
     p2p: { listen: p2p.listen ?? [...NODE_DEFAULTS.listen], bootstrap: p2p.bootstrap ?? [], ...(p2p.announce === undefined ? {} : { announce: p2p.announce }) },
-    http: { host: http.host ?? NODE_DEFAULTS.http.host, port: httpPort as number, admin: http.admin === true },
+    http: { host: httpHost, port: httpPort as number, admin: http.admin === true },
     retention: { keepLast: ret.keepLast ?? NODE_DEFAULTS.retention.keepLast, keepEvery: ret.keepEvery ?? NODE_DEFAULTS.retention.keepEvery },
     ...(root.watchdog === undefined ? {} : { watchdog: parseWatchdogConfig(root.watchdog, path, env) }),
     ...(root.relayer === undefined ? {} : { relayer: parseRelayer(root.relayer as Obj, operators, path) }),
@@ -109,6 +111,16 @@ function parseRelayer(r: Obj, operators: NodeConfig['operators'], path: (p: stri
   if (registry === undefined) throw new InvalidInputError('config "relayer" needs the ArkRegistry to anchor in: set "relayer.registry" (operators come from a file here)')
   const key = typeof r.keystore === 'string' ? { keystore: path(r.keystore), ...(typeof r.passwordFile === 'string' ? { passwordFile: path(r.passwordFile) } : {}) } : { devPrivateKeyFile: path(r.devPrivateKeyFile as string) }
   return { key, delayMs: (r.delayMs as number | undefined) ?? 0, registry }
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/
+
+/** ARK_HTTP_HOST overrides http.host (containers bind 0.0.0.0 without editing the file). */
+function hostFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const host = env.ARK_HTTP_HOST
+  if (host === undefined || host === '') return undefined
+  if (isIP(host) === 0 && !HOSTNAME.test(host)) throw new InvalidInputError(`ARK_HTTP_HOST ${JSON.stringify(host.slice(0, 60))} is not an IP address or host name; use e.g. 127.0.0.1 or 0.0.0.0`)
+  return host
 }
 
 export async function loadNodeConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {

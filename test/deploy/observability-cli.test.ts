@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
-import type { NodeConfig } from '../../node/archive/config.ts'
-import { withHttpHostFromEnv } from '../../node/cli/http-host.ts'
+import { parseNodeConfig, type NodeConfig } from '../../node/archive/config.ts'
 import { logLevel } from '../../node/cli/log-level.ts'
 import { runArk } from '../support/recovery.ts'
 
@@ -29,13 +28,13 @@ describe('ark --version, --log-level, ARK_LOG_LEVEL, ARK_HTTP_HOST', () => {
     expect(() => logLevel(undefined, { ARK_LOG_LEVEL: 'verbose' })).toThrow(/^ARK_LOG_LEVEL "verbose" is not a log level/)
   })
 
-  it('ARK_HTTP_HOST overrides http.host; a value that is no host is refused', () => {
-    const config = { dataDir: '/d', http: { host: '127.0.0.1', port: 9545, admin: false } } as NodeConfig
-    expect(withHttpHostFromEnv(config, {}).http.host).toBe('127.0.0.1')
-    expect(withHttpHostFromEnv(config, { ARK_HTTP_HOST: '0.0.0.0' }).http).toEqual({ host: '0.0.0.0', port: 9545, admin: false })
-    expect(withHttpHostFromEnv(config, { ARK_HTTP_HOST: '::' }).http.host).toBe('::')
-    expect(withHttpHostFromEnv(config, { ARK_HTTP_HOST: 'ark-node-0.internal' }).http.host).toBe('ark-node-0.internal')
-    expect(() => withHttpHostFromEnv(config, { ARK_HTTP_HOST: 'http://0.0.0.0:80/' })).toThrow(/ARK_HTTP_HOST .* is not an IP address or host name/)
-    expect(config.http.host).toBe('127.0.0.1')
+  it('ARK_HTTP_HOST overrides http.host (parsed with the config, so check-config and the devnet see it too); a value that is no host is refused', () => {
+    const file = { dataDir: '/d', chain: { chainId: 1, rpc: ['http://127.0.0.1:8545'] }, adapter: { id: 'perp-reference', config: {} }, checkpoint: { interval: 10 }, operators: { file: 'o.json' }, key: { keystore: 'k.json' }, http: { host: '127.0.0.1', port: 9545 } }
+    const host = (env: NodeJS.ProcessEnv): NodeConfig['http'] => parseNodeConfig(file, '/', env).http
+    expect(host({}).host).toBe('127.0.0.1')
+    expect(host({ ARK_HTTP_HOST: '0.0.0.0' })).toEqual({ host: '0.0.0.0', port: 9545, admin: false })
+    expect(host({ ARK_HTTP_HOST: '::' }).host).toBe('::')
+    expect(host({ ARK_HTTP_HOST: 'ark-node-0.internal' }).host).toBe('ark-node-0.internal')
+    expect(() => host({ ARK_HTTP_HOST: 'http://0.0.0.0:80/' })).toThrow(/ARK_HTTP_HOST .* is not an IP address or host name/)
   })
 })

@@ -2,7 +2,6 @@ import { pino } from 'pino'
 import { loadNodeConfig } from '../../archive/config.ts'
 import { ArchiveNode } from '../../archive/node.ts'
 import { required, type Command } from '../command.ts'
-import { withHttpHostFromEnv } from '../http-host.ts'
 import { logLevel } from '../log-level.ts'
 import { bigintReplacer } from '../../../snapshot/codec/json.ts'
 
@@ -19,7 +18,7 @@ export const nodeStartCommand: Command = {
   async run({ values, signal, io }) {
     // flags and environment first: a bad level is a usage error before any file is read
     const level = logLevel(values['log-level'])
-    const config = withHttpHostFromEnv(await loadNodeConfig(required(values, 'config', this)))
+    const config = await loadNodeConfig(required(values, 'config', this))
     const logger = pino({ level, base: { node: config.dataDir } })
     const node = new ArchiveNode({ config, devKey: values['dev-key'] === true, logger })
     await node.start()
