@@ -63,7 +63,7 @@ export class AnchoringReader {
   private async read(body: AttestationBody, head: bigint): Promise<Anchoring> {
     const { source, registry, signal } = this.init
     const header = await source.agreedHeader(head, signal)
-    const root = (await pinnedCall<Hex>(source, registry, ARK_REGISTRY_ABI, 'recordedRoot', [body.adapterId, body.configHash, body.blockNumber], header.hash, signal)).toLowerCase() as Hex
+    const root = (await pinnedCall<Hex>(source, registry, ARK_REGISTRY_ABI, 'recordedRoot', [body.adapterId, body.configHash, body.kind, body.blockNumber], header.hash, signal)).toLowerCase() as Hex
     const status = root === ZERO_ROOT ? 'not-anchored' : root === body.stateRoot.toLowerCase() ? 'anchored' : 'conflicting'
     return { registry, status, recordedRoot: status === 'not-anchored' ? null : root, readAt: head.toString() }
   }

@@ -10,7 +10,7 @@ import { decodeContractError } from './decode-contract-error.ts'
 
 /**
  * RecoveryVault (protocol/contracts/RecoveryVault.sol): pays one ERC-20 collateral per a certified
- * snapshot recorded in the ArkRegistry. Written out by hand so building claims needs no compiler; a
+ * snapshot recorded in the ArkRegistry, pro rata to a governance-given total when underfunded. Written out by hand so building claims needs no compiler; a
  * test checks it against the compiled artifact.
  */
 export const RECOVERY_VAULT_ABI = parseAbi([
@@ -19,6 +19,12 @@ export const RECOVERY_VAULT_ABI = parseAbi([
   'function configHash() view returns (bytes32)',
   'function adapterId() view returns (string)',
   'function snapshotBlock() view returns (uint64)',
+  'function snapshotKind() view returns (uint8)',
+  'function totalOwed() view returns (uint256)',
+  'function setTotalOwed(uint256 total)',
+  'function paidOf(address account) view returns (uint256)',
+  'function entitlement(uint256 amount) view returns (uint256)',
+  'function setExcludedBatch(address[] accounts, bool excluded_)',
   'function claimed(address account) view returns (bool)',
   'function excluded(address account) view returns (bool)',
   'function setExcluded(address account, bool excluded_)',
@@ -32,12 +38,16 @@ export const RECOVERY_VAULT_ABI = parseAbi([
   'event Funded(address indexed from, uint256 amount)',
   'event ExclusionSet(address indexed account, bool excluded)',
   'event Claimed(address indexed account, uint256 amount, bytes32 stateRoot)',
+  'event TotalOwedSet(uint256 total)',
   'error ZeroAddress()',
   'error ZeroBlock()',
   'error SnapshotBlockNotSet()',
   'error SnapshotBlockAlreadySet(uint64 blockNumber)',
   'error RootNotRecorded(string adapterId, bytes32 configHash, uint64 blockNumber)',
   'error AlreadyClaimed(address account)',
+  'error TotalNotSet()',
+  'error TotalAlreadySet(uint256 total)',
+  'error ZeroTotal()',
   'error Excluded(address account)',
   'error LengthMismatch(uint256 assets, uint256 amounts)',
   'error InvalidProof(address account, bytes32 leaf)',
@@ -116,6 +126,10 @@ export interface DeployVaultOptions {
   snapshotBlock?: bigint
   /** The ERC-20 the vault pays out. */
   asset: Hex
+  /** The snapshot's attestation kind (0 scheduled, default; 1 emergency). */
+  snapshotKind?: number
+  /** Total owed in the asset (claims are pro rata to it); 0 (default) leaves it for the owner to set once. */
+  totalOwed?: bigint
   /** Governance (the contract owner); default the deployer. */
   owner?: Hex
   /** Sends the deployment; must be unlocked on the node (anvil). Default the node's first account. */
@@ -132,7 +146,7 @@ export async function deployRecoveryVault(options: DeployVaultOptions): Promise<
     name: 'RecoveryVault',
     args: (deployer) => {
       owner = getAddress(options.owner ?? deployer)
-      return [getAddress(options.registry), options.adapterId, options.configHash, options.snapshotBlock ?? 0n, getAddress(options.asset), owner]
+      return [getAddress(options.registry), options.adapterId, options.configHash, options.snapshotBlock ?? 0n, getAddress(options.asset), owner, options.snapshotKind ?? 0, options.totalOwed ?? 0n]
     },
     decodeError: decodeVaultError,
   })

@@ -7,6 +7,8 @@ export const CITATION_FORMAT = 'ark.citation.v1'
 
 export const SUBMIT_CERTIFICATE_SIGNATURE = 'submitCertificate((uint256,string,bytes32,uint64,bytes32,bytes,bytes32,uint32,uint8),address[],bytes[])'
 export const RECORDED_ROOT_SIGNATURE = 'recordedRoot(string,bytes32,uint64)'
+/** The registry records kinds apart; the 3-argument view reads kind 0, other kinds need this one. */
+export const RECORDED_ROOT_BY_KIND_SIGNATURE = 'recordedRoot(string,bytes32,uint8,uint64)'
 
 /**
  * What a governance proposal cites (`ark cite`): the certified checkpoint, who signed it with what
@@ -80,11 +82,13 @@ export function buildCitation(d: SnapshotDir, o: CiteOptions = {}): Citation {
     trust: o.trust?.source ?? null,
     links: uniq.map((g) => ({ gateway: g, certificate: `${g}/ipfs/${d.certificateCid.toString()}`, snapshot: `${g}/ipfs/${b.snapshotCid.toString()}?format=car` })),
     transaction: { to, value: '0', function: SUBMIT_CERTIFICATE_SIGNATURE, data, dataHash: keccak256(data) },
-    check: { to, function: RECORDED_ROOT_SIGNATURE, data: encodeFunctionData({ abi: ARK_REGISTRY_ABI, functionName: 'recordedRoot', args: [b.adapterId, b.configHash, b.blockNumber] }), expect: b.stateRoot.toLowerCase() },
+    check: b.kind === 0
+      ? { to, function: RECORDED_ROOT_SIGNATURE, data: encodeFunctionData({ abi: ARK_REGISTRY_ABI, functionName: 'recordedRoot', args: [b.adapterId, b.configHash, b.blockNumber] }), expect: b.stateRoot.toLowerCase() }
+      : { to, function: RECORDED_ROOT_BY_KIND_SIGNATURE, data: encodeFunctionData({ abi: ARK_REGISTRY_ABI, functionName: 'recordedRoot', args: [b.adapterId, b.configHash, b.kind, b.blockNumber] }), expect: b.stateRoot.toLowerCase() },
   }
 }
 
-const KIND_NAMES = ['scheduled', 'emergency']
+const KIND_NAMES = ['scheduled', 'emergency', 'restitution']
 
 /** A Markdown block for a governance proposal. */
 export function citationMarkdown(c: Citation): string {
@@ -121,7 +125,7 @@ export function citationMarkdown(c: Citation): string {
   const target = c.transaction.to === null ? 'the ArkRegistry' : `the ArkRegistry at ${code(c.transaction.to)}`
   lines.push(
     `On-chain anchor: call ${code('submitCertificate')} on ${target} with the calldata of the citation JSON (keccak256 of the calldata ${code(c.transaction.dataHash)}).`,
-    `Then ${code(`recordedRoot("${c.adapter.id}", ${c.adapter.configHash}, ${c.blockNumber})`)} returns the stateRoot above.`,
+    `Then ${code(c.kind === 0 ? `recordedRoot("${c.adapter.id}", ${c.adapter.configHash}, ${c.blockNumber})` : `recordedRoot("${c.adapter.id}", ${c.adapter.configHash}, ${c.kind}, ${c.blockNumber})`)} returns the stateRoot above.`,
     '',
     `Check independently: ${code(`ark fetch --chain ${c.chainId} --adapter ${c.adapter.id} --block ${c.blockNumber} --trust operators.json --gateway URL --out DIR`)} verifies the signatures, every block and the stateRoot.`,
   )

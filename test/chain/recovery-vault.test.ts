@@ -65,9 +65,10 @@ async function deployToken(symbol: string, decimals: number): Promise<Hex> {
 }
 
 /** A vault for the test snapshot (or another block), funded from the owner's mint. */
-async function vault(o: { asset?: Hex; snapshotBlock?: bigint; fund?: bigint } = {}): Promise<Hex> {
+async function vault(o: { asset?: Hex; snapshotBlock?: bigint; fund?: bigint; totalOwed?: bigint } = {}): Promise<Hex> {
   const asset = o.asset ?? tokenA
-  const v = await deployRecoveryVault({ rpcUrl: anvil.rpcUrl, registry, adapterId: 'perp-reference', configHash, snapshotBlock: o.snapshotBlock ?? block.number, asset, owner })
+  // by default governance owes what it funds: every claim is paid in full while the balance lasts
+  const v = await deployRecoveryVault({ rpcUrl: anvil.rpcUrl, registry, adapterId: 'perp-reference', configHash, snapshotBlock: o.snapshotBlock ?? block.number, asset, owner, totalOwed: o.totalOwed ?? o.fund ?? 0n })
   if ((o.fund ?? 0n) > 0n) {
     await send(owner, asset, erc20('mint', [owner, o.fund]))
     await send(owner, asset, erc20('approve', [v.address, o.fund]))
@@ -222,14 +223,35 @@ describe('RecoveryVault', () => {
       expect(await balanceOf(tokenB, vb)).toBe(20n * E18 - 12n * E18)
     })
 
-    it('an underfunded vault reverts InsufficientFunds and pays once funded', async () => {
-      const u = await vault({ fund: 1_000n * E6 })
+    it('an underfunded vault pays pro rata (amount × received / total), a top-up pays the rest; no total, no claim', async () => {
+      const total = 1_000n * E6 + 2_500_000_123n + 1n + 11_325n * E6 // every A balance of the snapshot
+      const u = await vault({ fund: 1_000n * E6, totalOwed: total })
       const bundle = await prove(accts[3]!)
-      await expectRevert(accts[3]!, u, bundle.claim.data as Hex, 'InsufficientFunds')
-      expect(await view<boolean>(RECOVERY_VAULT_ABI as Abi, u, 'claimed', [accts[3]])).toBe(false)
-      await send(owner, tokenA, erc20('mint', [u, 2_000n * E6]))
+      const b0 = await balanceOf(tokenA, accts[3]!)
       await send(accts[3]!, u, bundle.claim.data as Hex)
-      expect(await balanceOf(tokenA, u)).toBe(3_000n * E6 - 2_500_000_123n)
+      const first = (2_500_000_123n * 1_000n * E6) / total
+      expect(await balanceOf(tokenA, accts[3]!)).toBe(b0 + first)
+      expect(await view<bigint>(RECOVERY_VAULT_ABI as Abi, u, 'paidOf', [accts[3]])).toBe(first)
+      // a second claim at the same funding pays nothing more
+      await expectRevert(accts[3]!, u, bundle.claim.data as Hex, 'AlreadyClaimed')
+      // another claimant gets the same share of its own balance, whatever the order
+      const b2 = await balanceOf(tokenA, accts[2]!)
+      await send(accts[2]!, u, (await prove(accts[2]!)).claim.data as Hex)
+      expect(await balanceOf(tokenA, accts[2]!)).toBe(b2 + (1_000n * E6 * 1_000n * E6) / total)
+      // governance tops up (a plain transfer counts): the earlier claimant claims the rest of its full balance
+      await send(owner, tokenA, erc20('mint', [u, total]))
+      await send(accts[3]!, u, bundle.claim.data as Hex)
+      expect(await balanceOf(tokenA, accts[3]!)).toBe(b0 + 2_500_000_123n)
+
+      const noTotal = await vault({ fund: 1n, totalOwed: 0n })
+      expect(await revertOf(accts[3]!, noTotal, bundle.claim.data as Hex)).toBe('TotalNotSet')
+      const setTotal = (t: bigint): Hex => encodeFunctionData({ abi: RECOVERY_VAULT_ABI, functionName: 'setTotalOwed', args: [t] })
+      expect(await revertOf(accts[3]!, noTotal, setTotal(1n))).toBe('OwnableUnauthorizedAccount')
+      expect(await revertOf(owner, noTotal, setTotal(0n))).toBe('ZeroTotal')
+      await send(owner, noTotal, setTotal(total))
+      expect(await revertOf(owner, noTotal, setTotal(total))).toBe('TotalAlreadySet')
+      // funded 1 of `total`: accts[3]'s share rounds down to 0, so nothing is due yet
+      expect(await revertOf(accts[3]!, noTotal, bundle.claim.data as Hex)).toBe('InsufficientFunds')
     })
   })
 
@@ -260,6 +282,12 @@ describe('RecoveryVault', () => {
     await send(owner, x, exclude(false))
     await send(accts[2]!, x, bundle.claim.data as Hex)
     expect(await balanceOf(tokenA, x)).toBe(9_000n * E6)
+    // many accounts in one call
+    const batch = encodeFunctionData({ abi: RECOVERY_VAULT_ABI, functionName: 'setExcludedBatch', args: [[accts[3]!, accts[5]!], true] })
+    expect(await revertOf(accts[2]!, x, batch)).toBe('OwnableUnauthorizedAccount')
+    expect((await send(owner, x, batch)).logs).toHaveLength(2)
+    await expectRevert(accts[3]!, x, (await prove(accts[3]!)).claim.data as Hex, 'Excluded')
+    await expectRevert(accts[5]!, x, (await prove(accts[5]!)).claim.data as Hex, 'Excluded')
   })
 
   it('deployment rejects a zero registry or asset', async () => {

@@ -16,6 +16,7 @@ const { rpc, sendRaw, send, revertOf } = txHelpers(() => anvil.rpcUrl, decodeReg
 let owner: Hex
 let relayer: Hex
 let artifactAbi: Abi
+const ZERO: Hex = `0x${'00'.repeat(32)}`
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 
 /** Four operators (sorted by address) and one outsider, from fixed keys. */
@@ -184,7 +185,7 @@ describe('certificates', () => {
     const ev = decodeEventLog({ abi: ARK_REGISTRY_ABI, data: r.logs[0]!.data, topics: r.logs[0]!.topics as [Hex, ...Hex[]] })
     expect(getAddress(r.logs[0]!.address)).toBe(registry)
     expect(ev.eventName).toBe('CertificateSubmitted')
-    expect(ev.args).toEqual({ adapterKey: registryAdapterKey(body.adapterId, configHash), blockNumber: body.blockNumber, stateRoot: body.stateRoot, blockHash: body.blockHash, snapshotCid: toHex(body.snapshotCid.bytes), weight: 3n })
+    expect(ev.args).toEqual({ adapterKey: registryAdapterKey(body.adapterId, configHash), blockNumber: body.blockNumber, kind: 0, stateRoot: body.stateRoot, blockHash: body.blockHash, snapshotCid: toHex(body.snapshotCid.bytes), weight: 3n })
     expect(await view<Hex>(registry, 'recordedRoot', [body.adapterId, configHash, body.blockNumber])).toBe(body.stateRoot)
     expect(await view<Hex>(registry, 'adapterKey', [body.adapterId, configHash])).toBe(registryAdapterKey(body.adapterId, configHash))
 
@@ -214,6 +215,8 @@ describe('certificates', () => {
       await rpc('evm_mine')
       const h = await head()
       fresh = { ...body, blockNumber: h.number, blockHash: h.hash }
+      // and one more: an eth_call at "latest" runs as the latest block, for which a certificate is FutureBlock
+      await rpc('evm_mine')
     })
 
     it('2-of-4 is below the threshold', async () => {
@@ -264,9 +267,11 @@ describe('certificates', () => {
       await expectRevert(relayer, registry, submit({ ...c1, body: fresh }), 'InvalidSignature')
     })
 
-    it('a block hash that is not the chain’s, a zero root, no signatures, length mismatch', async () => {
+    it('a block hash that is not the chain’s, the current or a future block, no signatures, length mismatch', async () => {
       await expectRevert(relayer, registry, submit(await sign({ ...fresh, blockHash: keccak256(toHex('fork')) }, ops.slice(0, 3))), 'BlockHashMismatch')
-      await expectRevert(relayer, registry, submit(await sign({ ...fresh, stateRoot: `0x${'00'.repeat(32)}` }, ops.slice(0, 3))), 'ZeroStateRoot')
+      const next = (await head()).number + 1n
+      await expectRevert(relayer, registry, submit(await sign({ ...fresh, blockNumber: next }, ops.slice(0, 3))), 'FutureBlock')
+      await expectRevert(relayer, registry, submit(await sign({ ...fresh, blockNumber: next + 100n }, ops.slice(0, 3))), 'FutureBlock')
       await expectRevert(relayer, registry, submit({ body: fresh, signatures: [] }), 'NoSignatures')
       const c = await sign(fresh, ops.slice(0, 3))
       const data = encodeFunctionData({ abi: ARK_REGISTRY_ABI, functionName: 'submitCertificate', args: [attestationTuple(fresh), c.signatures.map((s) => getAddress(s.signer)), c.signatures.slice(1).map((s) => s.signature)] })
@@ -274,17 +279,86 @@ describe('certificates', () => {
       expect(await view<Hex>(registry, 'recordedRoot', [fresh.adapterId, configHash, fresh.blockNumber])).toBe(`0x${'00'.repeat(32)}`)
     })
 
-    it('the set at the certificate’s block decides, whatever governance did since', async () => {
+    it('the set at the certificate’s block decides, whatever governance did since (removal, late addition)', async () => {
       const c = await sign(fresh, ops.slice(0, 3))
       await send(owner, registry, gov('removeOperator', [ops[0]!.address])) // 3 left, threshold 3
       const then = await readOperatorSet(source(), registry, fresh.blockHash)
       const now = await readOperatorSet(source(), registry, (await head()).hash)
       expect(await verifyCertificate(c, then)).toEqual({ weight: 3n })
       await expect(verifyCertificate(c, now)).rejects.toBeInstanceOf(ProtocolError)
-      // the contract checks the current set
-      await expectRevert(relayer, registry, submit(c), 'UnknownSigner')
+      // the contract checks the set at the certificate's block, as the off-chain reader does
+      expect(await view<bigint>(registry, 'weightAt', [ops[0]!.address, fresh.blockNumber])).toBe(1n)
+      expect(await view<bigint>(registry, 'weightAt', [ops[0]!.address, (await head()).number])).toBe(0n)
+      expect(await view<bigint>(registry, 'totalWeightAt', [fresh.blockNumber])).toBe(4n)
+      expect(await view<bigint>(registry, 'thresholdAt', [fresh.blockNumber])).toBe(3n)
+      const r = await send(relayer, registry, submit(c))
+      expect(r.logs).toHaveLength(1)
+      expect(await view<Hex>(registry, 'recordedRoot', [fresh.adapterId, configHash, fresh.blockNumber])).toBe(fresh.stateRoot)
+
+      // a signer added after a block cannot sign for it, even though it is an operator now
+      await rpc('evm_mine')
+      const h = await head()
+      const later: AttestationBody = { ...body, blockNumber: h.number, blockHash: h.hash }
+      await send(owner, registry, gov('addOperator', [outsider.address, 1n])) // 4 operators again, threshold 3
+      const withOutsider = await sign(later, [ops[1]!, ops[2]!, outsider])
+      await expectRevert(relayer, registry, submit(withOutsider), 'UnknownSigner')
+      await expectRevert(relayer, registry, submit(await sign(later, ops.slice(0, 3))), 'UnknownSigner') // ops[0] was removed before
+      expect((await send(relayer, registry, submit(await sign(later, ops.slice(1))))).logs).toHaveLength(1)
+      // and for a block after the addition, the outsider signs and the removed operator cannot
+      await rpc('evm_mine')
+      const h2 = await head()
+      const after: AttestationBody = { ...body, blockNumber: h2.number, blockHash: h2.hash }
+      await rpc('evm_mine')
+      await expectRevert(relayer, registry, submit(await sign(after, ops.slice(0, 3))), 'UnknownSigner')
+      expect((await send(relayer, registry, submit(await sign(after, [ops[1]!, ops[2]!, outsider])))).logs).toHaveLength(1)
+      await send(owner, registry, gov('removeOperator', [outsider.address]))
       await send(owner, registry, gov('addOperator', [ops[0]!.address, 1n]))
-      expect((await send(relayer, registry, submit(c))).logs).toHaveLength(1)
     })
+
+    it('kinds are recorded separately; the empty snapshot (stateRoot 0) is recordable; conflicts are per kind', async () => {
+      await rpc('evm_mine')
+      const h = await head()
+      await rpc('evm_mine')
+      const b0: AttestationBody = { ...body, blockNumber: h.number, blockHash: h.hash, stateRoot: ZERO }
+      const key = registryAdapterKey(b0.adapterId, configHash)
+      expect(await view<boolean>(registry, 'isRecorded', [b0.adapterId, configHash, 0, b0.blockNumber])).toBe(false)
+      const r = await send(relayer, registry, submit(await sign(b0, ops.slice(1))))
+      expect(r.logs).toHaveLength(1)
+      expect(decodeEventLog({ abi: ARK_REGISTRY_ABI, data: r.logs[0]!.data, topics: r.logs[0]!.topics as [Hex, ...Hex[]] }).args).toMatchObject({ kind: 0, stateRoot: ZERO })
+      expect(await view<boolean>(registry, 'isRecorded', [b0.adapterId, configHash, 0, b0.blockNumber])).toBe(true)
+      expect(await view<readonly [Hex, boolean]>(registry, 'recordOf', [key, 0, b0.blockNumber])).toEqual([ZERO, true])
+      // same empty root again: a no-op; a non-empty root for the same block: a conflict
+      expect((await send(relayer, registry, submit(await sign(b0, ops.slice(0, 3))))).logs).toHaveLength(0)
+      const rootA = keccak256(toHex('restitution A'))
+      await expectRevert(relayer, registry, submit(await sign({ ...b0, stateRoot: rootA }, ops.slice(0, 3))), 'ConflictingRoot')
+      // kind 2 at the same block is another record
+      const b2: AttestationBody = { ...b0, kind: 2, stateRoot: rootA }
+      const r2 = await send(relayer, registry, submit(await sign(b2, ops.slice(0, 3))))
+      expect(decodeEventLog({ abi: ARK_REGISTRY_ABI, data: r2.logs[0]!.data, topics: r2.logs[0]!.topics as [Hex, ...Hex[]] }).args).toMatchObject({ kind: 2, stateRoot: rootA })
+      expect(await view<Hex>(registry, 'recordedRoot', [b0.adapterId, configHash, 2, b0.blockNumber])).toBe(rootA)
+      expect(await view<Hex>(registry, 'recordedRoot', [b0.adapterId, configHash, 0, b0.blockNumber])).toBe(ZERO)
+      expect(await view<boolean>(registry, 'isRecorded', [b0.adapterId, configHash, 1, b0.blockNumber])).toBe(false)
+      const conflict = await revertOf(relayer, registry, submit(await sign({ ...b2, stateRoot: keccak256(toHex('restitution B')) }, ops.slice(0, 3))))
+      expect(conflict).toBe('ConflictingRoot')
+      // the 3-argument recordedRoot is kind 0
+      expect(await view<Hex>(registry, 'recordedRoot', [b0.adapterId, configHash, b0.blockNumber])).toBe(ZERO)
+    })
+  })
+})
+
+describe('blocks before the registry existed', () => {
+  it('the constructor set applies to earlier blocks; a later change does not reach back', async () => {
+    await rpc('evm_mine')
+    const early = await head()
+    await rpc('evm_mine')
+    const d = await deployRegistry({ rpcUrl: anvil.rpcUrl, owner, operators: ops.slice(0, 3).map((o) => ({ address: o.address, weight: 1n })) })
+    expect(d.deployBlock).toBeGreaterThan(early.number)
+    // the outsider joins after deployment: it still cannot sign for the pre-deployment block
+    await send(owner, d.address, gov('addOperator', [outsider.address, 1n]))
+    const b: AttestationBody = { chainId: 31337n, adapterId: 'erc20-balances', configHash: keccak256(toHex('pre')), blockNumber: early.number, blockHash: early.hash, snapshotCid: encodeBlock({ type: 'ark.test.snapshot', block: early.number }).cid, stateRoot: keccak256(toHex('pre root')), specVersion: 1, kind: 0 }
+    const sign = async (signers: readonly PrivateKeyAccount[]): Promise<Certificate> => certificateFrom(await Promise.all(signers.map((s) => signAttestation(b, s.address, (digest) => s.sign({ hash: digest })))))
+    await expectRevert(relayer, d.address, submitCertificateCalldata(await sign([ops[0]!, ops[1]!, outsider])), 'UnknownSigner')
+    expect(await view<bigint>(d.address, 'thresholdAt', [early.number])).toBe(3n)
+    expect((await send(relayer, d.address, submitCertificateCalldata(await sign(ops.slice(0, 3))))).logs).toHaveLength(1)
   })
 })
