@@ -5,7 +5,7 @@ import type { Address } from '../../protocol/operator-set.ts'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import { redact } from '../../snapshot/chain/errors.ts'
 import { sleep } from '../../snapshot/chain/rpc.ts'
-import { ARK_REGISTRY_ABI, attestationTuple } from '../chain/registry.ts'
+import { ARK_REGISTRY_ABI, attestationTuple, registryAdapterKey } from '../chain/registry.ts'
 import { walletClients, type WalletClients } from '../chain/wallet.ts'
 import { scrubUrls } from '../watchdog/errors.ts'
 
@@ -48,8 +48,6 @@ interface Pending {
   cert: Certificate
   heldAt: number
 }
-
-const ZERO: Hex = `0x${'00'.repeat(32)}`
 
 /**
  * Anchoring relayer (issue 14, optional): submits each certificate the node holds to ArkRegistry.
@@ -119,10 +117,11 @@ export class AnchorRelayer {
     }
   }
 
-  private async recorded(cert: Certificate): Promise<Hex> {
+  /** The root recorded for the certificate's (scope, kind, block), or undefined (the empty snapshot's root 0 counts as recorded). */
+  private async recorded(cert: Certificate): Promise<Hex | undefined> {
     const b = cert.body
-    const root = await this.clients.reader.readContract({ address: this.init.registry, abi: ARK_REGISTRY_ABI, functionName: 'recordedRoot', args: [b.adapterId, b.configHash, b.blockNumber] })
-    return root.toLowerCase() as Hex
+    const [root, recorded] = await this.clients.reader.readContract({ address: this.init.registry, abi: ARK_REGISTRY_ABI, functionName: 'recordOf', args: [registryAdapterKey(b.adapterId, b.configHash), b.kind, b.blockNumber] })
+    return recorded ? (root.toLowerCase() as Hex) : undefined
   }
 
   private async relay(p: Pending): Promise<RelayResult> {
@@ -138,7 +137,7 @@ export class AnchorRelayer {
           log.debug(fields, 'relayer: already recorded; not sending')
           return 'already-recorded'
         }
-        if (before !== ZERO) {
+        if (before !== undefined) {
           log.error({ ...fields, recorded: before, certified: b.stateRoot }, 'relayer: the registry records another root for this checkpoint; not sending (investigate: a conflicting certificate was anchored)')
           return 'conflicting'
         }
@@ -157,7 +156,8 @@ export class AnchorRelayer {
       } catch (err) {
         if (signal.aborted) throw err
         const refusal = registryRefusal(err)
-        if (refusal !== undefined) {
+        // FutureBlock: the certificate is for the head block, which the registry checks only once it is past
+        if (refusal !== undefined && refusal !== 'FutureBlock') {
           // a refusal is the registry's answer about this certificate: retrying sends the same refusal
           log.error({ ...fields, refusal }, `relayer: the registry refuses the certificate (${refusal}); not retried`)
           return 'refused'

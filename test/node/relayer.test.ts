@@ -31,6 +31,8 @@ async function body(tag: string): Promise<AttestationBody> {
   await rpc('evm_mine')
   const h = await rpc<{ number: string; hash: Hex }>('eth_getBlockByNumber', ['latest', false])
   const snapshot = encodeBlock({ type: 'ark.test.relay', tag })
+  // the registry checks a certificate only once its block is past (FutureBlock otherwise)
+  await rpc('evm_mine')
   return { chainId: 31337n, adapterId: 'perp-reference', configHash: keccak256(toHex('relay config')), blockNumber: BigInt(h.number), blockHash: h.hash, snapshotCid: snapshot.cid, stateRoot: keccak256(snapshot.bytes), specVersion: 1, kind: 0 }
 }
 
@@ -117,5 +119,5 @@ describe('anchoring relayer', () => {
 })
 
 function encodeRecordedRoot(b: AttestationBody): Hex {
-  return encodeFunctionData({ abi: ARK_REGISTRY_ABI, functionName: 'recordedRoot', args: [b.adapterId, b.configHash, b.blockNumber] })
+  return encodeFunctionData({ abi: ARK_REGISTRY_ABI, functionName: 'recordedRoot', args: [b.adapterId, b.configHash, b.kind, b.blockNumber] })
 }
