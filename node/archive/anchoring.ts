@@ -2,9 +2,7 @@ import type { Hex } from 'viem'
 import type { AttestationBody } from '../../protocol/attestation.ts'
 import { pinnedCall } from '../../snapshot/chain/pinned-call.ts'
 import type { ChainSource } from '../../snapshot/chain/source.ts'
-import { ARK_REGISTRY_ABI } from '../chain/registry.ts'
-
-const ZERO_ROOT = `0x${'00'.repeat(32)}`
+import { ARK_REGISTRY_ABI, registryAdapterKey } from '../chain/registry.ts'
 
 /** Whether a certified checkpoint's stateRoot is recorded in ArkRegistry (what the explorer shows). */
 export interface Anchoring {
@@ -26,7 +24,7 @@ export interface AnchoringInit {
 }
 
 /**
- * Reads `recordedRoot(adapterId, configHash, block)` at the finalized head (a pinned call, so a
+ * Reads `recordOf(adapterKey, kind, block)` at the finalized head (a pinned call, so a
  * reorg cannot mix answers). A recorded root never changes (the registry refuses a second one),
  * so "anchored" and "conflicting" are kept; "not-anchored" is read again once the head moves.
  * Concurrent asks for one checkpoint share one read.
@@ -63,8 +61,10 @@ export class AnchoringReader {
   private async read(body: AttestationBody, head: bigint): Promise<Anchoring> {
     const { source, registry, signal } = this.init
     const header = await source.agreedHeader(head, signal)
-    const root = (await pinnedCall<Hex>(source, registry, ARK_REGISTRY_ABI, 'recordedRoot', [body.adapterId, body.configHash, body.kind, body.blockNumber], header.hash, signal)).toLowerCase() as Hex
-    const status = root === ZERO_ROOT ? 'not-anchored' : root === body.stateRoot.toLowerCase() ? 'anchored' : 'conflicting'
+    // recordOf, not recordedRoot: the empty snapshot's root is zero and must still read as anchored
+    const [raw, recorded] = await pinnedCall<readonly [Hex, boolean]>(source, registry, ARK_REGISTRY_ABI, 'recordOf', [registryAdapterKey(body.adapterId, body.configHash), body.kind, body.blockNumber], header.hash, signal)
+    const root = raw.toLowerCase() as Hex
+    const status = !recorded ? 'not-anchored' : root === body.stateRoot.toLowerCase() ? 'anchored' : 'conflicting'
     return { registry, status, recordedRoot: status === 'not-anchored' ? null : root, readAt: head.toString() }
   }
 }

@@ -97,4 +97,18 @@ describe('anchoring status', () => {
     expect(res.status).toBe(503)
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('DEPENDENCY_FAILED')
   }, 60_000)
+
+  it('an anchored empty snapshot (stateRoot zero) reads as anchored, not as nothing recorded', async () => {
+    const h = await latest()
+    const snapshot = encodeBlock({ type: 'ark.test.anchor.empty', block: h.number })
+    const body: AttestationBody = { chainId: 31337n, adapterId: 'perp-reference', configHash: keccak256(toHex('anchor config')), blockNumber: h.number, blockHash: h.hash, snapshotCid: snapshot.cid, stateRoot: `0x${'00'.repeat(32)}`, specVersion: 1, kind: 0 }
+    const cert = await certify(body, OP.slice(0, 3))
+    await rpc('evm_mine')
+    const from = (await rpc<string[]>('eth_accounts'))[0]!
+    await rpc('eth_sendTransaction', [{ from, to: registry, data: submitCertificateCalldata(cert), gas: '0x1000000' }])
+    await rpc('evm_mine')
+    head = (await latest()).number
+    const reader = new AnchoringReader({ source, registry, finalizedHead: () => head, signal: new AbortController().signal })
+    expect(await reader.status(body)).toEqual({ registry, status: 'anchored', recordedRoot: body.stateRoot, readAt: head.toString() })
+  })
 })
