@@ -123,6 +123,8 @@ export function registryTrust(init: RegistryTrustInit): TrustRoot {
       if (from > head.number) return undefined
       for (const log of await source.logs([registry], from, head.number, signal)) {
         if (log.topics[0] !== topics[0]!.toLowerCase() || log.topics[1] !== key.toLowerCase() || log.topics[2] === undefined) continue
+        // only snapshots (kind 0 scheduled, 1 emergency) can be newer states; a restitution table (kind 2) is not one
+        if (log.topics[3] !== undefined && BigInt(log.topics[3]) > 1n) continue
         const block = BigInt(log.topics[2])
         if (newest === undefined || block > newest) newest = block
       }
