@@ -2,7 +2,7 @@ import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import { closeSources, fetchLocated, locateCertified, type FetchOptions } from './fetch.ts'
-import { openReusable, type ReusableBlocks } from './incremental.ts'
+import { openReusable, reusableFrom, type ReusableBlocks } from './incremental.ts'
 import { pruneMirror, readLatest, switchLatest } from './mirror-dir.ts'
 import { writeSnapshotDir } from './snapshot-dir.ts'
 import type { FetchSource } from './source.ts'
@@ -172,7 +172,6 @@ async function mirrorRound(o: MirrorOptions, held: Held | undefined, keep: numbe
     await r.staging.remove()
     const pruned = await pruneMirror(o.dir, keep, name)
     const st = r.stats
-    const store = r.store
     o.onCheckpoint?.({
       block: b.blockNumber,
       kind: b.kind,
@@ -186,7 +185,7 @@ async function mirrorRound(o: MirrorOptions, held: Held | undefined, keep: numbe
       pruned,
     })
     // the verified blocks stay in memory for the next checkpoint: no second read of the directory
-    return { block: b.blockNumber, name, reuse: { has: (cid) => store.has(cid), get: (cid) => store.get(cid), describe: out, block: b.blockNumber } }
+    return { block: b.blockNumber, name, reuse: await reusableFrom(r, out) }
   } finally {
     await closeSources(sources)
   }
