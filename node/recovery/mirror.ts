@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import { closeSources, fetchLocated, locateCertified, type FetchOptions } from './fetch.ts'
 import { openReusable, reusableFrom, type ReusableBlocks } from './incremental.ts'
+import { lockMirror } from './mirror-lock.ts'
 import { pruneMirror, readLatest, switchLatest } from './mirror-dir.ts'
 import { writeSnapshotDir } from './snapshot-dir.ts'
 import type { FetchSource } from './source.ts'
@@ -94,7 +95,9 @@ export function statusLine(s: MirroredCheckpoint): string {
  * complete directory; a restart checks that directory again against the
  * trust root, reuses its blocks and resumes a staged fetch. A source that
  * lags behind can never move `latest` back: only a higher block replaces it.
- * Returns when `signal` aborts (or after one idle round with `once`).
+ * One mirror per directory: `D/.mirror.lock` (mirror-lock.ts) is taken
+ * first, a stale one (its process gone) taken over with a notice. Returns
+ * when `signal` aborts (or after one idle round with `once`).
  */
 export async function runMirror(o: MirrorOptions): Promise<void> {
   const keep = o.keep ?? MIRROR_DEFAULTS.keep
@@ -104,6 +107,15 @@ export async function runMirror(o: MirrorOptions): Promise<void> {
   } catch (err) {
     throw new ArkError('IO', `cannot create ${o.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; pass a --dir you can write to`, { cause: err })
   }
+  const lock = await lockMirror(o.dir, o.onNotice)
+  try {
+    await follow(o, keep, pollMs)
+  } finally {
+    await lock.release()
+  }
+}
+
+async function follow(o: MirrorOptions, keep: number, pollMs: number): Promise<void> {
   let held = await openHeld(o)
   if (o.signal.aborted) return
   await pruneMirror(o.dir, keep, held?.name)
