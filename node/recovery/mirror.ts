@@ -3,13 +3,20 @@ import { join } from 'node:path'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import { closeSources, fetchLocated, locateCertified, type FetchOptions } from './fetch.ts'
 import { openReusable, reusableFrom, type ReusableBlocks } from './incremental.ts'
+import { followCertificates } from './mirror-gossip.ts'
 import { lockMirror } from './mirror-lock.ts'
 import { pruneMirror, readLatest, switchLatest } from './mirror-dir.ts'
 import { writeSnapshotDir } from './snapshot-dir.ts'
 import type { FetchSource } from './source.ts'
 import type { TrustRoot } from './trust.ts'
 
-export const MIRROR_DEFAULTS = Object.freeze({ keep: 3, pollMs: 10_000 })
+export const MIRROR_DEFAULTS = Object.freeze({
+  keep: 3,
+  pollMs: 10_000,
+  /** a gossiped certificate the sources do not serve yet is asked for again after this long, at most hintTries times */
+  hintRetryMs: 500,
+  hintTries: 20,
+})
 
 export interface MirrorOptions {
   /** fresh, untrusted sources for one round (closed after it): the same kinds `ark fetch` takes */
@@ -31,6 +38,12 @@ export interface MirrorOptions {
   onNotice?: (message: string) => void
   /** stop after the first round that finds nothing newer than what is held (e.g. cron) */
   once?: boolean
+  /**
+   * archive nodes' libp2p addresses to follow certificates from over gossip
+   * (one long-lived client for the mirror's life, mirror-gossip.ts): a
+   * certificate heard starts a round at once; polling stays the fallback
+   */
+  gossipPeers?: string[]
 }
 
 export interface MirroredCheckpoint {
@@ -119,6 +132,45 @@ async function follow(o: MirrorOptions, keep: number, pollMs: number): Promise<v
   let held = await openHeld(o)
   if (o.signal.aborted) return
   await pruneMirror(o.dir, keep, held?.name)
+  // gossip: a certificate heard for a newer block wakes the loop (an untrusted hint: the round verifies);
+  // a hint the sources cannot answer yet (a node indexes a certificate once its blocks are stored) is retried briefly
+  let hint: bigint | undefined
+  let hintTries = 0
+  let wake = new AbortController()
+  const peers = o.gossipPeers ?? []
+  const gossip =
+    peers.length === 0 || o.once === true
+      ? undefined
+      : await followCertificates({
+          peers,
+          chainId: o.chainId,
+          adapterId: o.adapterId,
+          onNotice: (m) => o.onNotice?.(m),
+          onCertificate: (block) => {
+            if ((held !== undefined && block <= held.block) || (hint !== undefined && block <= hint)) return
+            hint = block
+            hintTries = 0
+            wake.abort()
+          },
+        })
+  try {
+    await poll(o, held, keep, pollMs, {
+      next: (h) => (held = h),
+      pause: async () => {
+        const pending = hint !== undefined && (held === undefined || hint > held.block) && hintTries++ < MIRROR_DEFAULTS.hintTries
+        if (!pending) hint = undefined
+        await sleep(pending ? Math.min(pollMs, MIRROR_DEFAULTS.hintRetryMs) : pollMs, AbortSignal.any([o.signal, wake.signal]))
+        wake = new AbortController()
+      },
+    })
+  } finally {
+    await gossip?.stop()
+  }
+}
+
+/** The polling loop: a round, then (if nothing newer) a pause, until aborted. */
+async function poll(o: MirrorOptions, start: Held | undefined, keep: number, pollMs: number, hooks: { next(h: Held): void; pause(): Promise<void> }): Promise<void> {
+  let held = start
   // the same source failing every poll is said once, until it recovers or fails differently
   let said = new Set<string>()
   while (!o.signal.aborted) {
@@ -135,9 +187,9 @@ async function follow(o: MirrorOptions, keep: number, pollMs: number): Promise<v
       notice(`round failed: ${(err as Error).message}; trying again in ${pollMs} ms`)
     }
     said = notices
-    if (newer !== undefined) held = newer
+    if (newer !== undefined) hooks.next((held = newer))
     else if (o.once === true) return
-    if (newer === undefined) await sleep(pollMs, o.signal)
+    else await hooks.pause()
   }
 }
 
