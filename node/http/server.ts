@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 import type { Service } from '../p2p/service.ts'
-import { sendGatewayError, serveIpfs } from './gateway.ts'
+import { BLOCK_BATCH_LIMITS, sendGatewayError, serveBlockBatch, serveIpfs } from './gateway.ts'
 import { PROM_CONTENT_TYPE, type Counter, type Histogram, type PromRegistry } from './metrics.ts'
 import { HttpError, sendJSON, sendJSONError, sendText } from './respond.ts'
 import { background } from '../util/background.ts'
@@ -27,6 +27,7 @@ import { authorized, methodNotAllowed, parseBlockNumber, parseCheckpointRange, p
  *   GET  /healthz                         200 "ok" or 503 with the reasons (alive: restart when failing)
  *   GET  /readyz                          200 "ok" or 503 with the reasons (caught up with the certified head, enough peers)
  *   GET  /ipfs/{cid}                      trustless gateway: raw block or CAR
+ *   POST /v1/blocks                       blocks by CID (one per line) as one CAR: incremental fetch
  *   POST /v1/admin/snapshot               take a snapshot now (bearer token)
  *   GET  /v1/checkpoints/{block}/summary, /v1/checkpoints/{block}/accounts/{address}, /v1/diff, /v1/totals,
  *        /v1/checkpoints/{block}/anchor, /v1/divergences, /v1/operators
@@ -229,6 +230,9 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
       case 'routing_providers':
         if (!read) throw methodNotAllowed('GET, HEAD')
         return serveProviders(req, res, url, view.blocks, view.provider)
+      case 'blocks':
+        if (method !== 'POST') throw methodNotAllowed('POST')
+        return serveBlockBatch(req, res, await readBody(req, BLOCK_BATCH_LIMITS.maxBodyBytes), gatewayCtx())
       case 'admin_snapshot': {
         const admin = view.admin
         if (tokenDigest === undefined || admin === undefined) throw new HttpError(404, 'NOT_FOUND', 'no such endpoint')
@@ -304,7 +308,7 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
         res.destroy()
         return
       }
-      if (r === 'ipfs') sendGatewayError(res, e)
+      if (r === 'ipfs' || r === 'blocks') sendGatewayError(res, e)
       else sendJSONError(res, e)
     }
   }

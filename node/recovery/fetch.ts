@@ -11,6 +11,7 @@ import { Staging } from './staging.ts'
 import { fetchReusing, type ReusableBlocks } from './incremental.ts'
 import { asTrustRoot, verifyAgainst, type TrustRoot } from './trust.ts'
 import { openCertifiedSnapshot } from './verify.ts'
+import { verifyIncrementally } from './verify-incremental.ts'
 import { WaitingStore } from './waiting-store.ts'
 
 export type { BlockQuery } from './source.ts'
@@ -60,7 +61,8 @@ export interface FetchOptions {
   onProgress?: (p: FetchProgress) => void
   /**
    * blocks of an earlier verified snapshot (`ark fetch --from`, see openReusable):
-   * only blocks it does not hold are fetched, one by one
+   * only blocks it does not hold are fetched; with its verified snapshot
+   * (`previous`) only what changed is verified (verify-incremental.ts)
    */
   reuse?: ReusableBlocks
   /** human-readable notes: resuming, discarding an old staging dir, a source dropped */
@@ -213,15 +215,24 @@ export async function fetchLocated(o: FetchOptions, at: CertifiedLocation): Prom
   const waiting = new WaitingStore(staging)
   let verifyFailure: { err: unknown } | undefined
   const verifyFailed = new AbortController()
-  // every block in staging was hash-checked on arrival (sources) or on resume (Staging.open): no second sha256 pass
-  const verifying = openCertifiedSnapshot(at.certificate, waiting, { blocksChecked: true }).catch((err: unknown) => {
+  const noteFailure = (err: unknown): never => {
     if (verifyFailure === undefined && !waiting.failedWith(err)) {
       verifyFailure = { err }
       verifyFailed.abort(err)
     }
     throw err
-  })
-  verifying.catch(() => {})
+  }
+  // every block in staging was hash-checked on arrival (sources) or on resume (Staging.open): no second sha256 pass.
+  // With a verified earlier snapshot the check waits for the blocks and does work in proportion to the change
+  const previous = o.reuse?.previous
+  const verifying = previous === undefined ? openCertifiedSnapshot(at.certificate, waiting, { blocksChecked: true }).catch(noteFailure) : undefined
+  verifying?.catch(() => {})
+  const verifyHeld = async (): Promise<Snapshot<unknown, unknown>> => {
+    if (verifying !== undefined) return verifying
+    const inc = await verifyIncrementally(at.certificate, staging, previous!).catch(noteFailure)
+    // another record schema than the earlier snapshot's: verified in full
+    return inc?.snapshot ?? openCertifiedSnapshot(at.certificate, staging, { blocksChecked: true }).catch(noteFailure)
+  }
   const parent = o.signal === undefined ? verifyFailed.signal : AbortSignal.any([o.signal, verifyFailed.signal])
   try {
     for (let index = at.index; index < o.sources.length; index++) {
@@ -238,7 +249,7 @@ export async function fetchLocated(o: FetchOptions, at: CertifiedLocation): Prom
         phase = 'verify'
         report()
         const tv = performance.now()
-        const snapshot = await verifying
+        const snapshot = await verifyHeld()
         const verifyMs = performance.now() - tv
         done = true
         const source = staging.added.blocks > before || index === at.index ? src.name : at.source

@@ -1,7 +1,8 @@
 import { CID } from 'multiformats/cid'
 import { CarStreamReader } from '../../snapshot/car/stream.ts'
 import { httpTarget } from '../../snapshot/chain/errors.ts'
-import { checkBlock } from '../../snapshot/codec/block.ts'
+import { checkBlock, MAX_BLOCK_BYTES } from '../../snapshot/codec/block.ts'
+import { BLOCK_BATCH_LIMITS } from '../http/gateway.ts'
 import { blockLinks } from '../../snapshot/codec/links.ts'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import { missingRoots } from '../../snapshot/dag/walk.ts'
@@ -113,6 +114,54 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
     return false
   }
 
+  /** false once the gateway answered POST /v1/blocks with 404/405 (a node without the batch endpoint) */
+  let batchable = true
+
+  /**
+   * One POST /v1/blocks for `ask`: every block of the answer must be one asked
+   * for and not sent before; each is hash-checked and kept. Returns how many
+   * arrived, or undefined when the gateway has no batch endpoint.
+   */
+  async function postBatch(ask: CID[], staging: Staging, ctx: SourceContext): Promise<number | undefined> {
+    const path = '/v1/blocks'
+    const res = await f(`${target.url}${path}`, { method: 'POST', signal: ctx.signal, headers: { accept: CAR_ACCEPT, 'content-type': 'text/plain', ...target.headers }, body: ask.map((c) => c.toString()).join('\n') })
+    ctx.progress()
+    if (res.status === 404 || res.status === 405) {
+      await res.body?.cancel().catch(() => {})
+      batchable = false
+      return undefined
+    }
+    if (!res.ok) {
+      const bytes = await readBounded(res, 'error', `POST ${path}`).catch(() => new Uint8Array(0))
+      throw new SourceError(`POST ${path}: HTTP ${res.status} (${Buffer.from(bytes).toString('utf8').trim().slice(0, 200)})`)
+    }
+    if (res.body === null) throw new SourceError(`POST ${path}: empty body`)
+    const asked = new Set(ask.map((c) => cidKey(c)))
+    const reader = new CarStreamReader()
+    let got = 0
+    let bytes = 0
+    try {
+      for await (const chunk of res.body) {
+        ctx.progress()
+        for (const b of reader.push(chunk)) {
+          const key = cidKey(b.cid)
+          if (!asked.delete(key)) throw new SourceError(`POST ${path} sent block ${b.cid.toString()}, which was not asked for (or sent it twice)`)
+          bytes += b.bytes.length
+          if (bytes > BLOCK_BATCH_LIMITS.maxBytes + MAX_BLOCK_BYTES) throw new SourceError(`POST ${path} sent more than ${BLOCK_BATCH_LIMITS.maxBytes} bytes of blocks`)
+          checkBlock(b.cid, b.bytes)
+          staging.put(b)
+          got++
+        }
+      }
+    } catch (err) {
+      if (ctx.signal.aborted) throw ctx.signal.reason
+      if (err instanceof ArkError) throw err
+      throw new SourceError(`POST ${path}: the CAR was cut short after ${reader.offset} bytes (${(err as Error).message})`, { cause: err })
+    }
+    reader.end()
+    return got
+  }
+
   return {
     kind: 'gateway',
     name: target.shown,
@@ -156,6 +205,29 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
       } finally {
         ctx.signal.removeEventListener('abort', onAbort)
       }
+    },
+    async fetchBlockBatch(cids, staging, ctx): Promise<boolean> {
+      if (!batchable) return false
+      let want = cids.filter((c) => !staging.has(c))
+      const chunks: CID[][] = []
+      for (let i = 0; i < want.length; i += BLOCK_BATCH_LIMITS.maxCids) chunks.push(want.slice(i, i + BLOCK_BATCH_LIMITS.maxCids))
+      let next = 0
+      const worker = async (): Promise<void> => {
+        while (next < chunks.length && batchable) {
+          // an answer is capped in bytes: what it left out is asked for again, as long as each answer brings something
+          for (let ask = chunks[next++]!; ask.length > 0; ) {
+            const got = await postBatch(ask, staging, ctx)
+            if (got === undefined) return
+            if (got === 0) throw new SourceError(`lacks block ${ask[0]!.toString()} (POST /v1/blocks left it out)`)
+            ask = ask.filter((c) => !staging.has(c))
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker))
+      if (!batchable) return false
+      want = want.filter((c) => !staging.has(c))
+      if (want.length > 0) throw new SourceError(`lacks block ${want[0]!.toString()}`)
+      return true
     },
     async close(): Promise<void> {},
   }

@@ -2,13 +2,21 @@ import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import { closeSources, fetchLocated, locateCertified, type FetchOptions } from './fetch.ts'
-import { openReusable, type ReusableBlocks } from './incremental.ts'
+import { openReusable, reusableFrom, type ReusableBlocks } from './incremental.ts'
+import { followCertificates } from './mirror-gossip.ts'
+import { lockMirror } from './mirror-lock.ts'
 import { pruneMirror, readLatest, switchLatest } from './mirror-dir.ts'
 import { writeSnapshotDir } from './snapshot-dir.ts'
 import type { FetchSource } from './source.ts'
 import type { TrustRoot } from './trust.ts'
 
-export const MIRROR_DEFAULTS = Object.freeze({ keep: 3, pollMs: 10_000 })
+export const MIRROR_DEFAULTS = Object.freeze({
+  keep: 3,
+  pollMs: 10_000,
+  /** a gossiped certificate the sources do not serve yet is asked for again after this long, at most hintTries times */
+  hintRetryMs: 500,
+  hintTries: 20,
+})
 
 export interface MirrorOptions {
   /** fresh, untrusted sources for one round (closed after it): the same kinds `ark fetch` takes */
@@ -30,6 +38,12 @@ export interface MirrorOptions {
   onNotice?: (message: string) => void
   /** stop after the first round that finds nothing newer than what is held (e.g. cron) */
   once?: boolean
+  /**
+   * archive nodes' libp2p addresses to follow certificates from over gossip
+   * (one long-lived client for the mirror's life, mirror-gossip.ts): a
+   * certificate heard starts a round at once; polling stays the fallback
+   */
+  gossipPeers?: string[]
 }
 
 export interface MirroredCheckpoint {
@@ -94,7 +108,9 @@ export function statusLine(s: MirroredCheckpoint): string {
  * complete directory; a restart checks that directory again against the
  * trust root, reuses its blocks and resumes a staged fetch. A source that
  * lags behind can never move `latest` back: only a higher block replaces it.
- * Returns when `signal` aborts (or after one idle round with `once`).
+ * One mirror per directory: `D/.mirror.lock` (mirror-lock.ts) is taken
+ * first, a stale one (its process gone) taken over with a notice. Returns
+ * when `signal` aborts (or after one idle round with `once`).
  */
 export async function runMirror(o: MirrorOptions): Promise<void> {
   const keep = o.keep ?? MIRROR_DEFAULTS.keep
@@ -104,9 +120,57 @@ export async function runMirror(o: MirrorOptions): Promise<void> {
   } catch (err) {
     throw new ArkError('IO', `cannot create ${o.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; pass a --dir you can write to`, { cause: err })
   }
+  const lock = await lockMirror(o.dir, o.onNotice)
+  try {
+    await follow(o, keep, pollMs)
+  } finally {
+    await lock.release()
+  }
+}
+
+async function follow(o: MirrorOptions, keep: number, pollMs: number): Promise<void> {
   let held = await openHeld(o)
   if (o.signal.aborted) return
   await pruneMirror(o.dir, keep, held?.name)
+  // gossip: a certificate heard for a newer block wakes the loop (an untrusted hint: the round verifies);
+  // a hint the sources cannot answer yet (a node indexes a certificate once its blocks are stored) is retried briefly
+  let hint: bigint | undefined
+  let hintTries = 0
+  let wake = new AbortController()
+  const peers = o.gossipPeers ?? []
+  const gossip =
+    peers.length === 0 || o.once === true
+      ? undefined
+      : await followCertificates({
+          peers,
+          chainId: o.chainId,
+          adapterId: o.adapterId,
+          onNotice: (m) => o.onNotice?.(m),
+          onCertificate: (block) => {
+            if ((held !== undefined && block <= held.block) || (hint !== undefined && block <= hint)) return
+            hint = block
+            hintTries = 0
+            wake.abort()
+          },
+        })
+  try {
+    await poll(o, held, keep, pollMs, {
+      next: (h) => (held = h),
+      pause: async () => {
+        const pending = hint !== undefined && (held === undefined || hint > held.block) && hintTries++ < MIRROR_DEFAULTS.hintTries
+        if (!pending) hint = undefined
+        await sleep(pending ? Math.min(pollMs, MIRROR_DEFAULTS.hintRetryMs) : pollMs, AbortSignal.any([o.signal, wake.signal]))
+        wake = new AbortController()
+      },
+    })
+  } finally {
+    await gossip?.stop()
+  }
+}
+
+/** The polling loop: a round, then (if nothing newer) a pause, until aborted. */
+async function poll(o: MirrorOptions, start: Held | undefined, keep: number, pollMs: number, hooks: { next(h: Held): void; pause(): Promise<void> }): Promise<void> {
+  let held = start
   // the same source failing every poll is said once, until it recovers or fails differently
   let said = new Set<string>()
   while (!o.signal.aborted) {
@@ -123,9 +187,9 @@ export async function runMirror(o: MirrorOptions): Promise<void> {
       notice(`round failed: ${(err as Error).message}; trying again in ${pollMs} ms`)
     }
     said = notices
-    if (newer !== undefined) held = newer
+    if (newer !== undefined) hooks.next((held = newer))
     else if (o.once === true) return
-    if (newer === undefined) await sleep(pollMs, o.signal)
+    else await hooks.pause()
   }
 }
 
@@ -172,7 +236,6 @@ async function mirrorRound(o: MirrorOptions, held: Held | undefined, keep: numbe
     await r.staging.remove()
     const pruned = await pruneMirror(o.dir, keep, name)
     const st = r.stats
-    const store = r.store
     o.onCheckpoint?.({
       block: b.blockNumber,
       kind: b.kind,
@@ -186,7 +249,7 @@ async function mirrorRound(o: MirrorOptions, held: Held | undefined, keep: numbe
       pruned,
     })
     // the verified blocks stay in memory for the next checkpoint: no second read of the directory
-    return { block: b.blockNumber, name, reuse: { has: (cid) => store.has(cid), get: (cid) => store.get(cid), describe: out, block: b.blockNumber } }
+    return { block: b.blockNumber, name, reuse: await reusableFrom(r, out) }
   } finally {
     await closeSources(sources)
   }

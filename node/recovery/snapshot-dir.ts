@@ -95,8 +95,16 @@ export interface FetchedSummary {
 }
 
 /**
+ * The sorted proof-leaf hashes of the snapshot (32 bytes each: the
+ * OpenZeppelin tree's leaf layer), a cache for the next incremental fetch
+ * (`--from`, `ark mirror`): checked against the certified stateRoot before
+ * it is used, recomputed from the records when absent or wrong.
+ */
+export const LEAF_LAYER_FILE = 'merkle-leaves.bin'
+
+/**
  * Write a fetched, verified snapshot as DIR (certificate.json, snapshot.car,
- * accounts.jsonl, markets.json, summary.json): everything goes to a sibling
+ * accounts.jsonl, markets.json, merkle-leaves.bin, summary.json): everything goes to a sibling
  * temp dir renamed to `out` at the end, so `out` is complete or absent.
  * `trust` describes the trust root that checked the certificate.
  */
@@ -110,6 +118,7 @@ export async function writeSnapshotDir(out: string, r: Fetched, trust: string): 
     await pipeline(Readable.from(writeCar([s.cid], s.blockCids(), r.store)), createWriteStream(join(tmp, 'snapshot.car')))
     await pipeline(Readable.from(exportJsonl(s)), createWriteStream(join(tmp, 'accounts.jsonl')))
     await writeFile(join(tmp, 'markets.json'), `${JSON.stringify(s.schema.markets.toJSON(await s.markets()), null, 2)}\n`)
+    await writeFile(join(tmp, LEAF_LAYER_FILE), (await s.merkle())?.sortedLeaves ?? new Uint8Array(0))
     const summary: FetchedSummary = { block: s.root.block.number.toString(), blockHash: s.root.block.hash, chainId: s.root.block.chainId.toString(), adapter: s.root.adapter, snapshot: s.cid.toString(), certificate: r.certificateCid.toString(), stateRoot: s.root.stateRoot, accounts: s.root.accountCount, signers: r.certificate.signatures.map((x) => x.signer), weight: r.weight.toString(), trust, source: r.source, certificateSource: r.certificateSource }
     await writeFile(join(tmp, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
     await rename(tmp, out)

@@ -46,6 +46,13 @@ export interface FetchSource {
    * kept (an incremental fetch asks only for blocks no earlier snapshot holds).
    */
   fetchBlock(cid: CID, staging: Staging, ctx: SourceContext): Promise<void>
+  /**
+   * Optional: make the blocks `cids` present in `staging` in as few requests
+   * as the source allows, each hash-checked before it is kept; throws if any
+   * stays missing. Without it (or when it says `false`: the source lacks the
+   * batch endpoint) they are asked for one by one with fetchBlock.
+   */
+  fetchBlockBatch?(cids: CID[], staging: Staging, ctx: SourceContext): Promise<boolean>
   /** fetchBlock calls at once that this source takes (a gateway bounds connections per client) */
   readonly blockConcurrency: number
   close(): Promise<void>

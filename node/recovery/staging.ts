@@ -138,7 +138,11 @@ export class Staging implements BlockStore {
     return this.memory.get(cid)
   }
 
-  /** Keep a block the caller has hash-checked; a block already held is ignored. */
+  /**
+   * Keep a block the caller has hash-checked; a block already held is ignored.
+   * A reused block (from an earlier snapshot) is kept in memory only: a rerun
+   * after a crash finds it in the earlier snapshot again.
+   */
   put(block: Block, origin: 'fetched' | 'reused' = 'fetched'): void {
     if (this.closed) throw new ArkError('IO', 'the staging store is closed')
     if (this.memory.has(block.cid)) return
@@ -146,6 +150,7 @@ export class Staging implements BlockStore {
     const count = origin === 'reused' ? this.reused : this.added
     count.blocks++
     count.bytes += block.bytes.length
+    if (origin === 'reused') return this.onPut?.(block)
     for (const p of carSection(block.cid, block.bytes)) {
       this.batch.push(p)
       this.batchBytes += p.length

@@ -1,7 +1,7 @@
 import type { Certificate } from '../../protocol/certificate.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
 import { schemaFor } from '../adapters/load.ts'
-import { decodeRoot } from '../../snapshot/state/root.ts'
+import { decodeRoot, type SnapshotRoot } from '../../snapshot/state/root.ts'
 import { Snapshot, type VerifyOptions } from '../../snapshot/state/snapshot.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 
@@ -21,7 +21,13 @@ export async function openCertifiedSnapshot(certificate: Certificate, store: Blo
   const root = decodeRoot(b.snapshotCid, await store.get(b.snapshotCid))
   const snapshot = await Snapshot.open(store, b.snapshotCid, await schemaFor(root.schema.id, root.schema.version, { writtenBy: root.adapter }), { verifyBlocks: false })
   await snapshot.verify(options)
-  const r = snapshot.root
+  checkCertifiedRoot(snapshot.root, certificate)
+  return snapshot
+}
+
+/** The snapshot root's stateRoot, block, chain, adapter and configHash equal the certificate's. */
+export function checkCertifiedRoot(r: SnapshotRoot, certificate: Certificate): void {
+  const b = certificate.body
   const differs = (what: string, certified: unknown, found: unknown): never => {
     throw new ProtocolError('MISMATCH', `the snapshot's ${what} is ${String(found)} but the certificate says ${String(certified)}; the snapshot is not the certified one`)
   }
@@ -31,5 +37,4 @@ export async function openCertifiedSnapshot(certificate: Certificate, store: Blo
   if (r.block.chainId !== b.chainId) differs('chain id', b.chainId, r.block.chainId)
   if (r.adapter.id !== b.adapterId) differs('adapter', b.adapterId, r.adapter.id)
   if (r.adapter.configHash !== b.configHash.toLowerCase()) differs('adapter configHash', b.configHash, r.adapter.configHash)
-  return snapshot
 }

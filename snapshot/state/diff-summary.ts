@@ -64,7 +64,8 @@ function side(s: Snapshot<unknown, unknown>): DiffSide {
 
 /**
  * Two snapshots are comparable only if they are of one deployment: same chain,
- * adapter id and configuration, and record schema. Throws naming what differs.
+ * adapter id and configuration, and record schema id (versions of one schema
+ * may differ: each side is read with its own). Throws naming what differs.
  */
 export function checkComparable(a: Snapshot<unknown, unknown>, b: Snapshot<unknown, unknown>): void {
   const ra = a.root
@@ -75,7 +76,9 @@ export function checkComparable(a: Snapshot<unknown, unknown>, b: Snapshot<unkno
   if (ra.block.chainId !== rb.block.chainId) differ('chains', ra.block.chainId.toString(), rb.block.chainId.toString())
   if (ra.adapter.id !== rb.adapter.id) differ('adapters', ra.adapter.id, rb.adapter.id)
   if (ra.adapter.configHash !== rb.adapter.configHash) differ('adapter configurations (configHash)', ra.adapter.configHash, rb.adapter.configHash)
-  if (ra.schema.id !== rb.schema.id || ra.schema.version !== rb.schema.version) differ('record schemas', `${ra.schema.id} v${ra.schema.version}`, `${rb.schema.id} v${rb.schema.version}`)
+  if (ra.schema.id !== rb.schema.id) {
+    throw new InvalidInputError(`the two snapshots use different record schemas (${ra.schema.id} v${ra.schema.version} vs ${rb.schema.id} v${rb.schema.version}): their records are not the same kind of thing and cannot be compared field by field; diff two snapshots of one schema (two versions of one schema, e.g. v2 against v3, are fine)`)
+  }
 }
 
 export function emptyRecoverySummary(a: Snapshot<unknown, unknown>, b: Snapshot<unknown, unknown>): RecoveryDiffSummary {
@@ -116,11 +119,13 @@ const add = (m: Map<string, bigint>, k: string, v: bigint): void => {
  */
 export async function* recoveryDiff<R, M>(a: Snapshot<R, M>, b: Snapshot<R, M>, summary: RecoveryDiffSummary = emptyRecoverySummary(a, b)): AsyncGenerator<AccountDiff> {
   checkComparable(a, b)
-  const schema = a.schema
+  // each side read with its own schema version (records and market state may be laid out differently)
+  const sa = a.schema
+  const sb = b.schema
   const [ma, mb] = await Promise.all([a.markets(), b.markets()])
-  summary.marketChanges = fieldChanges(schema.markets.toJSON(ma), schema.markets.toJSON(mb), schema.markets.identity)
-  const oiA = new Map((schema.markets.openInterest?.(ma) ?? []).map((x) => [marketKey(x.market), x]))
-  const oiB = new Map((schema.markets.openInterest?.(mb) ?? []).map((x) => [marketKey(x.market), x]))
+  summary.marketChanges = fieldChanges(sa.markets.toJSON(ma), sb.markets.toJSON(mb), sb.markets.identity)
+  const oiA = new Map((sa.markets.openInterest?.(ma) ?? []).map((x) => [marketKey(x.market), x]))
+  const oiB = new Map((sb.markets.openInterest?.(mb) ?? []).map((x) => [marketKey(x.market), x]))
   const perMarket = new Map<string, Acc>()
   for (const m of [...oiA.keys(), ...oiB.keys()]) perMarket.set(m, { long: 0n, short: 0n, bought: 0n, written: 0n })
   const finishPositions = (): void => {
@@ -138,15 +143,15 @@ export async function* recoveryDiff<R, M>(a: Snapshot<R, M>, b: Snapshot<R, M>, 
   const increased = new Map<string, bigint>()
   const decreased = new Map<string, bigint>()
   for await (const { key, before, after } of diffRecords(a, b)) {
-    const deltas = balanceDeltas(schema, before, after)
+    const deltas = balanceDeltas(sa, before, after, sb)
     for (const [asset, v] of deltas) {
       add(moved, asset, v)
       if (v > 0n) add(increased, asset, v)
       else if (v < 0n) add(decreased, asset, -v)
     }
-    if (schema.positions !== undefined) {
-      for (const [rec, sign] of [[before, -1n], [after, 1n]] as const) {
-        for (const p of rec === null ? [] : schema.positions(rec)) {
+    if (sa.positions !== undefined && sb.positions !== undefined) {
+      for (const [rec, sign, sch] of [[before, -1n, sa], [after, 1n, sb]] as const) {
+        for (const p of rec === null ? [] : sch.positions!(rec)) {
           const m = marketKey(p.market)
           let acc = perMarket.get(m)
           if (acc === undefined) perMarket.set(m, (acc = { long: 0n, short: 0n, bought: 0n, written: 0n }))
@@ -158,7 +163,7 @@ export async function* recoveryDiff<R, M>(a: Snapshot<R, M>, b: Snapshot<R, M>, 
         }
       }
     }
-    const d = accountDiff(schema, key, before, after, deltas)
+    const d = accountDiff(sa, key, before, after, deltas, sb)
     summary[d.kind]++
     summary.moved = sortedNonZero(moved)
     summary.increased = sortedNonZero(increased)

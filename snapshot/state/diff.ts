@@ -35,33 +35,38 @@ export interface RecordChange<R> {
 }
 
 /**
- * Records that differ between two snapshots of the same schema, in key order,
- * opening only subtrees whose CIDs differ.
+ * Records that differ between two snapshots, in key order, opening only
+ * subtrees whose CIDs differ. Each side is decoded with its own schema (two
+ * versions of one record schema); when those differ, a record whose JSON
+ * view is the same on both sides (only its encoding changed) is not a change.
  */
 export async function* diffRecords<R>(a: Snapshot<R, unknown>, b: Snapshot<R, unknown>): AsyncGenerator<RecordChange<R>> {
-  const schema = a.schema
+  const sameSchema = a.schema === b.schema
   for await (const ch of diffTrees(a.reader, await a.rootRef(), b.reader, await b.rootRef())) {
     const what = `record of ${bytesToHex(ch.key)}`
-    yield { key: ch.key, before: ch.before === null ? null : schema.decode(ch.before, what), after: ch.after === null ? null : schema.decode(ch.after, what) }
+    const before = ch.before === null ? null : a.schema.decode(ch.before, what)
+    const after = ch.after === null ? null : b.schema.decode(ch.after, what)
+    if (!sameSchema && before !== null && after !== null && JSON.stringify(a.schema.toJSON(ch.key, before)) === JSON.stringify(b.schema.toJSON(ch.key, after))) continue
+    yield { key: ch.key, before, after }
   }
 }
 
-/** Balance change per asset of one account (after - before), zeros included. */
-export function balanceDeltas<R>(schema: RecordSchema<R, unknown>, before: R | null, after: R | null): Map<string, bigint> {
+/** Balance change per asset of one account (after - before), zeros included; `schemaAfter` reads `after` (another version of the schema). */
+export function balanceDeltas<R>(schema: RecordSchema<R, unknown>, before: R | null, after: R | null, schemaAfter: RecordSchema<R, unknown> = schema): Map<string, bigint> {
   const mine = new Map<string, bigint>()
-  if (schema.balances === undefined) return mine
+  if (schema.balances === undefined || schemaAfter.balances === undefined) return mine
   for (const [asset, v] of before === null ? [] : schema.balances(before)) mine.set(asset, (mine.get(asset) ?? 0n) - v)
-  for (const [asset, v] of after === null ? [] : schema.balances(after)) mine.set(asset, (mine.get(asset) ?? 0n) + v)
+  for (const [asset, v] of after === null ? [] : schemaAfter.balances(after)) mine.set(asset, (mine.get(asset) ?? 0n) + v)
   return mine
 }
 
-/** The JSON view of one account's change: kind, differing fields, both records, leaf changes, balance deltas. */
-export function accountDiff<R>(schema: RecordSchema<R, unknown>, key: Uint8Array, before: R | null, after: R | null, deltas = balanceDeltas(schema, before, after)): AccountDiff {
+/** The JSON view of one account's change: kind, differing fields, both records, leaf changes, balance deltas; `schemaAfter` reads `after`. */
+export function accountDiff<R>(schema: RecordSchema<R, unknown>, key: Uint8Array, before: R | null, after: R | null, deltas = balanceDeltas(schema, before, after), schemaAfter: RecordSchema<R, unknown> = schema): AccountDiff {
   const bj = before === null ? null : schema.toJSON(key, before)
-  const aj = after === null ? null : schema.toJSON(key, after)
+  const aj = after === null ? null : schemaAfter.toJSON(key, after)
   const kind = bj === null ? 'added' : aj === null ? 'removed' : 'changed'
   const fields = [...new Set([...Object.keys(bj ?? {}), ...Object.keys(aj ?? {})])].filter((f) => JSON.stringify(bj?.[f]) !== JSON.stringify(aj?.[f]))
-  return { account: bytesToHex(key), kind, fields, before: bj, after: aj, changes: fieldChanges(bj, aj, schema.identity), moved: sortedNonZero(deltas) }
+  return { account: bytesToHex(key), kind, fields, before: bj, after: aj, changes: fieldChanges(bj, aj, schemaAfter.identity), moved: sortedNonZero(deltas) }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ChildRef, Entry } from './node.ts'
+import { cidKey } from '../store.ts'
 import { readNode, type TreeReader } from './read.ts'
 
 export interface EntryChange {
@@ -16,11 +17,20 @@ export async function* diffTrees(ra: TreeReader, a: ChildRef | null, rb: TreeRea
   let fa: ChildRef[] = a === null ? [] : [a]
   let fb: ChildRef[] = b === null ? [] : [b]
   for (;;) {
-    const inB = new Set(fb.map((x) => x.cid.toString()))
-    const shared = new Set(fa.filter((x) => inB.has(x.cid.toString())).map((x) => x.cid.toString()))
-    fa = fa.filter((x) => !shared.has(x.cid.toString()))
-    fb = fb.filter((x) => !shared.has(x.cid.toString()))
-    const top = Math.max(0, ...fa.map((x) => x.level), ...fb.map((x) => x.level))
+    // cidKey, not toString: thousands of refs per level when 1% of a large tree changed
+    const inB = new Set(fb.map((x) => cidKey(x.cid)))
+    const shared = new Set<string>()
+    for (const x of fa) {
+      const k = cidKey(x.cid)
+      if (inB.has(k)) shared.add(k)
+    }
+    if (shared.size > 0) {
+      fa = fa.filter((x) => !shared.has(cidKey(x.cid)))
+      fb = fb.filter((x) => !shared.has(cidKey(x.cid)))
+    }
+    let top = 0
+    for (const x of fa) if (x.level > top) top = x.level
+    for (const x of fb) if (x.level > top) top = x.level
     if (top === 0) break
     fa = await expand(ra, fa, top)
     fb = await expand(rb, fb, top)

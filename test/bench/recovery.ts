@@ -28,7 +28,7 @@ import { gatewaySource } from '../../node/recovery/gateway-source.ts'
 import { peerSource } from '../../node/recovery/peer-source.ts'
 import { openReusable } from '../../node/recovery/incremental.ts'
 import { addr, OP } from '../protocol/support.ts'
-import { writeFetchedDir } from '../support/recovery.ts'
+import { writeSnapshotDir } from '../../node/recovery/snapshot-dir.ts'
 
 const { values } = parseArgs({ options: { accounts: { type: 'string' }, runs: { type: 'string' }, proofs: { type: 'string' }, disk: { type: 'string' }, only: { type: 'string' } } })
 // `--only incremental`: just the incremental case (one full fetch of the earlier checkpoint to start from)
@@ -119,7 +119,7 @@ async function startProfile(): Promise<(file: string) => Promise<void>> {
 }
 const nextQuery = { kind: 'number' as const, block: BigInt(served.nextBlock) }
 const earlier = join(dir, 'earlier')
-await writeFetchedDir(earlier, last!.snapshot, last!.store, last!.certificate)
+await writeSnapshotDir(earlier, last!, 'bench')
 const incFull: number[] = []
 const incTimes: number[] = []
 const incOpen: number[] = []

@@ -123,7 +123,7 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     expect(summary.block).toBe(latest.block)
     expect(summary.snapshot).toBe(latest.snapshotCid)
     expect(summary.source).toBe(api)
-    expect((await readdir(outDir)).sort()).toEqual(['accounts.jsonl', 'certificate.json', 'markets.json', 'snapshot.car', 'summary.json'])
+    expect((await readdir(outDir)).sort()).toEqual(['accounts.jsonl', 'certificate.json', 'markets.json', 'merkle-leaves.bin', 'snapshot.car', 'summary.json'])
     expect((await readFile(join(outDir, 'accounts.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(summary.accounts)
     // a trust root that does not hold the signers: refused, nothing written
     await writeFile(join(dir, 'other-ops.json'), JSON.stringify({ operators: [{ address: `0x${'12'.repeat(20)}`, weight: 1 }] }))

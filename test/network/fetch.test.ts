@@ -55,7 +55,7 @@ afterAll(async () => {
 })
 
 async function expectFetched(out: string, c: Certified): Promise<Record<string, unknown>> {
-  expect((await readdir(out)).sort()).toEqual(['accounts.jsonl', 'certificate.json', 'markets.json', 'snapshot.car', 'summary.json'])
+  expect((await readdir(out)).sort()).toEqual(['accounts.jsonl', 'certificate.json', 'markets.json', 'merkle-leaves.bin', 'snapshot.car', 'summary.json'])
   const car = readCar(await readFile(join(out, 'snapshot.car')))
   expect(car.roots[0]!.toString()).toBe(c.snapshot.cid.toString())
   const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Record<string, unknown>

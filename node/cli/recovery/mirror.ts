@@ -23,7 +23,7 @@ export const mirrorCommand: Command = {
     chain: { type: 'string', description: 'chain id' },
     adapter: { type: 'string', description: 'adapter id, e.g. perp-reference' },
     ...TRUST_OPTIONS,
-    peer: { type: 'string', multiple: true, description: 'archive node libp2p multiaddr (catch-up protocol + bitswap), polled; peers are tried first' },
+    peer: { type: 'string', multiple: true, description: 'archive node libp2p multiaddr (catch-up protocol + bitswap; certificates followed over gossip, polling as the fallback); peers are tried first' },
     gateway: { type: 'string', multiple: true, description: 'archive node HTTP API / trustless gateway URL, polled (/v1/checkpoints/latest)' },
     dir: { type: 'string', description: 'mirror directory: DIR/<block>/ per kept checkpoint (as "ark fetch --out" writes it), DIR/latest names the newest' },
     keep: { type: 'string', description: `checkpoint directories kept, newest first; emergency checkpoints are kept beside them (default ${MIRROR_DEFAULTS.keep})` },
@@ -40,6 +40,7 @@ export const mirrorCommand: Command = {
     const trust = (await trustRootFromOptions(values, { required: true, chainId, usage: this.usage }))!
     await runMirror({
       sources: () => [...peers.map((p) => peerSource(p)), ...gateways.map((g) => gatewaySource(g))],
+      gossipPeers: peers,
       chainId,
       adapterId,
       trust,
