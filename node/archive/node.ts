@@ -35,6 +35,7 @@ import { recentSnapshots, Retainer } from './retainer.ts'
 import { firstCheckpoint, Scheduler, schedulerServices } from './scheduler.ts'
 import { SnapshotFetches } from './snapshot-fetches.ts'
 import { storageService } from './storage.ts'
+import { CHECKPOINT_KIND } from '../../protocol/attestation.ts'
 import { maxAheadBlocks, validatorContext } from './validator-context.ts'
 import { nodeView, type NodeReadState } from './view.ts'
 import { createNodeMetrics } from './node-metrics.ts'
@@ -387,6 +388,7 @@ export class ArchiveNode {
       // with a watchdog, emergency attestations count only for blocks a validated alert names; a node
       // without one cannot judge alerts and bounds kind-1 messages by the window and per-signer caps
       ...(this.watchdog === undefined ? {} : { emergencyBlock: (b: bigint) => this.watchdog!.namesEmergencyBlock(b) }),
+      certifiedBlock: (b: bigint) => this.certificates.get(b, CHECKPOINT_KIND.scheduled) !== undefined || this.certificates.get(b, CHECKPOINT_KIND.emergency) !== undefined,
       signal: this.signal,
     })
   }
