@@ -36,6 +36,7 @@ import { firstCheckpoint, Scheduler, schedulerServices } from './scheduler.ts'
 import { SnapshotFetches } from './snapshot-fetches.ts'
 import { storageService } from './storage.ts'
 import { CHECKPOINT_KIND } from '../../protocol/attestation.ts'
+import { runRestitution, type RestitutionRequest } from './restitution.ts'
 import { maxAheadBlocks, validatorContext } from './validator-context.ts'
 import { nodeView, type NodeReadState } from './view.ts'
 import { createNodeMetrics } from './node-metrics.ts'
@@ -306,6 +307,7 @@ export class ArchiveNode {
       nextCheckpoint: () => this.scheduler.nextCheckpoint,
       watchdog: this.watchdog,
       snapshotNow: (block) => this.snapshotNow(block),
+      restitution: (req) => this.restitution(req),
       divergences: () => this.divergences,
     }
     if ('registry' in c.operators) {
@@ -412,6 +414,12 @@ export class ArchiveNode {
   /** Emergency checkpoint (PROTOCOL.md §12.3); see Scheduler.emergencyCheckpoint. */
   emergencyCheckpoint(block: bigint): Promise<void> {
     return this.scheduler.emergencyCheckpoint(block)
+  }
+
+  /** Admin: compute, store and attest a restitution table (kind 2); see runRestitution. */
+  restitution(req: RestitutionRequest): Promise<Record<string, unknown>> {
+    const network = { chainId: this.config.chain.chainId, adapterId: this.adapter.id, configHash: this.cfgHash }
+    return runRestitution({ network, certificates: this.certificates, store: () => this.store, adapter: this.adapter, signAndPublish: (b) => this.attester.signAndPublish(b), log: this.log.child({ module: 'restitution' }) }, req)
   }
 
   /** Admin: derive and store a snapshot off the schedule; see Scheduler.snapshotNow. */

@@ -14,7 +14,7 @@ export interface CheckpointRange {
 const UINT64_MAX = (1n << 64n) - 1n
 const DECIMAL = /^[0-9]{1,20}$/
 
-export type Route = 'status' | 'checkpoints' | 'checkpoint' | 'evidence' | 'alerts' | 'metrics' | 'healthz' | 'readyz' | 'ipfs' | 'admin_snapshot' | 'explorer' | ExplorerRoute | 'unknown'
+export type Route = 'status' | 'checkpoints' | 'checkpoint' | 'evidence' | 'alerts' | 'metrics' | 'healthz' | 'readyz' | 'ipfs' | 'admin_snapshot' | 'admin_restitution' | 'explorer' | ExplorerRoute | 'unknown'
 
 export function parseBlockNumber(text: string, parameter: string): bigint {
   if (!DECIMAL.test(text)) throw new HttpError(400, 'INVALID_PARAMETER', `${parameter} must be a non-negative decimal integer, got ${JSON.stringify(text.slice(0, 40))}`, { parameter })
@@ -137,6 +137,7 @@ export function route(pathname: string): Route {
   if (pathname === '/readyz') return 'readyz'
   if (pathname.startsWith('/ipfs/')) return 'ipfs'
   if (pathname === '/v1/admin/snapshot') return 'admin_snapshot'
+  if (pathname === '/v1/admin/restitution') return 'admin_restitution'
   if (pathname === '/explorer' || pathname.startsWith('/explorer/')) return 'explorer'
   return explorerRoute(pathname) ?? 'unknown'
 }
