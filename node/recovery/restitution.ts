@@ -78,6 +78,7 @@ export async function fetchRestitution(o: FetchRestitutionOptions): Promise<Fetc
   for (const url of o.gateways) {
     const watch = new Watchdog({ stallMs: o.stallMs ?? 30_000, ...(o.signal === undefined ? {} : { parent: o.signal }) })
     const src = o.source(url)
+    let staging: Staging | undefined
     try {
       const res = await fetch(`${url.replace(/\/+$/, '')}/ipfs/${o.certificate.toString()}?format=raw`, { signal: watch.signal, headers: { accept: 'application/vnd.ipld.raw' } })
       if (!res.ok) throw new SourceError(`certificate ${o.certificate.toString()}: HTTP ${res.status}`)
@@ -86,12 +87,14 @@ export async function fetchRestitution(o: FetchRestitutionOptions): Promise<Fetc
       const certificate = decodeCertificate(bytes)
       if (certificate.body.kind !== CHECKPOINT_KIND.restitution) throw new ArkError('INVALID_INPUT', `certificate ${o.certificate.toString()} is of kind ${certificate.body.kind}, not a restitution table; use ark fetch --block for snapshots`)
       const { weight } = await verifyAgainst(trust, certificate, watch.signal)
-      const { staging } = await Staging.open(o.staging, bytes)
+      staging = (await Staging.open(o.staging, bytes)).staging
       await src.fetchBlocks(certificate.body.snapshotCid, staging, watch)
       await staging.flush()
       const table = await openCertifiedRestitution(certificate, staging.memory, { blocksChecked: true })
       return { certificate, certificateBytes: bytes, table, weight, source: url, staging }
     } catch (err) {
+      // kept on disk for the next gateway or a rerun; its file handle is not
+      await staging?.close().catch(() => {})
       o.signal?.throwIfAborted()
       if (err instanceof ArkError && err.code === 'INVALID_INPUT') throw err
       if (err instanceof ProtocolError && err.reason === 'MISMATCH') throw err

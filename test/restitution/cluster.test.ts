@@ -7,10 +7,12 @@
  * evidence. A recovery desk fetches the table from one node's gateway, verifies it against the
  * operator set, and it equals a table recomputed locally from the two certified snapshots.
  */
-import { readFile, rm } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ArchiveNode } from '../../node/archive/node.ts'
+import type { Io } from '../../node/cli/command.ts'
+import { main } from '../../node/cli/main.ts'
 import { gatewaySource } from '../../node/recovery/gateway-source.ts'
 import { fetchRestitution } from '../../node/recovery/restitution.ts'
 import { fileTrust } from '../../node/recovery/trust.ts'
@@ -35,6 +37,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await fx?.stop()
 })
+
+async function ark(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), pipe: async () => {}, tty: false }
+  const code = await main(args, io)
+  return { code, stdout, stderr }
+}
 
 const scheduled = (n: ArchiveNode): bigint[] => n.certificates.list().filter((s) => s.certificate.body.kind === 0).map((s) => s.certificate.body.blockNumber)
 
@@ -72,10 +82,20 @@ describe('restitution tables certified by the quorum', () => {
     const post = (body: unknown, auth = `Bearer ${token}`) => fetch(`${nodes[2]!.httpUrl}/v1/admin/restitution`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify(body) })
     expect((await post({ before: b1.toString(), after: b2.toString(), exclude }, 'Bearer wrong')).status).toBe(401)
     expect((await post({ before: '1', after: b2.toString(), exclude })).status).toBe(400) // no certified snapshot at block 1
+    // operator 2 runs `ark node restitution` against its running node (the exclusion file one address a line)
+    const cfgFile = join(fx.dir, 'node2.json')
+    const d = fx.chain.deployment
+    await writeFile(cfgFile, JSON.stringify({ dataDir: configs[2]!.dataDir, chain: { chainId: 31337, rpc: [fx.chain.anvil.rpcUrl] }, adapter: { id: 'perp-reference', config: { exchange: d.exchange, options: d.options, startBlock: Number(d.deployBlock) } }, checkpoint: { interval: 4 }, operators: { file: join(fx.dir, 'operators.json') }, key: { devPrivateKeyFile: join(configs[2]!.dataDir, 'dev.key') }, http: { port: 0, admin: true } }))
+    const exFile = join(fx.dir, 'exclude.txt')
+    await writeFile(exFile, `# attackers\n${exclude.join('\n')}\n`)
+    let last = ''
     const r2 = await until('restitution over the admin route', async () => {
-      const res = await post({ before: b1.toString(), after: b2.toString(), exclude })
-      return res.ok ? ((await res.json()) as { restitution: string }) : undefined
-    }, 60_000)
+      const r = await ark(['node', 'restitution', '--config', cfgFile, '--url', nodes[2]!.httpUrl!, '--before', b1.toString(), '--after', b2.toString(), '--exclude', exFile, '--json'])
+      last = r.stderr
+      return r.code === 0 ? (JSON.parse(r.stdout) as { restitution: string }) : undefined
+    }, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}; last answer: ${last}`)
+    })
     expect(r2.restitution).toBe(r0.restitution)
     const r3 = await run(nodes[3]!, { ...req, exclude: [] })
     expect(r3.restitution).not.toBe(r0.restitution)
@@ -112,5 +132,17 @@ describe('restitution tables certified by the quorum', () => {
     expect(rows.some((e) => bytesToHex(e.account) === attacker)).toBe(false)
     await fetched.staging.remove()
     await rm(staging, { recursive: true, force: true })
+
+    // the same through the CLI: fetch to a directory (node 3 may still be fetching the certified table over
+    // bitswap: then its gateway is dropped and node 0 delivers), then verify it offline
+    const out = join(fx.dir, 'desk')
+    const trust = ['--trust', join(fx.dir, 'operators.json')]
+    const got = await ark(['restitution', '--certificate', cert.cid.toString(), '--gateway', nodes[3]!.httpUrl!, '--gateway', nodes[0]!.httpUrl!, ...trust, '--out', out, '--json'])
+    expect(got.code, got.stderr).toBe(0)
+    expect((JSON.parse(got.stdout) as { restitution: string }).restitution).toBe(r0.restitution)
+    expect((await readFile(join(out, 'rows.jsonl'), 'utf8')).trim().split('\n').filter((l) => l !== '')).toHaveLength(local.leaves.length)
+    const ok = await ark(['restitution', '--verify', out, ...trust])
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(ok.stdout).toMatch(/^OK: restitution /)
   })
 })
