@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { decodeBlock, encodeBlock, type Block } from '../codec/block.ts'
+import { CID_BYTES, CID_PREFIX, cidFromBinary, decodeBlock, encodeBlock, type Block } from '../codec/block.ts'
 import { bytesToHex, hexToBytes } from '../codec/hex.ts'
 import { intFromIpld, intToIpld, UINT256, UINT64 } from '../codec/int.ts'
 import { MalformedBlockError, UnsupportedVersionError } from '../errors.ts'
@@ -39,7 +39,11 @@ export interface RestitutionRoot {
   root: string
 }
 
-const side = (s: RestitutionSide): Record<string, unknown> => ({ number: intToIpld(s.blockNumber), hash: hexToBytes(s.blockHash), snapshot: s.snapshot, stateRoot: hexToBytes(s.stateRoot) })
+/**
+ * The snapshots are named by binary CID (bytes), not linked: a table's DAG is the table alone, so
+ * fetching, serving, pinning or retaining it never pulls two whole snapshots along.
+ */
+const side = (s: RestitutionSide): Record<string, unknown> => ({ number: intToIpld(s.blockNumber), hash: hexToBytes(s.blockHash), snapshot: s.snapshot.bytes, stateRoot: hexToBytes(s.stateRoot) })
 
 export function encodeRestitutionRoot(r: RestitutionRoot): Block {
   return encodeBlock({
@@ -78,9 +82,13 @@ export function decodeRestitutionRoot(cid: CID, bytes: Uint8Array): RestitutionR
     if (Object.keys(x as object).sort().join() !== keys) bad(`${what} fields must be exactly ${keys}`)
     return x as Record<string, unknown>
   }
+  const snapshotCid = (x: unknown, what: string): CID => {
+    if (!(x instanceof Uint8Array) || x.length !== CID_BYTES || Buffer.compare(x.subarray(0, CID_PREFIX.length), CID_PREFIX) !== 0) bad(`${what} is not a binary CIDv1 dag-cbor sha2-256 (36 bytes)`)
+    return cidFromBinary(Uint8Array.from(x as Uint8Array))
+  }
   const readSide = (x: unknown, what: string): RestitutionSide => {
     const s = map(x, 'hash,number,snapshot,stateRoot', what)
-    return { blockNumber: intFromIpld(s.number, UINT64, `${what}.number`), blockHash: bytesN(s.hash, 32, `${what}.hash`), snapshot: CID.asCID(s.snapshot) ?? bad(`${what}.snapshot is not a link`), stateRoot: bytesN(s.stateRoot, 32, `${what}.stateRoot`) }
+    return { blockNumber: intFromIpld(s.number, UINT64, `${what}.number`), blockHash: bytesN(s.hash, 32, `${what}.hash`), snapshot: snapshotCid(s.snapshot, `${what}.snapshot`), stateRoot: bytesN(s.stateRoot, 32, `${what}.stateRoot`) }
   }
   const adapter = map(v.adapter, 'configHash,id', 'adapter')
   if (typeof adapter.id !== 'string' || adapter.id.length === 0 || adapter.id.length > 64) bad('adapter.id is not a string of 1-64 characters')

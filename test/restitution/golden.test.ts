@@ -12,6 +12,7 @@ import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
 import { encodeBlock } from '../../snapshot/codec/block.ts'
 import { hexToBytes } from '../../snapshot/codec/hex.ts'
+import { blockLinks } from '../../snapshot/codec/links.ts'
 import { Restitution } from '../../snapshot/restitution/open.ts'
 import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { computeRestitutionVectors } from './fixture.ts'
@@ -57,6 +58,10 @@ describe('golden vectors: restitution table v1', () => {
     await table.verify()
     expect(table.root.entryCount).toBe(3)
     expect(table.root.exclusions.count).toBe(2)
+    // the root links the exclusion list and the entry tree only: the two snapshots are named by CID bytes, so a
+    // table's DAG (fetch, CAR, retention) never pulls them along
+    const links = blockLinks(table.cid, hexToBytes(golden.blocks[0]!.hex)).map(String).sort()
+    expect(links).toEqual([table.root.exclusions.list.toString(), table.root.entries!.toString()].sort())
 
     // forge: a row's amount raised, tree and root re-linked consistently except for the Merkle root
     const rootBytes = hexToBytes(golden.blocks[0]!.hex)
