@@ -1,4 +1,4 @@
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { CHECKPOINT_KIND } from '../../protocol/attestation.ts'
 import { decodeCertificate, type Certificate } from '../../protocol/certificate.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
@@ -6,7 +6,7 @@ import { ArkError } from '../../snapshot/ark-error.ts'
 import { checkBlock } from '../../snapshot/codec/block.ts'
 import { Restitution } from '../../snapshot/restitution/open.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
-import { readBounded } from './bounded-body.ts'
+import { readBounded, readBoundedJson } from './bounded-body.ts'
 import { SourceError, Watchdog, type FetchSource } from './source.ts'
 import { Staging } from './staging.ts'
 import { asTrustRoot, verifyAgainst, type TrustRoot } from './trust.ts'
@@ -40,13 +40,30 @@ export async function openCertifiedRestitution(certificate: Certificate, store: 
   return table
 }
 
+/** The kind-2 certificate a gateway lists at `block` (untrusted: the caller hash-checks and verifies it). */
+async function locateByBlock(url: string, block: bigint, signal: AbortSignal): Promise<CID> {
+  const res = await fetch(`${url.replace(/\/+$/, '')}/v1/checkpoints?from=${block}&to=${block}`, { signal, headers: { accept: 'application/json' } })
+  if (!res.ok) throw new SourceError(`listing block ${block}: HTTP ${res.status}`)
+  const listing = (await readBoundedJson(res, 'listing', `listing of block ${block}`)) as { checkpoints?: unknown }
+  const items = Array.isArray(listing?.checkpoints) ? (listing.checkpoints as { kind?: unknown; block?: unknown; certificateCid?: unknown }[]) : []
+  const hit = items.find((c) => c?.kind === 'restitution' && c.block === block.toString())
+  if (hit === undefined || typeof hit.certificateCid !== 'string') throw new SourceError(`it holds no restitution certificate at block ${block}`)
+  try {
+    return CID.parse(hit.certificateCid)
+  } catch (cause) {
+    throw new SourceError(`its listing names a certificate that is not a CID`, { cause })
+  }
+}
+
 export interface FetchRestitutionOptions {
   /** base URLs of archive nodes' HTTP APIs / trustless gateways, tried in order */
   gateways: string[]
   /** make a FetchSource for a gateway (recovery/gateway-source.ts's gatewaySource) */
   source: (url: string) => FetchSource
-  /** the kind-2 certificate block to fetch (GET /v1/checkpoints lists it) */
-  certificate: CID
+  /** the kind-2 certificate block to fetch (GET /v1/checkpoints lists it), or `block` */
+  certificate?: CID
+  /** the after block of the table: each gateway is asked which kind-2 certificate it holds there */
+  block?: bigint
   trust: OperatorSet | TrustRoot
   /** staging directory for the blocks (kept for a rerun on failure) */
   staging: string
@@ -57,6 +74,7 @@ export interface FetchRestitutionOptions {
 
 export interface FetchedRestitution {
   certificate: Certificate
+  certificateCid: CID
   certificateBytes: Uint8Array
   table: Restitution
   weight: bigint
@@ -72,6 +90,7 @@ export interface FetchedRestitution {
  * dropped and the next one tried.
  */
 export async function fetchRestitution(o: FetchRestitutionOptions): Promise<FetchedRestitution> {
+  if ((o.certificate === undefined) === (o.block === undefined)) throw new ArkError('USAGE', 'name the restitution table by its certificate CID or by its after block, one of the two')
   const trust = asTrustRoot(o.trust)
   await trust.prepare?.(o.signal)
   const reasons: string[] = []
@@ -80,18 +99,20 @@ export async function fetchRestitution(o: FetchRestitutionOptions): Promise<Fetc
     const src = o.source(url)
     let staging: Staging | undefined
     try {
-      const res = await fetch(`${url.replace(/\/+$/, '')}/ipfs/${o.certificate.toString()}?format=raw`, { signal: watch.signal, headers: { accept: 'application/vnd.ipld.raw' } })
-      if (!res.ok) throw new SourceError(`certificate ${o.certificate.toString()}: HTTP ${res.status}`)
-      const bytes = await readBounded(res, 'certificate', `certificate ${o.certificate.toString()}`)
-      checkBlock(o.certificate, bytes)
+      const certCid = o.certificate ?? (await locateByBlock(url, o.block!, watch.signal))
+      const res = await fetch(`${url.replace(/\/+$/, '')}/ipfs/${certCid.toString()}?format=raw`, { signal: watch.signal, headers: { accept: 'application/vnd.ipld.raw' } })
+      if (!res.ok) throw new SourceError(`certificate ${certCid.toString()}: HTTP ${res.status}`)
+      const bytes = await readBounded(res, 'certificate', `certificate ${certCid.toString()}`)
+      checkBlock(certCid, bytes)
       const certificate = decodeCertificate(bytes)
-      if (certificate.body.kind !== CHECKPOINT_KIND.restitution) throw new ArkError('INVALID_INPUT', `certificate ${o.certificate.toString()} is of kind ${certificate.body.kind}, not a restitution table; use ark fetch --block for snapshots`)
+      if (o.block !== undefined && certificate.body.blockNumber !== o.block) throw new SourceError(`its restitution certificate is for block ${certificate.body.blockNumber}, not ${o.block}`)
+      if (certificate.body.kind !== CHECKPOINT_KIND.restitution) throw new ArkError('INVALID_INPUT', `certificate ${certCid.toString()} is of kind ${certificate.body.kind}, not a restitution table; use ark fetch --block for snapshots`)
       const { weight } = await verifyAgainst(trust, certificate, watch.signal)
       staging = (await Staging.open(o.staging, bytes)).staging
       await src.fetchBlocks(certificate.body.snapshotCid, staging, watch)
       await staging.flush()
       const table = await openCertifiedRestitution(certificate, staging.memory, { blocksChecked: true })
-      return { certificate, certificateBytes: bytes, table, weight, source: url, staging }
+      return { certificate, certificateCid: certCid, certificateBytes: bytes, table, weight, source: url, staging }
     } catch (err) {
       // kept on disk for the next gateway or a rerun; its file handle is not
       await staging?.close().catch(() => {})
@@ -106,5 +127,5 @@ export async function fetchRestitution(o: FetchRestitutionOptions): Promise<Fetc
       await src.close().catch(() => {})
     }
   }
-  throw new ArkError('IO', `no gateway delivered the certified restitution table ${o.certificate.toString()}:\n  ${reasons.join('\n  ')}\ntry other --gateway sources`, { retryable: true })
+  throw new ArkError('IO', `no gateway delivered the certified restitution table ${o.certificate?.toString() ?? `of block ${o.block}`}:\n  ${reasons.join('\n  ')}\ntry other --gateway sources`, { retryable: true })
 }

@@ -133,13 +133,13 @@ describe('restitution tables certified by the quorum', () => {
     await fetched.staging.remove()
     await rm(staging, { recursive: true, force: true })
 
-    // the same through the CLI: fetch to a directory (node 3 may still be fetching the certified table over
+    // the same through the CLI, by after block: fetch to a directory (node 3 may still be fetching the certified table over
     // bitswap: then its gateway is dropped and node 0 delivers), then verify it offline
     const out = join(fx.dir, 'desk')
     const trust = ['--trust', join(fx.dir, 'operators.json')]
-    const got = await ark(['restitution', '--certificate', cert.cid.toString(), '--gateway', nodes[3]!.httpUrl!, '--gateway', nodes[0]!.httpUrl!, ...trust, '--out', out, '--json'])
+    const got = await ark(['restitution', '--block', b2.toString(), '--gateway', nodes[3]!.httpUrl!, '--gateway', nodes[0]!.httpUrl!, ...trust, '--out', out, '--json'])
     expect(got.code, got.stderr).toBe(0)
-    expect((JSON.parse(got.stdout) as { restitution: string }).restitution).toBe(r0.restitution)
+    expect(JSON.parse(got.stdout)).toMatchObject({ restitution: r0.restitution, certificate: cert.cid.toString() })
     expect((await readFile(join(out, 'rows.jsonl'), 'utf8')).trim().split('\n').filter((l) => l !== '')).toHaveLength(local.leaves.length)
     const ok = await ark(['restitution', '--verify', out, ...trust])
     expect(ok.code, ok.stderr).toBe(0)

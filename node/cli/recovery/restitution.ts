@@ -15,7 +15,7 @@ import { verifyAgainst } from '../../recovery/trust.ts'
 import { UsageError, type Command } from '../command.ts'
 import { TRUST_OPTIONS, trustRootFromOptions } from './trust-options.ts'
 
-const USAGE = 'ark restitution --certificate CID --gateway URL... (--trust FILE | --registry ADDR --rpc URL) --out DIR | ark restitution --verify DIR (--trust FILE | …)'
+const USAGE = 'ark restitution (--certificate CID | --block N) --gateway URL... (--trust FILE | --registry ADDR --rpc URL) --out DIR | ark restitution --verify DIR (--trust FILE | …)'
 
 function summaryOf(table: Restitution, certificateCid: CID, weight: bigint, source?: string): Record<string, unknown> {
   const r = table.root
@@ -56,6 +56,7 @@ export const restitutionCommand: Command = {
   usage: USAGE,
   options: {
     certificate: { type: 'string', description: 'CID of the kind-2 certificate (GET /v1/checkpoints lists it with kind "restitution")' },
+    block: { type: 'string', description: 'or: the table\'s after block; each gateway is asked for its kind-2 certificate there' },
     gateway: { type: 'string', multiple: true, description: 'archive node HTTP API / trustless gateway, untrusted (several: tried in order)' },
     out: { type: 'string', description: 'output directory (must not exist)' },
     verify: { type: 'string', description: 'verify a directory written by an earlier fetch instead' },
@@ -79,19 +80,22 @@ export const restitutionCommand: Command = {
       return
     }
     const cidText = values.certificate as string | undefined
+    const blockText = values.block as string | undefined
     const gateways = (values.gateway as string[] | undefined) ?? []
     const out = values.out as string | undefined
-    if (cidText === undefined || gateways.length === 0 || out === undefined) throw new UsageError(`give --certificate, at least one --gateway and --out (or --verify DIR)\n\nusage: ${USAGE}`)
-    let certificate: CID
+    if ((cidText === undefined) === (blockText === undefined) || gateways.length === 0 || out === undefined) throw new UsageError(`give --certificate CID or --block N (one), at least one --gateway and --out (or --verify DIR)\n\nusage: ${USAGE}`)
+    if (blockText !== undefined && !/^[0-9]{1,20}$/.test(blockText)) throw new UsageError(`--block must be the table's after block (a number), got ${JSON.stringify(blockText)}`)
+    let named: { certificate: CID } | { block: bigint }
     try {
-      certificate = CID.parse(cidText)
+      named = cidText !== undefined ? { certificate: CID.parse(cidText) } : { block: BigInt(blockText!) }
     } catch (cause) {
       throw new UsageError(`--certificate is not a CID: ${(cause as Error).message}`)
     }
     if (existsSync(out)) throw new UsageError(`--out ${out} exists; give a new directory`)
     const staging = `${out}.staging`
-    const f = await fetchRestitution({ gateways, source: (u) => gatewaySource(u), certificate, trust, staging, signal, ...(json ? {} : { onNotice: (m: string) => io.stderr(`${m}\n`) }) })
+    const f = await fetchRestitution({ gateways, source: (u) => gatewaySource(u), ...named, trust, staging, signal, ...(json ? {} : { onNotice: (m: string) => io.stderr(`${m}\n`) }) })
     await mkdir(out, { recursive: true })
+    const certificate = f.certificateCid
     await writeFileAtomic(join(out, 'restitution.car'), writeCar([certificate, f.table.cid], withCertificate(certificate, f.table), { get: (cid) => (cid.equals(certificate) ? f.certificateBytes : f.staging.memory.get(cid)), put: () => {}, has: () => true }), signal)
     await writeFileAtomic(join(out, 'certificate.json'), [`${JSON.stringify(certificateJSON(f.certificate), bigintReplacer, 2)}\n`], signal)
     await writeFileAtomic(join(out, 'rows.jsonl'), rowsJsonl(f.table), signal)
