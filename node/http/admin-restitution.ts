@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { MAX_EXCLUSIONS } from '../../snapshot/restitution/exclusions.ts'
 import { HttpError } from './respond.ts'
-import { parseBlockNumber, readBody } from './request.ts'
+import { jsonObjectBody, parseBlockNumber, readBody } from './request.ts'
 
 /** Body of POST /v1/admin/restitution: up to MAX_EXCLUSIONS addresses of ~45 bytes each, plus the two blocks. */
 export const MAX_RESTITUTION_BODY_BYTES = 64 * 1024 + MAX_EXCLUSIONS * 48
@@ -18,18 +18,7 @@ export interface RestitutionBody {
  * code, which names the bad entry.
  */
 export async function readRestitutionBody(req: IncomingMessage): Promise<RestitutionBody> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-  if (type !== 'application/json') throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json')
-  const body = await readBody(req, MAX_RESTITUTION_BODY_BYTES)
-  let v: unknown
-  try {
-    v = JSON.parse(body.toString('utf8'))
-  } catch {
-    throw new HttpError(400, 'INVALID_BODY', 'body is not valid JSON')
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'INVALID_BODY', 'body must be a JSON object {before, after, exclude}')
-  for (const k of Object.keys(v)) if (k !== 'before' && k !== 'after' && k !== 'exclude') throw new HttpError(400, 'INVALID_PARAMETER', `unknown field ${JSON.stringify(k.slice(0, 40))}; the fields are before, after, exclude`, { parameter: k.slice(0, 40) })
-  const o = v as Record<string, unknown>
+  const o = jsonObjectBody(req, await readBody(req, MAX_RESTITUTION_BODY_BYTES), ['before', 'after', 'exclude'])
   const block = (x: unknown, name: string): bigint => {
     if (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0) return BigInt(x)
     if (typeof x === 'string') return parseBlockNumber(x, name)
