@@ -11,7 +11,13 @@ export const ATTESTATION_WIRE_VERSION = 1
 /** Checked on the raw bytes before decoding anything. */
 export const MAX_ATTESTATION_BYTES = 1024
 
-export const CHECKPOINT_KIND = { scheduled: 0, emergency: 1 } as const
+/**
+ * What an attestation is about: 0 a scheduled checkpoint, 1 an emergency checkpoint (PROTOCOL §12),
+ * 2 a restitution table (PROTOCOL "Restitution (kind 2)": snapshotCid is the table's root block,
+ * stateRoot its Merkle root, blockNumber/blockHash the after snapshot's).
+ */
+export const CHECKPOINT_KIND = { scheduled: 0, emergency: 1, restitution: 2 } as const
+export const MAX_CHECKPOINT_KIND = 2
 
 /** The fields an operator signs about one checkpoint. */
 export interface AttestationBody {
@@ -164,7 +170,7 @@ export function bodyFromValue(v: Record<string, unknown>): AttestationBody {
     snapshotCid: cid,
     stateRoot: bytesField(v.stateRoot, 32, 'stateRoot'),
     specVersion: Number(uintField(v.specVersion, 'specVersion', 0xffffffffn)),
-    kind: Number(uintField(v.kind, 'kind', 1n)),
+    kind: Number(uintField(v.kind, 'kind', BigInt(MAX_CHECKPOINT_KIND))),
   }
 }
 

@@ -104,6 +104,22 @@ export class Attester {
       specVersion: SPEC_VERSION,
       kind,
     }
+    await this.signAndPublish(body, { snapshot: cp.snapshot.cid.toString() })
+    if (kind !== 0) return
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      this.checkQuorum(target.number, checkpointKey(body))
+    }, i.quorumTimeoutMs)
+    this.timers.add(t)
+  }
+
+  /**
+   * Sign through the sign log, publish, aggregate. `own` records a snapshot this node signed at the
+   * block (divergence checks, retention); a restitution table (kind 2) shares its block with the
+   * after snapshot and is not recorded there.
+   */
+  async signAndPublish(body: AttestationBody, own?: { snapshot: string }): Promise<SignedAttestation> {
+    const i = this.init
     let signature: `0x${string}`
     try {
       // Durable before it leaves the node: the sign log refuses a second content for this checkpoint.
@@ -114,17 +130,14 @@ export class Attester {
       throw err
     }
     const att: SignedAttestation = { body, signer: this.operator, signature }
-    this.own.set(target.number, { snapshot: cp.snapshot.cid.toString(), signedAt: Date.now() })
-    i.onSigned?.(target.number)
+    if (own !== undefined) {
+      this.own.set(body.blockNumber, { snapshot: own.snapshot, signedAt: Date.now() })
+      i.onSigned?.(body.blockNumber)
+    }
     await i.publish(encodeAttestation(att)).catch((err: unknown) => i.log.warn({ err }, 'publishing the attestation failed; peers will get it from the certificate'))
     i.counters.attestationsSent++
     i.onEvents(i.aggregator.add(att, { own: true }))
-    if (kind !== 0) return
-    const t = setTimeout(() => {
-      this.timers.delete(t)
-      this.checkQuorum(target.number, checkpointKey(body))
-    }, i.quorumTimeoutMs)
-    this.timers.add(t)
+    return att
   }
 
   private checkQuorum(block: bigint, key: string): void {

@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
+import { CHECKPOINT_KIND } from '../../protocol/attestation.ts'
 import { decodeCertificate, verifyCertificate, type Certificate } from '../../protocol/certificate.ts'
 import { encodeEvidence, type Evidence } from '../../protocol/evidence.ts'
 import type { OperatorSet } from '../../protocol/operator-set.ts'
@@ -124,7 +125,8 @@ export class CertificateHandling {
     const b = cert.body.blockNumber
     const root = cert.body.snapshotCid
     i.fetches.enqueue(lane, `${b}-${cert.body.kind}-${root.toString()}`, async (signal) => {
-      const mine = i.own(b)
+      // a restitution table (kind 2) shares its block with the after snapshot: our own signature there is a snapshot's, not a table's
+      const mine = cert.body.kind === CHECKPOINT_KIND.restitution ? undefined : i.own(b)
       // our own snapshot is the certified one: we wrote every block of it when deriving, so walking the whole
       // DAG again (thousands of disk reads per certificate, starving derivations running beside it) adds nothing
       const ours = mine?.snapshot === root.toString() && (await i.hasLocally(root))

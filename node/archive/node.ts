@@ -37,6 +37,8 @@ import { recentSnapshots, Retainer } from './retainer.ts'
 import { firstCheckpoint, Scheduler, schedulerServices } from './scheduler.ts'
 import { SnapshotFetches } from './snapshot-fetches.ts'
 import { storageService } from './storage.ts'
+import { CHECKPOINT_KIND } from '../../protocol/attestation.ts'
+import { runRestitution, type RestitutionRequest } from './restitution.ts'
 import { maxAheadBlocks, validatorContext } from './validator-context.ts'
 import { nodeView, type NodeReadState } from './view.ts'
 import { createNodeMetrics } from './node-metrics.ts'
@@ -312,6 +314,7 @@ export class ArchiveNode {
       nextCheckpoint: () => this.scheduler.nextCheckpoint,
       watchdog: this.watchdog,
       snapshotNow: (block) => this.snapshotNow(block),
+      restitution: (req) => this.restitution(req),
       divergences: () => this.divergences,
       // the addresses peers dial, without the /p2p suffix (the record names the peer id)
       provider: () => ({ id: this.network.peerId.toString(), addrs: [...new Set(this.network.multiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, '')))] }),
@@ -396,6 +399,7 @@ export class ArchiveNode {
       // with a watchdog, emergency attestations count only for blocks a validated alert names; a node
       // without one cannot judge alerts and bounds kind-1 messages by the window and per-signer caps
       ...(this.watchdog === undefined ? {} : { emergencyBlock: (b: bigint) => this.watchdog!.namesEmergencyBlock(b) }),
+      certifiedBlock: (b: bigint) => this.certificates.get(b, CHECKPOINT_KIND.scheduled) !== undefined || this.certificates.get(b, CHECKPOINT_KIND.emergency) !== undefined,
       signal: this.signal,
     })
   }
@@ -419,6 +423,12 @@ export class ArchiveNode {
   /** Emergency checkpoint (PROTOCOL.md §12.3); see Scheduler.emergencyCheckpoint. */
   emergencyCheckpoint(block: bigint): Promise<void> {
     return this.scheduler.emergencyCheckpoint(block)
+  }
+
+  /** Admin: compute, store and attest a restitution table (kind 2); see runRestitution. */
+  restitution(req: RestitutionRequest): Promise<Record<string, unknown>> {
+    const network = { chainId: this.config.chain.chainId, adapterId: this.adapter.id, configHash: this.cfgHash }
+    return runRestitution({ network, certificates: this.certificates, store: () => this.store, adapter: this.adapter, signAndPublish: (b) => this.attester.signAndPublish(b), log: this.log.child({ module: 'restitution' }) }, req)
   }
 
   /** Admin: derive and store a snapshot off the schedule; see Scheduler.snapshotNow. */

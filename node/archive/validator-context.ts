@@ -19,6 +19,8 @@ export interface ValidatorContextParts {
   seenEvidence: (e: Evidence) => boolean
   /** a validated alert names this block as an emergency checkpoint (the watchdog, when configured) */
   emergencyBlock?: (blockNumber: bigint) => boolean
+  /** a certified snapshot (kind 0 or 1) is held at this block: restitution (kind 2) messages are about such blocks */
+  certifiedBlock?: (blockNumber: bigint) => boolean
   signal: AbortSignal
 }
 
@@ -42,6 +44,7 @@ export function validatorContext(p: ValidatorContextParts): ValidatorContext {
     oldestBlock: p.floor(),
     schedule: { interval: p.interval, first: p.first },
     ...(p.emergencyBlock === undefined ? {} : { emergencyBlock: p.emergencyBlock }),
+    ...(p.certifiedBlock === undefined ? {} : { certifiedBlock: p.certifiedBlock }),
     seen: p.seen,
     seenEvidence: p.seenEvidence,
   }

@@ -1,3 +1,4 @@
+import type { RestitutionRequest } from './restitution.ts'
 import { certificateJSON } from '../../protocol/certificate.ts'
 import { signedWeight, type OperatorSet } from '../../protocol/operator-set.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
@@ -39,6 +40,7 @@ export interface NodeReadState {
   nextCheckpoint(): bigint | undefined
   watchdog: Watchdog | undefined
   snapshotNow(block?: bigint): Promise<Record<string, unknown>>
+  restitution?(req: RestitutionRequest): Promise<Record<string, unknown>>
   /** divergence reports kept (bounded, newest last; the explorer's network page) */
   divergences?(): readonly Divergence[]
   /** with a registry: whether a certified checkpoint's stateRoot is recorded there */
@@ -56,7 +58,7 @@ export function checkpointView(ops: OperatorSet, s: StoredCertificate): Checkpoi
   const b = s.certificate.body
   return {
     block: b.blockNumber.toString(),
-    kind: b.kind === 1 ? 'emergency' : 'scheduled',
+    kind: b.kind === 2 ? 'restitution' : b.kind === 1 ? 'emergency' : 'scheduled',
     certificateCid: s.cid.toString(),
     snapshotCid: b.snapshotCid.toString(),
     stateRoot: b.stateRoot,
@@ -126,7 +128,7 @@ export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView 
     },
     blocks: state.blocks,
     metrics: () => metrics.text(),
-    admin: { snapshotNow: (block) => state.snapshotNow(block) },
+    admin: { snapshotNow: (block) => state.snapshotNow(block), ...(state.restitution === undefined ? {} : { restitution: (req: RestitutionRequest) => state.restitution!(req) }) },
     ready: () => readiness(state),
     health: () => {
       const reasons: string[] = []

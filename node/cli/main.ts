@@ -6,6 +6,7 @@ import { devnetCommands } from './devnet/index.ts'
 import { keysNewCommand } from './node/keys.ts'
 import { nodeCheckConfigCommand } from './node/check-config.ts'
 import { nodeStartCommand } from './node/start.ts'
+import { nodeRestitutionCommand } from './node/restitution.ts'
 import { signlogExportCommand, signlogImportCommand } from './node/signlog.ts'
 import { fetchCommand } from './recovery.ts'
 import { citeCommand } from './recovery/cite.ts'
@@ -13,6 +14,7 @@ import { mirrorCommand } from './recovery/mirror.ts'
 import { recoveryProveCommand } from './recovery/prove.ts'
 import { recoveryDiffCommand } from './recovery/diff.ts'
 import { riskCommand } from './recovery/risk.ts'
+import { restitutionCommand } from './recovery/restitution.ts'
 import { verifyCommand } from './recovery/verify.ts'
 import { snapshotCommands } from './snapshot/index.ts'
 import { buildInfo } from '../version.ts'
@@ -22,8 +24,8 @@ import { adapterCommands } from './adapter/index.ts'
 const groups: Record<string, { summary: string; commands: Command[] }> = {
   snapshot: { summary: 'build, inspect, export, diff and prove deterministic snapshots', commands: snapshotCommands },
   adapter: { summary: 'check an adapter module against the conformance kit (SPEC §7)', commands: adapterCommands },
-  node: { summary: 'run an archive node', commands: [nodeStartCommand, nodeCheckConfigCommand] },
-  recovery: { summary: 'fetch and verify certified snapshots from untrusted sources', commands: [fetchCommand, mirrorCommand, verifyCommand, recoveryProveCommand, recoveryDiffCommand, riskCommand, citeCommand] },
+  node: { summary: 'run an archive node', commands: [nodeStartCommand, nodeCheckConfigCommand, nodeRestitutionCommand] },
+  recovery: { summary: 'fetch and verify certified snapshots from untrusted sources', commands: [fetchCommand, mirrorCommand, verifyCommand, recoveryProveCommand, recoveryDiffCommand, riskCommand, citeCommand, restitutionCommand] },
   keys: { summary: 'operator keys', commands: [keysNewCommand] },
   signlog: { summary: 'export or import a node\'s signing history (slashing protection)', commands: [signlogExportCommand, signlogImportCommand] },
   devnet: { summary: 'a local chain with the reference protocol, a workload and checkpoints', commands: devnetCommands },

@@ -297,7 +297,8 @@ export function createExplorerApi(view: NodeView, limits: typeof EXPLORER_LIMITS
           const limit = count(q.get('limit'), 'limit', limits.totals, limits.maxTotals)
           const range = { limit: 1000, ...(q.has('from') ? { from: parseBlockNumber(q.get('from')!, 'from') } : {}), ...(q.has('to') ? { to: parseBlockNumber(q.get('to')!, 'to') } : {}) }
           // the newest `limit` checkpoints of the range
-          const cps = (await view.checkpoints(range)).slice(-limit)
+          // restitution tables (kind 2) are not snapshots: no totals to chart
+          const cps = (await view.checkpoints(range)).filter((cp) => cp.kind !== 'restitution').slice(-limit)
           const points: { block: string; kind: string; timestamp: string; totals: Record<string, string>; positions: CheckpointSummary['positions'] }[] = []
           const missing: string[] = []
           for (const cp of cps) {

@@ -14,7 +14,7 @@ export interface CheckpointRange {
 const UINT64_MAX = (1n << 64n) - 1n
 const DECIMAL = /^[0-9]{1,20}$/
 
-export type Route = 'status' | 'checkpoints' | 'checkpoint' | 'evidence' | 'alerts' | 'metrics' | 'healthz' | 'readyz' | 'ipfs' | 'routing_providers' | 'blocks' | 'admin_snapshot' | 'explorer' | ExplorerRoute | 'unknown'
+export type Route = 'status' | 'checkpoints' | 'checkpoint' | 'evidence' | 'alerts' | 'metrics' | 'healthz' | 'readyz' | 'ipfs' | 'routing_providers' | 'blocks' | 'admin_snapshot' | 'admin_restitution' | 'explorer' | ExplorerRoute | 'unknown'
 
 export function parseBlockNumber(text: string, parameter: string): bigint {
   if (!DECIMAL.test(text)) throw new HttpError(400, 'INVALID_PARAMETER', `${parameter} must be a non-negative decimal integer, got ${JSON.stringify(text.slice(0, 40))}`, { parameter })
@@ -88,9 +88,8 @@ export async function readBody(req: IncomingMessage, max: number): Promise<Buffe
   return Buffer.concat(parts)
 }
 
-/** Body of POST /v1/admin/snapshot: empty, or {"block": "<decimal>" | <integer>}. */
-export function parseSnapshotBody(req: IncomingMessage, body: Buffer): bigint | undefined {
-  if (body.length === 0) return undefined
+/** An admin request's JSON object body (content type, syntax, an object, only `fields`), or 4xx. */
+export function jsonObjectBody(req: IncomingMessage, body: Buffer, fields: readonly string[]): Record<string, unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
   if (type !== 'application/json') throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json')
   let v: unknown
@@ -100,7 +99,14 @@ export function parseSnapshotBody(req: IncomingMessage, body: Buffer): bigint | 
     throw new HttpError(400, 'INVALID_BODY', 'body is not valid JSON')
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'INVALID_BODY', 'body must be a JSON object')
-  for (const k of Object.keys(v)) if (k !== 'block') throw new HttpError(400, 'INVALID_PARAMETER', `unknown field ${JSON.stringify(k.slice(0, 40))}; the only field is block`, { parameter: k.slice(0, 40) })
+  for (const k of Object.keys(v)) if (!fields.includes(k)) throw new HttpError(400, 'INVALID_PARAMETER', `unknown field ${JSON.stringify(k.slice(0, 40))}; ${fields.length === 1 ? `the only field is ${fields[0]}` : `the fields are ${fields.join(', ')}`}`, { parameter: k.slice(0, 40) })
+  return v as Record<string, unknown>
+}
+
+/** Body of POST /v1/admin/snapshot: empty, or {"block": "<decimal>" | <integer>}. */
+export function parseSnapshotBody(req: IncomingMessage, body: Buffer): bigint | undefined {
+  if (body.length === 0) return undefined
+  const v = jsonObjectBody(req, body, ['block'])
   const block = (v as { block?: unknown }).block
   if (block === undefined) return undefined
   if (typeof block === 'number' && Number.isSafeInteger(block) && block >= 0) return BigInt(block)
@@ -139,6 +145,7 @@ export function route(pathname: string): Route {
   if (pathname.startsWith('/routing/v1/providers/')) return 'routing_providers'
   if (pathname === '/v1/blocks') return 'blocks'
   if (pathname === '/v1/admin/snapshot') return 'admin_snapshot'
+  if (pathname === '/v1/admin/restitution') return 'admin_restitution'
   if (pathname === '/explorer' || pathname.startsWith('/explorer/')) return 'explorer'
   return explorerRoute(pathname) ?? 'unknown'
 }

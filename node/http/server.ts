@@ -12,6 +12,7 @@ import { background } from '../util/background.ts'
 import { createExplorerApi } from './api-explorer.ts'
 import { applyCors, CORS_ENV, parseCorsOrigins } from './api-cors.ts'
 import { serveExplorer } from './explorer/serve.ts'
+import { readRestitutionBody, type RestitutionBody } from './admin-restitution.ts'
 import { HTTP_DEFAULTS, type HttpLimits } from './limits.ts'
 import { authorized, methodNotAllowed, parseBlockNumber, parseCheckpointRange, parseEvidencePage, parseSnapshotBody, readBody, route, sha256, type CheckpointRange, type Route } from './request.ts'
 
@@ -29,6 +30,7 @@ import { authorized, methodNotAllowed, parseBlockNumber, parseCheckpointRange, p
  *   GET  /ipfs/{cid}                      trustless gateway: raw block or CAR
  *   POST /v1/blocks                       blocks by CID (one per line) as one CAR: incremental fetch
  *   POST /v1/admin/snapshot               take a snapshot now (bearer token)
+ *   POST /v1/admin/restitution            compute and attest a restitution table (bearer token)
  *   GET  /v1/checkpoints/{block}/summary, /v1/checkpoints/{block}/accounts/{address}, /v1/diff, /v1/totals,
  *        /v1/checkpoints/{block}/anchor, /v1/divergences, /v1/operators
  *                                         the explorer's reads (api-explorer.ts)
@@ -44,7 +46,7 @@ import { authorized, methodNotAllowed, parseBlockNumber, parseCheckpointRange, p
 /** One certified checkpoint as the API shows it (integers as decimal strings, bytes as 0x-hex). */
 export interface CheckpointView {
   block: string
-  kind: 'scheduled' | 'emergency'
+  kind: 'scheduled' | 'emergency' | 'restitution'
   certificateCid: string
   snapshotCid: string
   stateRoot: string
@@ -83,7 +85,11 @@ export interface NodeView {
   health(): { ok: boolean; reasons: string[] }
   /** GET /readyz: ready to serve (caught up, enough peers); without it /readyz follows health */
   ready?(): { ok: boolean; reasons: string[] }
-  admin?: { snapshotNow(block?: bigint): Promise<Record<string, unknown>> }
+  admin?: {
+    snapshotNow(block?: bigint): Promise<Record<string, unknown>>
+    /** compute, store and attest a restitution table (PROTOCOL "Restitution (kind 2)"); optional */
+    restitution?(req: RestitutionBody): Promise<Record<string, unknown>>
+  }
   /** divergence reports (block, ours, certified, accounts); absent: the explorer shows none reported */
   divergences?: () => Record<string, unknown>[]
   /** the operator set at the finalized head (per-checkpoint sets are in the checkpoint views) */
@@ -233,19 +239,28 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
       case 'blocks':
         if (method !== 'POST') throw methodNotAllowed('POST')
         return serveBlockBatch(req, res, await readBody(req, BLOCK_BATCH_LIMITS.maxBodyBytes), gatewayCtx())
-      case 'admin_snapshot': {
+      case 'admin_snapshot':
+      case 'admin_restitution': {
         const admin = view.admin
-        if (tokenDigest === undefined || admin === undefined) throw new HttpError(404, 'NOT_FOUND', 'no such endpoint')
+        if (tokenDigest === undefined || admin === undefined || (r === 'admin_restitution' && admin.restitution === undefined)) throw new HttpError(404, 'NOT_FOUND', 'no such endpoint')
         if (method !== 'POST') throw methodNotAllowed('POST')
         if (!authorized(req.headers.authorization, tokenDigest)) throw new HttpError(401, 'UNAUTHORIZED', 'send Authorization: Bearer <admin token>', { headers: { 'WWW-Authenticate': 'Bearer realm="ark-admin"' } })
-        const block = parseSnapshotBody(req, await readBody(req, limits.maxBodyBytes))
-        log.info({ block: block?.toString() }, 'admin: snapshot requested')
+        let run: () => Promise<Record<string, unknown>>
+        if (r === 'admin_restitution') {
+          const body = await readRestitutionBody(req)
+          log.info({ before: body.before.toString(), after: body.after.toString(), excluded: body.exclude.length }, 'admin: restitution requested')
+          run = () => admin.restitution!(body)
+        } else {
+          const block = parseSnapshotBody(req, await readBody(req, limits.maxBodyBytes))
+          log.info({ block: block?.toString() }, 'admin: snapshot requested')
+          run = () => admin.snapshotNow(block)
+        }
         let result: Record<string, unknown>
         try {
-          result = await admin.snapshotNow(block)
+          result = await run()
         } catch (err) {
           if (err instanceof ArkError) {
-            log.warn({ err }, 'admin snapshot failed')
+            log.warn({ err, route: r }, 'admin request failed')
             // the caller is authenticated: Ark's messages say what to do
             throw new HttpError(err.code === 'INVALID_INPUT' || err.code === 'USAGE' ? 400 : 500, err.code, err.message)
           }

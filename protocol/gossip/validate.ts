@@ -9,7 +9,7 @@ import type { Address, OperatorSet } from '../operator-set.ts'
  * broke the rules: costs peer score) or ignore (valid but not useful now, or
  * we could not tell: no penalty). Codes are bounded so they can label metrics.
  */
-export type IgnoreCode = 'TOO_FAR_AHEAD' | 'TOO_OLD' | 'DUPLICATE' | 'NOT_EMERGENCY' | 'DEPENDENCY_FAILED' | 'RATE_LIMITED'
+export type IgnoreCode = 'TOO_FAR_AHEAD' | 'TOO_OLD' | 'DUPLICATE' | 'NOT_EMERGENCY' | 'NOT_CERTIFIED' | 'DEPENDENCY_FAILED' | 'RATE_LIMITED'
 export type Validation<T> = { action: 'accept'; value: T } | { action: 'reject'; code: RejectCode; message: string } | { action: 'ignore'; code: IgnoreCode; message: string }
 
 /** The checkpoint schedule (PROTOCOL.md §8.1): checkpoints are the multiples of `interval` from `first` on. */
@@ -47,6 +47,13 @@ export interface ValidatorContext {
    * ignored (`NOT_EMERGENCY`). Undefined: kind 1 is bounded by the window only.
    */
   emergencyBlock?: (blockNumber: bigint) => boolean
+  /**
+   * True when this node holds a certified snapshot (kind 0 or 1) at this block, the "after" side a
+   * restitution table (kind 2) is about. A restitution attestation or evidence for another block is
+   * ignored (`NOT_CERTIFIED`, no penalty: the node may not have caught up). Undefined: kind 2 is
+   * bounded by the window and the aggregator's per-signer caps only.
+   */
+  certifiedBlock?: (blockNumber: bigint) => boolean
   /** already seen (signer, checkpoint, content) → duplicate */
   seen?: (a: SignedAttestation) => boolean
   /** the node already holds evidence against this signer at this checkpoint (at most one item per (signer, checkpoint)) → duplicate */
@@ -84,11 +91,16 @@ function checkWindow(b: AttestationBody, ctx: ValidatorContext): Refusal | undef
   return undefined
 }
 
-/** Kind 0 only at a checkpoint of the schedule (reject); kind 1 only at a block an alert names (ignore), when the node knows. */
+/**
+ * Kind 0 only at a checkpoint of the schedule (reject); kind 1 only at a block an alert names, kind 2
+ * only at a block with a certified snapshot (ignore), when the node knows.
+ */
 function checkSchedule(b: AttestationBody, ctx: ValidatorContext, emergency: boolean): Refusal | undefined {
   if (b.kind === CHECKPOINT_KIND.scheduled) {
     const { interval, first } = ctx.schedule
     if (b.blockNumber < first || b.blockNumber % interval !== 0n) return { action: 'reject', code: 'OFF_SCHEDULE', message: `block ${b.blockNumber} is not a checkpoint (multiples of ${interval} from ${first})` }
+  } else if (b.kind === CHECKPOINT_KIND.restitution) {
+    if (emergency && ctx.certifiedBlock !== undefined && !ctx.certifiedBlock(b.blockNumber)) return { action: 'ignore', code: 'NOT_CERTIFIED', message: `no certified snapshot at block ${b.blockNumber} for a restitution table to be about` }
   } else if (emergency && ctx.emergencyBlock !== undefined && !ctx.emergencyBlock(b.blockNumber)) {
     return { action: 'ignore', code: 'NOT_EMERGENCY', message: `no validated alert names block ${b.blockNumber} as an emergency checkpoint` }
   }

@@ -288,7 +288,7 @@ describe('attestation wire encoding', () => {
       { blockNumber: 1.5 },
       { chainId: -5 },
       { specVersion: 0x100000000 },
-      { kind: 2 },
+      { kind: 3 }, // kinds 0, 1, 2 exist (2: restitution, PROTOCOL "Restitution (kind 2)")
       { kind: -1 },
       { snapshot: (m.snapshot as { bytes: Uint8Array }).bytes }, // bytes, not a CID link
       { signer: new Uint8Array(21) },
