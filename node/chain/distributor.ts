@@ -1,4 +1,6 @@
-import { encodeAbiParameters, encodeFunctionData, getAddress, keccak256, parseAbi, type Hex } from 'viem'
+import { encodeFunctionData, getAddress, parseAbi, type Hex } from 'viem'
+import { bytesToHex, hexToBytes } from '../../snapshot/codec/hex.ts'
+import { restitutionLeafHash as leafHash } from '../../snapshot/restitution/leaf.ts'
 import type { CompileOptions } from '../contracts/compile.ts'
 import { deployContract } from './deploy-contract.ts'
 import { decodeContractError } from './decode-contract-error.ts'
@@ -72,13 +74,13 @@ export const DISTRIBUTOR_ABI = parseAbi([
 ])
 
 /** The restitution leaf encoding (CONTRACTS: shared with snapshot/restitution): `(account, asset, amount)`. */
-export const RESTITUTION_LEAF_ENCODING = Object.freeze(['address', 'address', 'uint256'] as const)
+export { RESTITUTION_LEAF_ENCODING } from '../../snapshot/restitution/leaf.ts'
 /** The reserved account of the per-asset total leaf. */
 export const TOTAL_ACCOUNT: Hex = '0x0000000000000000000000000000000000000000'
 
 /** keccak256(bytes.concat(keccak256(abi.encode(account, asset, amount)))): the distributor's leaf. */
 export function restitutionLeafHash(account: Hex, asset: Hex, amount: bigint): Hex {
-  return keccak256(keccak256(encodeAbiParameters([{ type: 'address' }, { type: 'address' }, { type: 'uint256' }], [getAddress(account), getAddress(asset), amount])))
+  return bytesToHex(leafHash({ account: hexToBytes(account), asset: hexToBytes(asset), amount }))
 }
 
 /** floor(amount * min(funded, total) / total): the entitlement rule of Distributor.entitlement. */
