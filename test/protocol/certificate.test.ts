@@ -183,12 +183,12 @@ describe('certificate encoding', () => {
 
   it('decodeCertificate applies the same field rules as an attestation', async () => {
     // BUG (minor): protocol/certificate.ts decodeCertificate checks only "non-negative integer" and
-    // "string", while decodeAttestation bounds kind to 0..1, specVersion to uint32, chainId and
+    // "string", while decodeAttestation bounds kind to 0..2, specVersion to uint32, chainId and
     // blockNumber to uint64 and adapterId to 1..64 characters. Out-of-range certificates decode, and
     // verifyCertificate then throws viem's IntegerOutOfRangeError (not a ProtocolError) for kind >= 256
     // or specVersion >= 2^32.
     const m = dagCbor.decode(encodeCertificate(cert3).bytes) as Record<string, unknown>
-    for (const change of [{ kind: 2 }, { kind: 256 }, { specVersion: 2 ** 40 }, { adapterId: '' }, { adapterId: 'a'.repeat(65) }]) {
+    for (const change of [{ kind: 3 }, { kind: 256 }, { specVersion: 2 ** 40 }, { adapterId: '' }, { adapterId: 'a'.repeat(65) }]) {
       await expectReason(() => decodeCertificate(dagCbor.encode({ ...m, ...change })), 'MALFORMED')
     }
   })
