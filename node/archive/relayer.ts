@@ -129,6 +129,7 @@ export class AnchorRelayer {
     const b = p.cert.body
     const fields = { block: b.blockNumber.toString(), kind: b.kind, registry: this.init.registry }
     const attempts = this.init.attempts ?? 5
+    let futureWaits = 0
     for (let attempt = 1; ; attempt++) {
       try {
         const before = await this.recorded(p.cert)
@@ -156,8 +157,14 @@ export class AnchorRelayer {
       } catch (err) {
         if (signal.aborted) throw err
         const refusal = registryRefusal(err)
-        // FutureBlock: the certificate is for the head block, which the registry checks only once it is past
-        if (refusal !== undefined && refusal !== 'FutureBlock') {
+        // FutureBlock: the certificate is for the head block, which the registry checks only once it is
+        // past: wait for the next block without spending an attempt (bounded: the chain may have stalled)
+        if (refusal === 'FutureBlock' && futureWaits++ < 300) {
+          attempt--
+          await sleep(1_000, signal)
+          continue
+        }
+        if (refusal !== undefined) {
           // a refusal is the registry's answer about this certificate: retrying sends the same refusal
           log.error({ ...fields, refusal }, `relayer: the registry refuses the certificate (${refusal}); not retried`)
           return 'refused'
