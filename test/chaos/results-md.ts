@@ -2,8 +2,9 @@ import type { ScenarioResult } from './scenario.ts'
 
 const fmt = (v: unknown): string => {
   if (v === null || v === undefined) return '–'
-  if (typeof v === 'object') return `\`${JSON.stringify(v)}\``
-  return String(v)
+  // a | inside a cell (a 4|3 split) would end it
+  if (typeof v === 'object') return `\`${JSON.stringify(v).replaceAll('|', '\\|')}\``
+  return String(v).replaceAll('|', '\\|')
 }
 
 /** RESULTS.md from one run's JSON lines: a summary table, then each scenario's figures. */

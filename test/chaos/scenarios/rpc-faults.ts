@@ -93,8 +93,8 @@ export const rpcFaults: Scenario = {
           await sleep(2_000)
           if (k % 15 === 0) o.log?.(`rpc-faults: ${injected()} faults injected, ${new Set(c.running.flatMap((i) => [...c.logs[i]!.certified].filter(([, e]) => e.at >= tFaults).map(([b]) => b))).size} checkpoints certified since they began`)
         }
-        const total = injected()
-        const lagged = total - faults.flaky - faults.lying
+        const byKind = { ...faults, lagging: lagging.reduce((a, l) => a + l.answered, 0) }
+        const total = byKind.flaky + byKind.lying + byKind.lagging
         const tEnd = Date.now()
         await sleep(10_000)
         await c.stopMining()
@@ -121,7 +121,7 @@ export const rpcFaults: Scenario = {
           nodes: c.n,
           faultRate: rate,
           faultsInjected: total,
-          faultsByKind: { flaky: faults.flaky, lying: faults.lying, lagging: lagged },
+          faultsByKind: byKind,
           faultMinutes: Math.round((tEnd - tFaults) / 6_000) / 10,
           crashes,
           wrongSnapshotsSigned: wrong,
