@@ -51,7 +51,8 @@ export const churn: Scenario = {
       while (Date.now() + everyMs <= end) {
         const t = Date.now()
         const i = c.running[rnd(c.running.length)]!
-        const fault = (['SIGKILL', 'SIGSTOP', 'disconnect'] as const)[rnd(3)]!
+        // the kinds in turn (a random pick gave a 3-minute run no SIGSTOP at all), the node at random
+        const fault = (['SIGKILL', 'SIGSTOP', 'disconnect'] as const)[(faults.SIGKILL + faults.SIGSTOP + faults.disconnect) % 3]!
         faults[fault]++
         o.log?.(`churn: ${fault} node ${i}`)
         await churnOnce(c, i, fault, 5_000 + rnd(10_000))
