@@ -38,7 +38,7 @@ const resultsPath = fileURLToPath(new URL('./RESULTS.md', import.meta.url))
 if (values.from !== undefined) {
   const lines = (await readFile(values.from, 'utf8')).split('\n').filter((l) => l.trim().length > 0)
   const results = lines.map((l) => JSON.parse(l) as ScenarioResult)
-  await writeFile(resultsPath, resultsMarkdown(results, { command: `npm run chaos (JSON lines from ${values.from})`, started: results[0]?.at ?? '?', host: `a ${cpus().length}-core machine, Node ${process.version}`, ...(values.note === undefined ? {} : { note: values.note }) }))
+  await writeFile(resultsPath, resultsMarkdown(results, { command: `npm run chaos (JSON lines from ${values.from})`, started: results.length === 0 ? '?' : new Date(Math.min(...results.map((r) => Date.parse(r.at) - r.ms))).toISOString(), host: `a ${cpus().length}-core machine, Node ${process.version}`, ...(values.note === undefined ? {} : { note: values.note }) }))
   process.exit(0)
 }
 const unknown = positionals.filter((p) => !SCENARIOS.some((s) => s.id === p))
