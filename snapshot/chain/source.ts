@@ -141,10 +141,17 @@ export class ChainSource {
     return first!
   }
 
-  /** The newest block Ark may snapshot, per the finality rule. */
+  /**
+   * The newest block Ark may snapshot, per the finality rule, on every endpoint: the lowest head among
+   * them (agreedHeader needs the block on each). Taking one endpoint's head, a single endpoint lagging
+   * behind the others made every later header read fail "does not exist yet" for as long as it lagged,
+   * and the node certified nothing (found by the chaos rpc-faults scenario).
+   */
   async finalizedHead(signal?: AbortSignal): Promise<BlockHeader> {
     const f = this.options.finality
-    const head = await this.failover((e) => this.headerFrom(e, f.kind === 'finalized' ? 'finalized' : 'latest', signal))
+    const tag = f.kind === 'finalized' ? 'finalized' : 'latest'
+    const heads = await Promise.all(this.endpoints.map((e) => this.headerFrom(e, tag, signal)))
+    const head = heads.some((h) => h === null) ? null : heads.reduce((a, h) => (h!.number < a!.number ? h : a))
     if (head === null) throw new ChainError('NOT_FINAL', 'the endpoint has no finalized block yet; use finality "confirmations" for chains without finality', { retryable: true })
     const n = f.kind === 'finalized' ? head.number : head.number - BigInt(f.confirmations)
     if (n < 0n) throw new ChainError('NOT_FINAL', `the chain has only ${head.number} blocks, fewer than the ${f.kind === 'confirmations' ? f.confirmations : 0} confirmations required`, { retryable: true })

@@ -2,11 +2,11 @@
 import { describe, expect, it } from 'vitest'
 import { byzantineFlood } from './scenarios/byzantine-flood.ts'
 import { byzantineThird } from './scenarios/byzantine-third.ts'
-import { shortRun } from './support.ts'
+import { recorded, shortRun } from './support.ts'
 
 describe('chaos: byzantine operators', () => {
   it('a third of the weight signing another content: no certificate for either, the split reported by every honest node', { timeout: 360_000 }, async () => {
-    const r = await byzantineThird.run(shortRun())
+    const r = recorded(await byzantineThird.run(shortRun()))
     expect(r.failures).toEqual([])
     expect(r.figures.certificatesForAttackedCheckpoints).toBe(0)
     expect(r.safety?.conflictingCertificates).toBe(0)
@@ -16,7 +16,7 @@ describe('chaos: byzantine operators', () => {
   // bounded evidence): off-schedule and equivocating attestations at >= 100 msg/s were all accepted and
   // held, and honest certificates took 45x their baseline.
   it('a flood below a third of the weight: honest latency within 2x, memory and disk bounded', { timeout: 420_000 }, async () => {
-    const r = await byzantineFlood.run(shortRun())
+    const r = recorded(await byzantineFlood.run(shortRun()))
     expect(r.failures).toEqual([])
   })
 })

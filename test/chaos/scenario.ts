@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os'
 import { ChaosCluster, type ClusterOptions } from './cluster/cluster.ts'
 import { checkSafety, type SafetyReport } from './safety/check.ts'
 
@@ -8,6 +9,8 @@ export interface RunOptions {
   minutes?: number
   /** nodes in the cluster, default 7 */
   nodes?: number
+  /** rpc-faults: share of the flaky endpoint's requests that fail (default 0.1) */
+  rpcFaultRate?: number
   log?: (line: string) => void
 }
 
@@ -23,6 +26,8 @@ export interface ScenarioResult {
   /** why the run failed (an exception, a violated goal), when it did */
   failures: string[]
   at: string
+  /** the machine's 1-minute load average when the scenario started and when it ended */
+  loadAvg?: [number, number]
 }
 
 export interface Scenario {
@@ -45,6 +50,7 @@ export class Goals {
  */
 export async function withCluster(id: string, copts: Omit<ClusterOptions, 'name'>, o: RunOptions, body: (c: ChaosCluster, goals: Goals) => Promise<Figures>, safety: { byzantine?: string[]; dags?: boolean } = {}): Promise<ScenarioResult> {
   const t0 = Date.now()
+  const load0 = loadavg()[0]!
   const goals = new Goals()
   let figures: Figures = {}
   let report: SafetyReport | undefined
@@ -65,8 +71,10 @@ export async function withCluster(id: string, copts: Omit<ClusterOptions, 'name'
   } finally {
     await c?.stop()
   }
-  return { scenario: id, ok: goals.failures.length === 0, ms: Date.now() - t0, figures, ...(report === undefined ? {} : { safety: report }), failures: goals.failures, at: new Date().toISOString() }
+  return { scenario: id, ok: goals.failures.length === 0, ms: Date.now() - t0, figures, ...(report === undefined ? {} : { safety: report }), failures: goals.failures, at: new Date().toISOString(), loadAvg: [round1(load0), round1(loadavg()[0]!)] }
 }
+
+const round1 = (x: number): number => Math.round(x * 10) / 10
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 

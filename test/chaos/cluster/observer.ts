@@ -23,10 +23,14 @@ export interface NodeLog {
   errors: number
   /** recent error and warn messages, for reports */
   lastErrors: string[]
+  /** why checkpoints failed: error message (numbers and URLs blanked) -> count */
+  failureCauses: Map<string, number>
+  /** checkpoints the node derived but did not sign: its doppelganger quiet period after a (re)start */
+  quiet: Set<bigint>
 }
 
 export function newNodeLog(): NodeLog {
-  return { derived: new Map(), certified: new Map(), noQuorum: [], divergences: 0, equivocations: 0, checkpointRetries: 0, checkpointsSkipped: 0, enospc: 0, fatal: [], errors: 0, lastErrors: [] }
+  return { derived: new Map(), certified: new Map(), noQuorum: [], divergences: 0, equivocations: 0, checkpointRetries: 0, checkpointsSkipped: 0, enospc: 0, fatal: [], errors: 0, lastErrors: [], failureCauses: new Map(), quiet: new Set() }
 }
 
 const big = (v: unknown): bigint | undefined => (typeof v === 'string' && /^[0-9]+$/.test(v) ? BigInt(v) : undefined)
@@ -40,6 +44,11 @@ export function observe(log: NodeLog, l: LogLine, now = Date.now()): void {
   else if (msg === 'no quorum within the timeout' && block !== undefined) log.noQuorum.push({ block, at: now, tally: l.tally })
   else if (msg === 'checkpoint failed; retrying') log.checkpointRetries++
   else if (msg.startsWith('checkpoint failed; skipped')) log.checkpointsSkipped++
+  if (msg.startsWith('checkpoint failed')) {
+    const cause = String((l.err as { message?: string } | undefined)?.message ?? '?').replace(/https?:\/\/\S+/g, 'URL').replace(/0x[0-9a-f]+/gi, '0x…').replace(/[0-9]+/g, 'N').slice(0, 90)
+    log.failureCauses.set(cause, (log.failureCauses.get(cause) ?? 0) + 1)
+  }
+  else if (msg === 'doppelganger quiet period: not signing this checkpoint' && block !== undefined) log.quiet.add(block)
   else if (msg.startsWith('divergence')) log.divergences++
   else if (msg.startsWith('equivocation')) log.equivocations++
   else if (msg === 'archive node stopped on an error') log.fatal.push(JSON.stringify(l.err ?? null))
