@@ -171,6 +171,8 @@ async function locateAt(o: FetchOptions, trust: TrustRoot, index: number, query:
     if (b.chainId !== o.chainId || b.adapterId !== o.adapterId) throw new SourceError(`its certificate is for chain ${b.chainId} adapter ${b.adapterId}, not chain ${o.chainId} adapter ${o.adapterId}`)
     if (query.kind === 'number' && b.blockNumber !== query.block) throw new SourceError(`its certificate is for block ${b.blockNumber}, not ${query.block}`)
     if (query.kind === 'before' && b.blockNumber >= query.block) throw new SourceError(`its certificate is for block ${b.blockNumber}, not before ${query.block}`)
+    if (query.kind === 'cid' && located.cid.toString() !== query.cid.toString()) throw new SourceError(`answered a request for certificate ${query.cid.toString()} with ${String(located.cid)}`)
+    if (query.kind === 'cid' && b.kind > 1) throw new SourceError(`certificate ${query.cid.toString()} is a restitution table (kind ${b.kind}), not a snapshot: fetch it with "ark restitution --certificate"`)
     const { weight } = await verifyAgainst(trust, certificate, watch.signal)
     return { certificate, certificateCid: located.cid, certificateBytes: located.bytes, weight, source: src.name, index, reasons }
   } catch (err) {

@@ -63,6 +63,7 @@ export function gatewaySource(url: string, options: GatewaySourceOptions = {}): 
   /** Which certificate the gateway says answers the query (a hint: it is verified after). */
   async function locateCid(req: LocateRequest, ctx: SourceContext): Promise<CID> {
     const q = req.query
+    if (q.kind === 'cid') return q.cid
     if (q.kind === 'latest') return cidField(await json('/v1/checkpoints/latest', 'checkpoint', ctx), '/v1/checkpoints/latest')
     if (q.kind === 'number') return cidField(await json(`/v1/checkpoints/${q.block}`, 'checkpoint', ctx), `/v1/checkpoints/${q.block}`)
     if (q.block === 0n) throw new SourceError('there is no checkpoint before block 0')

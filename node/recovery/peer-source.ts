@@ -177,6 +177,11 @@ export function peerSource(addr: string, options: PeerSourceOptions = {}): Fetch
         const b = c.body.blockNumber
         if (b < from) throw new SourceError(`answered a request for certificates from block ${from} with one for block ${b}`)
         if (b > top) top = b
+        if (q.kind === 'cid') {
+          // by CID any snapshot kind (scheduled or emergency) is what was asked for
+          if (c.body.kind <= 1 && cidOf(bytes).equals(q.cid)) return { cid: q.cid, bytes }
+          continue
+        }
         if (c.body.chainId !== req.chainId || c.body.adapterId !== req.adapterId || c.body.kind !== 0) continue
         if (q.kind === 'number') {
           if (b === q.block) return { cid: cidOf(bytes), bytes }
@@ -190,6 +195,7 @@ export function peerSource(addr: string, options: PeerSourceOptions = {}): Fetch
     }
     if (best !== undefined) return { cid: cidOf(best.bytes), bytes: best.bytes }
     if (q.kind === 'number') throw new SourceError(`has no certificate for block ${q.block} of chain ${req.chainId} adapter ${req.adapterId}`)
+    if (q.kind === 'cid') throw new SourceError(`has no snapshot certificate ${q.cid.toString()} (${seen} certificates looked at)`)
     if (q.kind === 'before') throw new SourceError(`has no certified checkpoint before block ${q.block} of chain ${req.chainId} adapter ${req.adapterId} (${seen} certificates looked at)`)
     throw new SourceError(`has no certificates for chain ${req.chainId} adapter ${req.adapterId}`)
   }

@@ -2,7 +2,8 @@ import type { CID } from 'multiformats/cid'
 import { ArkError, type ArkErrorOptions } from '../../snapshot/ark-error.ts'
 import type { Staging } from './staging.ts'
 
-export type BlockQuery = { kind: 'number'; block: bigint } | { kind: 'latest' } | { kind: 'before'; block: bigint }
+/** `cid`: the certificate with this CID (found by routing, an ArkRegistry CertificateSubmitted event, a citation) */
+export type BlockQuery = { kind: 'number'; block: bigint } | { kind: 'latest' } | { kind: 'before'; block: bigint } | { kind: 'cid'; cid: CID }
 
 /** What a source is asked to locate: the certificate answering `query` for (chainId, adapterId). */
 export interface LocateRequest {
