@@ -2,11 +2,13 @@ import { readFile, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { ArkError } from '../../snapshot/ark-error.ts'
 import { InvalidInputError } from '../../snapshot/errors.ts'
-import { closeSources, FETCH_DEFAULTS, fetchLocated, locateCertified, parseBlockQuery, type FetchOptions } from '../recovery/fetch.ts'
+import { CID } from 'multiformats/cid'
+import { closeSources, FETCH_DEFAULTS, fetchLocated, locateCertified, parseBlockQuery, type BlockQuery, type FetchOptions } from '../recovery/fetch.ts'
 import { gatewaySource } from '../recovery/gateway-source.ts'
 import { openReusable } from '../recovery/incremental.ts'
 import { peerSource } from '../recovery/peer-source.ts'
 import { progressLine } from '../recovery/progress.ts'
+import { routingProviders } from '../recovery/routing-providers.ts'
 import type { FetchSource } from '../recovery/source.ts'
 import { writeSnapshotDir } from '../recovery/snapshot-dir.ts'
 import { stagingPathFor } from '../recovery/staging.ts'
@@ -34,11 +36,13 @@ async function existingOut(out: string): Promise<'absent' | { snapshot: string; 
 export const fetchCommand: Command = {
   name: 'fetch',
   summary: 'Fetch a certified snapshot by block from untrusted peers or gateways, verify certificate, blocks and stateRoot, and write it out.',
-  usage: 'ark fetch --chain ID --adapter ID --block N|latest|before:N (--trust operators.json | --registry ADDRESS --rpc URL) (--peer MULTIADDR ... | --gateway URL ...) --out DIR [--from EARLIER_DIR] [--stall-timeout SECONDS] [--json]',
+  usage: 'ark fetch --chain ID --adapter ID (--block N|latest|before:N | --cid CERTIFICATE_CID) (--trust operators.json | --registry ADDRESS --rpc URL) (--peer MULTIADDR ... | --gateway URL ... | --routing URL ...) --out DIR [--from EARLIER_DIR] [--stall-timeout SECONDS] [--json]',
   options: {
     chain: { type: 'string', description: 'chain id' },
     adapter: { type: 'string', description: 'adapter id, e.g. perp-reference' },
     block: { type: 'string', description: 'N, latest, or before:N (the last certified checkpoint strictly before N)' },
+    cid: { type: 'string', description: 'instead of --block: the certificate CID (from a citation, an ArkRegistry CertificateSubmitted event or another node)' },
+    routing: { type: 'string', multiple: true, description: 'with --cid: a Delegated Routing V1 endpoint (an archive node\'s HTTP API, someguy, Kubo); the providers it names are tried as --peer sources' },
     ...TRUST_OPTIONS,
     peer: { type: 'string', multiple: true, description: 'archive node libp2p multiaddr (catch-up protocol + bitswap); peers are tried first, in order' },
     gateway: { type: 'string', multiple: true, description: 'archive node HTTP API / trustless gateway URL; tried after the peers, in order' },
@@ -47,13 +51,15 @@ export const fetchCommand: Command = {
     'stall-timeout': { type: 'string', description: `drop a source that sends nothing for this many seconds (default ${FETCH_DEFAULTS.stallMs / 1000})` },
   },
   async run({ values, json, io, signal }) {
-    const { peers, gateways, chainId, adapterId } = sourceOptions(values, this)
-    let query
-    try {
-      query = parseBlockQuery(required(values, 'block', this))
-    } catch (err) {
-      throw err instanceof UsageError ? err : new UsageError((err as Error).message)
+    const query = fetchQuery(values, this)
+    const routing = (values.routing as string[] | undefined) ?? []
+    if (routing.length > 0) {
+      if (query.kind !== 'cid') throw new UsageError('--routing finds providers of a CID: give --cid')
+      const found = (await Promise.all(routing.map((r) => routingProviders(r, query.cid, signal).catch((err: unknown) => (io.stderr(`routing: ${(err as Error).message}\n`), []))))).flat()
+      if (found.length === 0) io.stderr(`routing: no provider of ${query.cid.toString()} found\n`)
+      values.peer = [...((values.peer as string[] | undefined) ?? []), ...found]
     }
+    const { peers, gateways, chainId, adapterId } = sourceOptions(values, this)
     const stallMs = positiveInt(values['stall-timeout'] as string | undefined, 'stall-timeout', FETCH_DEFAULTS.stallMs / 1000) * 1000
     const trust = (await trustRootFromOptions(values, { required: true, chainId, usage: this.usage }))!
     const out = resolve(required(values, 'out', this))
@@ -102,4 +108,17 @@ export const fetchCommand: Command = {
       await closeSources(sources)
     }
   },
+}
+
+/** --block or --cid (exactly one). */
+function fetchQuery(values: Record<string, unknown>, cmd: Command): BlockQuery {
+  const block = values.block as string | undefined
+  const cid = values.cid as string | undefined
+  if ((block === undefined) === (cid === undefined)) throw new UsageError(`give exactly one of --block and --cid\n\nusage: ${cmd.usage}`)
+  try {
+    if (cid !== undefined) return { kind: 'cid', cid: CID.parse(cid) }
+    return parseBlockQuery(block!)
+  } catch (err) {
+    throw err instanceof UsageError ? err : new UsageError(cid !== undefined ? `--cid ${JSON.stringify(cid.slice(0, 80))} is not a CID` : (err as Error).message)
+  }
 }

@@ -20,7 +20,9 @@ import { createHeliaLight } from 'helia'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
 import { ChainSource } from '../../snapshot/chain/source.ts'
+import { runArk } from '../support/recovery.ts'
 import { archiveFixture, until, writeClusterConfigs, type ArchiveFixture } from '../support/archive-cluster.ts'
 
 let fx: ArchiveFixture
@@ -136,4 +138,23 @@ describe('IPFS interoperability', () => {
     const blocks = await walk((cid) => getBlock(helia, cid), cert.certificate.body.snapshotCid)
     expect(blocks).toBeGreaterThan(2)
   }, 120_000)
+
+  it('ark fetch --cid finds the providers of a certificate through --routing and writes the verified snapshot; by CID from a gateway too; a CID that is no certificate is refused', async () => {
+    const node = fx.nodes[0]!
+    const cert = await until('a certificate', () => node.certificates.list()[0], 90_000)
+    const base = ['fetch', '--chain', '31337', '--adapter', 'perp-reference', '--trust', join(fx.dir, 'operators.json'), '--json']
+    const routed = await runArk([...base, '--cid', cert.cid.toString(), '--routing', node.httpUrl!, '--out', join(fx.dir, 'by-cid-routing')])
+    expect(routed.code, routed.stderr).toBe(0)
+    const summary = JSON.parse(routed.stdout) as { snapshot: string; certificate: string; source: string }
+    expect(summary).toMatchObject({ snapshot: cert.certificate.body.snapshotCid.toString(), certificate: cert.cid.toString() })
+    expect(summary.source).toContain(`/p2p/${node.network.peerId.toString()}`)
+    const gw = await runArk([...base, '--cid', cert.cid.toString(), '--gateway', fx.nodes[1]!.httpUrl!, '--out', join(fx.dir, 'by-cid-gateway')])
+    expect(gw.code, gw.stderr).toBe(0)
+    const notCert = await runArk([...base, '--cid', cert.certificate.body.snapshotCid.toString(), '--gateway', node.httpUrl!, '--out', join(fx.dir, 'by-cid-wrong')])
+    expect(notCert.code).not.toBe(0)
+    expect(notCert.stderr).toMatch(/certificate|decode/i)
+    const both = await runArk([...base, '--cid', cert.cid.toString(), '--block', 'latest', '--gateway', node.httpUrl!, '--out', join(fx.dir, 'x')])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain('exactly one of --block and --cid')
+  }, 180_000)
 })
