@@ -15,7 +15,7 @@ import { escapeValue, valuationContext, type EscapeValuation } from './escape-va
 import { requireValuation } from './offered.ts'
 
 /**
- * Everything a contract needs to value one account of a v4 snapshot (SPEC §1.5.3): the account
+ * Everything a contract needs to value one account of a v4 snapshot (SPEC §1.5.2): the account
  * leaf, the leaves of the assets it holds and the markets it has positions in, the block leaf,
  * each with its MerkleProof.verify proof against stateRoot, and the valuation they give. Leaf
  * values are in JSON form (integers as decimal strings, bytes 0x-hex), in leaf-encoding order.

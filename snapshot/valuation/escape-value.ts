@@ -5,9 +5,9 @@ import type { DerivativesMarketsV2 } from '../schema/derivatives-v2.ts'
 import type { AccountRecord, OptionPosition } from '../schema/derivatives.ts'
 
 /**
- * Escape valuation (SPEC §1.5.3): what an account is worth at the certified block, as the
+ * Escape valuation (SPEC §1.5.2): what an account is worth at the certified block, as the
  * reference venue would value it there, in quote units, with exact integers. Solidity twin:
- * protocol/contracts/lib/EscapeValuation.sol (test/contracts/escape-valuation.test.ts checks both
+ * protocol/contracts/lib/EscapeValuation.sol (test/valuation/escape-valuation.test.ts checks both
  * against PerpExchange.equity on anvil for every account of a workload).
  *
  *   equity  = Σ haircut collateral value + Σ unrealised PnL at the mark − Σ funding owed

@@ -1,5 +1,5 @@
 /**
- * Escape valuation on a real anvil (SPEC §1.5.3): after a seeded workload and an hour with no
+ * Escape valuation on a real anvil (SPEC §1.5.2): after a seeded workload and an hour with no
  * trade (so every market's funding is stale and must be accrued as the venue's views do), a v4
  * snapshot derived with the perp-reference-v4 adapter values every account three ways that must
  * agree in exact integers: TypeScript (snapshot/valuation), Solidity (EscapeValuator.verifiedValue,

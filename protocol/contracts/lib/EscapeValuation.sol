@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ArkStateV4} from "./ArkStateV4.sol";
 
-/// @title Escape valuation of an account of the reference venue at a certified block (snapshot/SPEC.md §1.5.3)
+/// @title Escape valuation of an account of the reference venue at a certified block (snapshot/SPEC.md §1.5.2)
 /// @notice The same exact-integer arithmetic as snapshot/valuation/escape-value.ts (and PerpExchange._margin):
 ///   equity  = Σ haircut collateral value (feed 0: amount × haircut / 1e4; else amount × price × haircut / (10^priceDecimals × 1e4))
 ///           + Σ size × (mark − entryPrice) / 10^priceDecimals
