@@ -8,6 +8,9 @@
  * options count at intrinsic value at the mark (taken here from OptionsMarket's own views), and the
  * result is floored at zero. ArkStateV4Verifier accepts every TS proof and rejects tampered ones.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeFunctionResult, keccak256, toHex, encodeFunctionData, parseAbi, type Abi, type Hex } from 'viem'
 import { deployContract } from '../../node/chain/deploy-contract.ts'
@@ -22,7 +25,10 @@ import type { DerivativesMarketsV3 } from '../../snapshot/schema/derivatives-v3.
 import { MemoryBlockStore } from '../../snapshot/store.ts'
 import { accountStruct, assetStruct, blockStruct, marketStruct, verifiedValueArgs } from '../../snapshot/valuation/call-args.ts'
 import { escapeInputs, verifyEscapeInputs, type EscapeInputs } from '../../snapshot/valuation/escape-inputs.ts'
+import { ESCAPE_VALUATOR_ABI } from '../../node/chain/escape-valuator.ts'
+import { verifyClaimBundle, type ClaimBundle } from '../../node/recovery/claim-bundle.ts'
 import { blockNumber, startChain, type ChainFixture } from '../support/chain.ts'
+import { attestationBodyOf, buildTestSnapshot, certify, errorOf, runArk, testOperators, writeFetchedDir } from '../support/recovery.ts'
 
 const viewsAbi = parseAbi([
   'function equity(address account) view returns (int256)',
@@ -32,6 +38,8 @@ const viewsAbi = parseAbi([
 
 let f: ChainFixture
 let cp: Checkpoint<AccountRecord, DerivativesMarketsV3>
+const store = new MemoryBlockStore()
+const dirs: string[] = []
 let valuator: Hex
 let verifier: Hex
 let valuatorAbi: Abi
@@ -70,7 +78,7 @@ beforeAll(async () => {
   expect((await f.rpc<{ status: Hex }>('eth_getTransactionReceipt', [tx])).status).toBe('0x1')
   const source = f.source()
   const target = await source.checkpointHeader(await blockNumber(f))
-  cp = (await deriveCheckpoint({ adapter: perpReferenceAdapterV4, config: f.config, source, target, store: new MemoryBlockStore() })).checkpoint
+  cp = (await deriveCheckpoint({ adapter: perpReferenceAdapterV4, config: f.config, source, target, store })).checkpoint
   await cp.snapshot.verify()
   const noError = () => undefined
   valuator = (await deployContract({ rpcUrl: f.anvil.rpcUrl, name: 'EscapeValuator', args: () => [], decodeError: noError })).address
@@ -82,6 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await f?.stop()
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
 })
 
 describe('escape valuation: TypeScript = Solidity = the venue', () => {
@@ -160,5 +169,42 @@ describe('escape valuation: TypeScript = Solidity = the venue', () => {
     const altered = { ...e, markets: [{ ...e.markets[0]!, value: e.markets[0]!.value.map((v, i) => (i === 3 ? (BigInt(v as string) * 2n).toString() : v)) }, ...e.markets.slice(1)] }
     expect(() => verifyEscapeInputs(altered, root)).toThrow(/proof does not lead to stateRoot/)
     expect(() => verifyEscapeInputs({ ...e, valuation: { ...e.valuation, value: (BigInt(e.valuation.value) + 1n).toString() } }, root)).toThrow(/valuation's value is/)
+  })
+
+  it('ark prove --value: the bundle carries the valuation and the leaves that recompute it; verifyClaimBundle rechecks it; its call on the valuator returns it; a v1 snapshot says valuation is not offered', async () => {
+    const { ops } = testOperators()
+    const dir = await mkdtemp(join(tmpdir(), 'ark-prove-value-'))
+    dirs.push(dir)
+    await writeFetchedDir(dir, cp.snapshot as never, store, await certify(attestationBodyOf(cp.snapshot as never), ops.slice(0, 3)))
+    let account: string | undefined
+    for await (const { key, record } of cp.snapshot.entries()) if (record.perps.length > 0 && record.options.length > 0) account = bytesToHex(key)
+    account ??= bytesToHex((await cp.snapshot.entries().next()).value!.key)
+    const r = await runArk(['prove', '--snapshot', dir, '--account', account, '--value', '--vault', valuator, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const bundle = verifyClaimBundle(JSON.parse(r.stdout)) as ClaimBundle
+    expect(bundle.proof).toHaveLength(bundle.valuation!.account.proof.length)
+    expect(bundle.proof.at(-1)).toBe(bytesToHex((await cp.snapshot.marketsTree())!.root))
+    const raw = await f.rpc<Hex>('eth_call', [{ to: bundle.claim.to, data: bundle.claim.data }, 'latest'])
+    const onChain = decodeFunctionResult({ abi: ESCAPE_VALUATOR_ABI, functionName: 'verifiedValue', data: raw })
+    expect(Object.fromEntries(Object.entries(onChain).map(([k, v]) => [k, String(v)]))).toEqual(bundle.valuation!.valuation)
+    expect(bundle.valuation!.valuation.equity).toBe(String(await call<bigint>(f.config.exchange, viewsAbi, 'equity', [account as Hex], cp.block.number)))
+    // a bundle whose valuation was raised, or whose market price was moved, is refused
+    const raised = { ...bundle, valuation: { ...bundle.valuation!, valuation: { ...bundle.valuation!.valuation, value: (BigInt(bundle.valuation!.valuation.value) + 1n).toString() } } }
+    expect(() => verifyClaimBundle(raised)).toThrow(/valuation's value is/)
+    const m0 = bundle.valuation!.markets[0]!
+    const moved = { ...bundle, valuation: { ...bundle.valuation!, markets: [{ ...m0, value: m0.value.map((v, i) => (i === 3 ? (BigInt(v as string) + 1n).toString() : v)) }, ...bundle.valuation!.markets.slice(1)] } }
+    expect(() => verifyClaimBundle(moved)).toThrow(/proof does not lead to stateRoot/)
+    // a schema without valuation (v1): claims stay per-asset balances, --value names the schema
+    const meta = { block: { chainId: 31337n, number: 10n, hash: `0x${'11'.repeat(32)}`, timestamp: 1700000000n }, adapter: { id: 'perp-reference', version: '1.0.0', configHash: `0x${'22'.repeat(32)}` } }
+    const v1 = await buildTestSnapshot(meta, [{ key: account, record: { collateral: [{ asset: `0x${'aa'.repeat(20)}`, amount: 5n }], perps: [], options: [] } }])
+    const dir1 = await mkdtemp(join(tmpdir(), 'ark-prove-value-v1-'))
+    dirs.push(dir1)
+    await writeFetchedDir(dir1, v1.snapshot as never, v1.store, await certify(attestationBodyOf(v1.snapshot as never), ops.slice(0, 3)))
+    const refused = await runArk(['prove', '--snapshot', dir1, '--account', account, '--value', '--json'])
+    expect(refused.code).not.toBe(0)
+    expect(errorOf(refused).message).toMatch(/escape valuation is not offered by schema ark\.derivatives\.account v1/)
+    const plain = await runArk(['prove', '--snapshot', dir1, '--account', account, '--json'])
+    expect(plain.code, plain.stderr).toBe(0)
+    expect((JSON.parse(plain.stdout) as ClaimBundle).valuation).toBeUndefined()
   })
 })
