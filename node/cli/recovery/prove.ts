@@ -14,7 +14,7 @@ export const recoveryProveCommand: Command = {
     snapshot: { type: 'string', description: 'directory written by "ark fetch" (certificate.json, snapshot.car, ...)' },
     account: { type: 'string', description: 'the claimant (20-byte 0x-hex address)' },
     value: { type: 'boolean', description: 'include the escape valuation (collateral + PnL at the certified marks − funding, options at intrinsic, floored at 0) with the market leaves and proofs that recompute it on-chain; schemas with valuation only (v4)' },
-    vault: { type: 'string', description: 'RecoveryVault address to put in claim.to (the calldata is the same for any vault of this snapshot)' },
+    vault: { type: 'string', description: 'RecoveryVault address to put in claim.to (the calldata is the same for any vault of this snapshot); for a v4 snapshot, the EscapeValuator (or a v4-aware vault) the valuation call goes to' },
     ...TRUST_OPTIONS,
     out: { type: 'string', description: 'write the bundle here (atomically) instead of stdout' },
   },
