@@ -6,8 +6,14 @@ import { InvalidInputError } from '../../snapshot/errors.ts'
 import { PROOF_FORMAT, type AccountProof } from '../../snapshot/proof/format.ts'
 import { proveAccount } from '../../snapshot/proof/prove.ts'
 import { verifyAccountProof } from '../../snapshot/proof/verify.ts'
+import { abiEncode } from '../../snapshot/abi/encode.ts'
+import { standardLeafHash } from '../../snapshot/merkle/standard-tree.ts'
 import { derivativesSchema } from '../../snapshot/schema/derivatives.ts'
+import { ACCOUNT_LEAF_V4, derivativesSchemaV4 } from '../../snapshot/schema/derivatives-v4.ts'
 import type { RecordSchema } from '../../snapshot/schema/types.ts'
+import { escapeInputs, verifyEscapeInputs, type EscapeInputs } from '../../snapshot/valuation/escape-inputs.ts'
+import { requireValuation, valuationOffered } from '../../snapshot/valuation/offered.ts'
+import { VERIFIED_VALUE_SIGNATURE, verifiedValueCalldata } from '../chain/escape-valuator.ts'
 import { CLAIM_SIGNATURE, claimCalldata, claimInputFromLeaf, claimLeafHash } from '../chain/recovery-vault.ts'
 import type { SnapshotDir } from './snapshot-dir.ts'
 
@@ -42,20 +48,33 @@ export interface ClaimBundle {
   proof: string[]
   /** the account's full record (schema JSON form); keccak256 of its canonical bytes is leaf.recordHash */
   record: Record<string, unknown>
-  /** `claim(recordHash, assets, amounts, proof)` on any RecoveryVault for this snapshot; `to` if --vault was given */
+  /**
+   * `claim(recordHash, assets, amounts, proof)` on any RecoveryVault for this snapshot; `to` if --vault was given.
+   * For a schema with escape valuation (v4, SPEC §1.5), whose leaf no RecoveryVault pays, it is the
+   * EscapeValuator `verifiedValue` call that recomputes `valuation` on-chain (a view; `to` the valuator if given).
+   */
   claim: { function: string; from: string; to: string | null; data: string }
+  /**
+   * Schemas with escape valuation only (SPEC §1.5.2): the account's value at the certified block and
+   * the asset, market and block leaves with their proofs against stateRoot that recompute it.
+   */
+  valuation?: EscapeInputs
   /** certificate.json: the EIP-712 typed data and the operators' signatures */
   certificate: Record<string, unknown>
 }
 
-/** The claim bundle of `account` in an opened snapshot directory. Throws KEY_NOT_FOUND if it is not in the snapshot. */
-export async function buildClaimBundle(d: SnapshotDir, account: Uint8Array, options: { vault?: Hex } = {}): Promise<ClaimBundle> {
+/**
+ * The claim bundle of `account` in an opened snapshot directory. Throws KEY_NOT_FOUND if it is not in
+ * the snapshot. `value`: the caller asks for the escape valuation, which only schemas that declare one
+ * offer (an INVALID_INPUT error names the schema otherwise); a v4 bundle always carries it.
+ */
+export async function buildClaimBundle(d: SnapshotDir, account: Uint8Array, options: { vault?: Hex; value?: boolean } = {}): Promise<ClaimBundle> {
   const s = d.snapshot
+  if (options.value === true) requireValuation(s.schema)
   const p = await proveAccount(s, account)
   // the proof must verify against the certified root, as the vault will check it
   verifyAccountProof(p, { schema: s.schema, expectedRoot: d.certificate.body.stateRoot })
-  const c = claimInputFromLeaf(p.leafEncoding, p.value, p.proof)
-  return {
+  const head = {
     format: CLAIM_BUNDLE_FORMAT,
     account: bytesToHex(account),
     chainId: p.chainId,
@@ -67,6 +86,25 @@ export async function buildClaimBundle(d: SnapshotDir, account: Uint8Array, opti
     stateRoot: p.stateRoot,
     leafEncoding: p.leafEncoding,
     value: p.value,
+  } as const
+  if (valuationOffered(s.schema)) {
+    const valuation = await escapeInputs(s as never, account)
+    verifyEscapeInputs(valuation, d.certificate.body.stateRoot)
+    const [acct, recordHash, assets, amounts] = p.value as [string, string, string[], string[]]
+    return {
+      ...head,
+      leaf: { account: acct, recordHash, assets: [...assets], amounts: [...amounts] },
+      leafHash: bytesToHex(standardLeafHash(abiEncode(p.leafEncoding, p.value))),
+      proof: p.proof,
+      record: p.record!,
+      claim: { function: VERIFIED_VALUE_SIGNATURE, from: getAddress(acct), to: options.vault === undefined ? null : getAddress(options.vault), data: verifiedValueCalldata(valuation) },
+      certificate: d.certificateJson,
+      valuation,
+    }
+  }
+  const c = claimInputFromLeaf(p.leafEncoding, p.value, p.proof)
+  return {
+    ...head,
     leaf: { account: c.account, recordHash: c.recordHash, assets: [...c.assets], amounts: c.amounts.map(String) },
     leafHash: claimLeafHash(c),
     proof: p.proof,
@@ -104,6 +142,7 @@ export function verifyClaimBundle(json: unknown): ClaimBundle {
   same('adapter.id', b.adapter?.id, body.adapterId)
   same('adapter.configHash', b.adapter?.configHash, body.configHash)
   if (!Array.isArray(b.leafEncoding) || !Array.isArray(b.value) || !Array.isArray(b.proof)) throw new InvalidInputError('claim bundle must have leafEncoding, value and proof arrays')
+  if (b.leafEncoding.join() === ACCOUNT_LEAF_V4.join()) return verifyValuedBundle(b, body.stateRoot, same)
   const c = claimInputFromLeaf(b.leafEncoding, b.value, b.proof)
   // the vault pays only reference-schema leaves, so the record is checked with that schema
   verifyAccountProof(bundleProof(b), { schema: derivativesSchema as RecordSchema<unknown, unknown>, expectedRoot: body.stateRoot })
@@ -111,5 +150,19 @@ export function verifyClaimBundle(json: unknown): ClaimBundle {
   same('leafHash', b.leafHash, claimLeafHash(c), 'its leaf hashes to')
   same('claim.data', b.claim?.data, claimCalldata(c), 'the claim of its leaf is')
   same('claim.from', b.claim?.from, c.account, 'its leaf says')
+  return b
+}
+
+/** A v4 bundle: the account proof and record as for v1, and the valuation recomputed from its proven leaves. */
+function verifyValuedBundle(b: ClaimBundle, stateRoot: string, same: (what: string, a: unknown, c: unknown, by?: string) => void): ClaimBundle {
+  verifyAccountProof(bundleProof(b), { schema: derivativesSchemaV4 as RecordSchema<unknown, unknown>, expectedRoot: stateRoot })
+  if (b.valuation === undefined) throw new InvalidInputError('claim bundle of a schema with escape valuation (v4) has no valuation; produce it with "ark prove --value"')
+  verifyEscapeInputs(b.valuation, stateRoot)
+  same('valuation account leaf', JSON.stringify(b.valuation.account), JSON.stringify({ value: b.value, proof: b.proof }), 'its proven leaf is')
+  same('account', b.account, String(b.value[0]), 'its leaf says')
+  same('leafHash', b.leafHash, bytesToHex(standardLeafHash(abiEncode(b.leafEncoding, b.value))), 'its leaf hashes to')
+  same('leaf', JSON.stringify(b.leaf), JSON.stringify({ account: b.value[0], recordHash: b.value[1], assets: b.value[2], amounts: b.value[3] }), 'its leaf values are')
+  same('claim.data', b.claim?.data, verifiedValueCalldata(b.valuation), 'the valuation call of its inputs is')
+  same('claim.from', b.claim?.from, String(b.value[0]), 'its leaf says')
   return b
 }

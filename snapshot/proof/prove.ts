@@ -2,6 +2,7 @@ import { abiEncode } from '../abi/encode.ts'
 import { keccak256 } from '../codec/keccak.ts'
 import { bytesToHex } from '../codec/hex.ts'
 import { ArkError } from '../ark-error.ts'
+import { accountProofSuffix } from '../merkle/composed-root.ts'
 import { findLeaf, standardLeafHash, treeProof } from '../merkle/standard-tree.ts'
 import type { Snapshot } from '../state/snapshot.ts'
 import { abiValueToJSON, PROOF_FORMAT, type AccountProof } from './format.ts'
@@ -21,7 +22,7 @@ function header(s: Snapshot<unknown, unknown>): Omit<AccountProof, 'value' | 'pr
 /** The tree rebuilt from the records must give the stateRoot the root block claims, or no proof is issued. */
 async function checkedMerkle(s: Snapshot<unknown, unknown>): Promise<Awaited<ReturnType<Snapshot<unknown, unknown>['merkle']>>> {
   const merkle = await s.merkle()
-  const root = merkle?.root ?? `0x${'00'.repeat(32)}`
+  const root = await s.computedStateRoot()
   if (root !== s.root.stateRoot) throw new ArkError('ROOT_MISMATCH', `snapshot ${s.cid.toString()}: stateRoot recomputed from the records is ${root} but the root block says ${s.root.stateRoot}; the snapshot is corrupt or forged, fetch it again from another source`)
   return merkle
 }
@@ -39,7 +40,7 @@ export async function proveAccount<R>(s: Snapshot<R, unknown>, key: Uint8Array):
   return {
     ...header(s as Snapshot<unknown, unknown>),
     value: values.map(abiValueToJSON),
-    proof: treeProof(merkle.tree, merkle.sortedLeaves.length / 32, i).map(bytesToHex),
+    proof: [...treeProof(merkle.tree, merkle.sortedLeaves.length / 32, i), ...accountProofSuffix(await s.marketsTree())].map(bytesToHex),
     record: s.schema.toJSON(key, record),
   }
 }
@@ -49,11 +50,12 @@ export async function* proveAll<R>(s: Snapshot<R, unknown>): AsyncGenerator<{ va
   const merkle = await checkedMerkle(s as Snapshot<unknown, unknown>)
   if (merkle === null) return
   const n = merkle.sortedLeaves.length / 32
+  const suffix = accountProofSuffix(await s.marketsTree())
   for await (const e of s.rawEntries()) {
     const record = s.schema.decode(e.value, `record of ${bytesToHex(e.key)}`)
     const values = s.schema.leaf(e.key, record, keccak256(e.value))
     const i = findLeaf(merkle.sortedLeaves, standardLeafHash(abiEncode(s.schema.leafEncoding, values)))
-    yield { value: values.map(abiValueToJSON), proof: treeProof(merkle.tree, n, i).map(bytesToHex) }
+    yield { value: values.map(abiValueToJSON), proof: [...treeProof(merkle.tree, n, i), ...suffix].map(bytesToHex) }
   }
 }
 
@@ -71,6 +73,7 @@ export function claimsHeader(s: Snapshot<unknown, unknown>): Omit<AccountProof, 
 export async function* standardTreeDump<R>(s: Snapshot<R, unknown>): AsyncGenerator<string> {
   const merkle = await checkedMerkle(s as Snapshot<unknown, unknown>)
   if (merkle === null) throw new ArkError('INVALID_INPUT', `snapshot ${s.cid.toString()} has no accounts: a standard-v1 tree needs at least one leaf`)
+  if ((await s.marketsTree()) !== null) throw new ArkError('INVALID_INPUT', `snapshot ${s.cid.toString()} uses schema ${s.schema.id} v${s.schema.version}, whose stateRoot also commits to the market state (SPEC §1.5): a standard-v1 dump of the account tree alone would not give it; use the ark.claims.v1 format`)
   const len = merkle.tree.length / 32
   let buf = `{"format":"standard-v1","leafEncoding":${JSON.stringify(s.root.schema.leafEncoding)},"tree":[`
   for (let i = 0; i < len; i++) {

@@ -2,6 +2,7 @@ import { ArkError } from '../ark-error.ts'
 import { derivativesSchema } from './derivatives.ts'
 import { derivativesSchemaV2 } from './derivatives-v2.ts'
 import { derivativesSchemaV3 } from './derivatives-v3.ts'
+import { derivativesSchemaV4 } from './derivatives-v4.ts'
 import { erc20Schema } from './erc20.ts'
 import type { RecordSchema } from './types.ts'
 
@@ -13,7 +14,7 @@ export const schemaKey = (id: string, version: number): string => `${id}@${versi
  * version stays readable: a new version is added, never swapped in.
  */
 export const schemas: ReadonlyMap<string, RecordSchema<unknown, unknown>> = new Map(
-  [derivativesSchema, derivativesSchemaV2, derivativesSchemaV3, erc20Schema].map((s) => [schemaKey(s.id, s.version), s as RecordSchema<unknown, unknown>]),
+  [derivativesSchema, derivativesSchemaV2, derivativesSchemaV3, derivativesSchemaV4, erc20Schema].map((s) => [schemaKey(s.id, s.version), s as RecordSchema<unknown, unknown>]),
 )
 
 /** The schema a snapshot root names (`root.schema.id`, `root.schema.version`). */

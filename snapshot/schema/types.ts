@@ -1,3 +1,5 @@
+import type { BlockRef } from '../state/root.ts'
+
 /**
  * What an adapter supplies to the generic engine (SPEC §1): how one record is
  * validated and encoded canonically, what its proof leaf is, and how the
@@ -47,6 +49,19 @@ export interface RecordSchema<R = unknown, M = unknown> {
   readonly csvHeader: readonly string[]
   toCsvRows(key: Uint8Array, record: R): string[][]
   readonly markets: MarketCodec<M>
+  /**
+   * Optional (schema v4 on, SPEC §1.5): the market state's proof leaves. When present the
+   * stateRoot commits to them too: stateRoot = hashPair(accountsRoot, marketsRoot), both
+   * §5 trees (snapshot/merkle/composed-root.ts). `markets` is the decoded (canonical) state.
+   */
+  marketLeaves?(markets: M, block: BlockRef): MarketLeaf[]
+}
+
+/** One leaf of the market tree: its kind (for tools), ABI encoding and values. */
+export interface MarketLeaf {
+  kind: string
+  encoding: readonly string[]
+  values: unknown[]
 }
 
 export interface MarketCodec<M> {

@@ -1,4 +1,4 @@
-import { encodeBlock, type Block } from '../codec/block.ts'
+import { decodeBlock, encodeBlock, type Block } from '../codec/block.ts'
 import { bytesToHex, hexToBytes } from '../codec/hex.ts'
 import { InvalidInputError } from '../errors.ts'
 import type { EncodedRecord, RecordSchema } from '../schema/types.ts'
@@ -11,8 +11,9 @@ import { updateTree, type Edit } from '../tree/update.ts'
 import { abiEncodeScratch } from '../abi/encode.ts'
 import { doubleKeccak256Into, keccak256 } from '../codec/keccak.ts'
 import { copier, sortKeys } from '../codec/sort.ts'
+import { schemaMarketsTree, stateRootOf } from '../merkle/composed-root.ts'
 import { HASH, leafHashFast } from '../merkle/standard-tree.ts'
-import { findKey, LeafIndexBuilder, merkleOf, patchLeafIndex, ZERO_ROOT, type LeafIndex } from './leaves.ts'
+import { findKey, LeafIndexBuilder, merkleOf, patchLeafIndex, type LeafIndex } from './leaves.ts'
 import { checkMeta, encodeRoot, SPEC_VERSION, type SnapshotMeta } from './root.ts'
 import { Snapshot } from './snapshot.ts'
 
@@ -185,6 +186,8 @@ async function finishSnapshot<R, M>(
   const marketBlock = encodeBlock(schema.markets.encode(markets))
   sink.emit(marketBlock)
   const merkle = merkleOf(leaves)
+  // a schema with market leaves commits to the canonical (decoded) market state too (SPEC §1.5)
+  const marketTree = schema.marketLeaves === undefined ? null : schemaMarketsTree(schema, schema.markets.decode(decodeBlock(marketBlock.cid, marketBlock.bytes), marketBlock.bytes), m.block)
   const rootRef = rootOf(index)
   const root = {
     version: SPEC_VERSION,
@@ -193,12 +196,12 @@ async function finishSnapshot<R, M>(
     markets: marketBlock.cid,
     accounts: rootRef?.cid ?? null,
     accountCount: rootRef?.count ?? 0,
-    stateRoot: merkle?.root ?? ZERO_ROOT,
+    stateRoot: stateRootOf(merkle?.root ?? null, marketTree),
   }
   const rootBlock = encodeRoot(root)
   sink.emit(rootBlock)
   await sink.flush()
-  const snapshot = new Snapshot<R, M>({ cid: rootBlock.cid, root, store: sink.store, schema, rootRef, index, leaves, merkle, verifyBlocks: false })
+  const snapshot = new Snapshot<R, M>({ cid: rootBlock.cid, root, store: sink.store, schema, rootRef, index, leaves, merkle, marketsTree: marketTree, verifyBlocks: false })
   return { snapshot, stats: { newBlocks: sink.blocks, newBytes: sink.bytes } }
 }
 

@@ -9,9 +9,10 @@ import { TreeBuilder } from '../tree/build.ts'
 import { TREE_PARAMS_V1 } from '../tree/params.ts'
 import type { TreeIndex } from '../tree/index.ts'
 import type { ChildRef, Entry } from '../tree/node.ts'
+import { schemaMarketsTree, stateRootOf, type MarketsTree } from '../merkle/composed-root.ts'
 import { HASH, leafHashFast } from '../merkle/standard-tree.ts'
 import { getEntry, iterateEntries, iterateLeaves, loadIndex, readNode, treeCids, type TreeReader } from '../tree/read.ts'
-import { LeafIndexBuilder, leafHashOf, merkleOf, ZERO_ROOT, type LeafIndex, type MerkleState } from './leaves.ts'
+import { LeafIndexBuilder, leafHashOf, merkleOf, type LeafIndex, type MerkleState } from './leaves.ts'
 import { decodeRoot, type SnapshotRoot } from './root.ts'
 
 export interface OpenOptions {
@@ -46,8 +47,9 @@ export class Snapshot<R = unknown, M = unknown> {
   private indexCache: TreeIndex | undefined
   private leavesCache: LeafIndex | undefined
   private merkleCache: MerkleState | null | undefined
+  private marketsTreeCache: MarketsTree | null | undefined
 
-  constructor(init: { cid: CID; root: SnapshotRoot; store: BlockStore; schema: RecordSchema<R, M>; verifyBlocks?: boolean; rootRef?: ChildRef | null; index?: TreeIndex; leaves?: LeafIndex; merkle?: MerkleState | null }) {
+  constructor(init: { cid: CID; root: SnapshotRoot; store: BlockStore; schema: RecordSchema<R, M>; verifyBlocks?: boolean; rootRef?: ChildRef | null; index?: TreeIndex; leaves?: LeafIndex; merkle?: MerkleState | null; marketsTree?: MarketsTree | null }) {
     this.cid = init.cid
     this.root = init.root
     this.store = init.store
@@ -57,6 +59,7 @@ export class Snapshot<R = unknown, M = unknown> {
     this.indexCache = init.index
     this.leavesCache = init.leaves
     this.merkleCache = init.merkle
+    this.marketsTreeCache = init.marketsTree
   }
 
   static async open<R, M>(store: BlockStore, cid: CID, schema: RecordSchema<R, M>, options: OpenOptions = {}): Promise<Snapshot<R, M>> {
@@ -122,6 +125,17 @@ export class Snapshot<R = unknown, M = unknown> {
     return this.merkleCache
   }
 
+  /** The market-state Merkle tree of a schema whose stateRoot commits to it (SPEC §1.5); null for other schemas. */
+  async marketsTree(): Promise<MarketsTree | null> {
+    if (this.marketsTreeCache === undefined) this.marketsTreeCache = this.schema.marketLeaves === undefined ? null : schemaMarketsTree(this.schema, await this.markets(), this.root.block)
+    return this.marketsTreeCache
+  }
+
+  /** stateRoot recomputed from the account leaves (and, SPEC §1.5, the market state). */
+  async computedStateRoot(): Promise<string> {
+    return stateRootOf((await this.merkle())?.root ?? null, await this.marketsTree())
+  }
+
   /** Every block of the snapshot DAG: root, market state, then the tree (parents first). */
   async *blockCids(): AsyncGenerator<CID> {
     yield this.cid
@@ -144,7 +158,7 @@ export class Snapshot<R = unknown, M = unknown> {
       checkBlock(this.cid, rootBytes)
       checkBlock(this.root.markets, marketBytes)
     }
-    this.schema.markets.decode(decodeBlock(this.root.markets, marketBytes), marketBytes)
+    const markets = this.schema.markets.decode(decodeBlock(this.root.markets, marketBytes), marketBytes)
     let rebuilt: CID | null = null
     const builder = new TreeBuilder(() => {})
     const leaves = new LeafIndexBuilder(this.schema.keyLength, Math.max(1, this.root.accountCount))
@@ -176,9 +190,11 @@ export class Snapshot<R = unknown, M = unknown> {
     const li = leaves.finish()
     if (li.n !== this.root.accountCount) throw new ArkError('ROOT_MISMATCH', `snapshot ${this.cid.toString()} says ${this.root.accountCount} accounts but holds ${li.n}`)
     const m = merkleOf(li)
-    const stateRoot = m?.root ?? ZERO_ROOT
+    const marketTree = schemaMarketsTree(this.schema, markets, this.root.block)
+    const stateRoot = stateRootOf(m?.root ?? null, marketTree)
     if (stateRoot !== this.root.stateRoot) throw new ArkError('ROOT_MISMATCH', `snapshot ${this.cid.toString()}: stateRoot recomputed from the leaves is ${stateRoot}, the root says ${this.root.stateRoot}; the snapshot is corrupt or forged`)
     this.leavesCache = li
     this.merkleCache = m
+    this.marketsTreeCache = marketTree
   }
 }

@@ -9,11 +9,12 @@ import { addressOption, TRUST_OPTIONS, trustFromOptions } from './trust-options.
 export const recoveryProveCommand: Command = {
   name: 'prove',
   summary: 'Claim bundle for one account of a fetched snapshot: certificate, record, OpenZeppelin proof and RecoveryVault claim calldata.',
-  usage: 'ark prove --snapshot DIR --account 0x... [--vault 0x...] [--trust operators.json | --registry 0x... --rpc URL] [--out bundle.json] [--json]',
+  usage: 'ark prove --snapshot DIR --account 0x... [--value] [--vault 0x...] [--trust operators.json | --registry 0x... --rpc URL] [--out bundle.json] [--json]',
   options: {
     snapshot: { type: 'string', description: 'directory written by "ark fetch" (certificate.json, snapshot.car, ...)' },
     account: { type: 'string', description: 'the claimant (20-byte 0x-hex address)' },
-    vault: { type: 'string', description: 'RecoveryVault address to put in claim.to (the calldata is the same for any vault of this snapshot)' },
+    value: { type: 'boolean', description: 'include the escape valuation (collateral + PnL at the certified marks − funding, options at intrinsic, floored at 0) with the market leaves and proofs that recompute it on-chain; schemas with valuation only (v4)' },
+    vault: { type: 'string', description: 'RecoveryVault address to put in claim.to (the calldata is the same for any vault of this snapshot); for a v4 snapshot, the EscapeValuator (or a v4-aware vault) the valuation call goes to' },
     ...TRUST_OPTIONS,
     out: { type: 'string', description: 'write the bundle here (atomically) instead of stdout' },
   },
@@ -23,7 +24,7 @@ export const recoveryProveCommand: Command = {
     const vault = addressOption(values, 'vault')
     const d = await openSnapshotDir(dir)
     const trust = await trustFromOptions(values, d.certificate, { required: false }, signal)
-    const bundle = await buildClaimBundle(d, account, vault === undefined ? {} : { vault })
+    const bundle = await buildClaimBundle(d, account, { ...(vault === undefined ? {} : { vault }), value: values.value === true })
     const out = values.out as string | undefined
     if (out === undefined) {
       io.stdout(json ? `${JSON.stringify(bundle)}\n` : `${JSON.stringify(bundle, null, 2)}\n`)
@@ -32,7 +33,8 @@ export const recoveryProveCommand: Command = {
     const path = resolve(out)
     await writeFileAtomic(path, [`${JSON.stringify(bundle, null, 2)}\n`], signal)
     const balances = bundle.leaf.assets.map((asset, i) => ({ asset, amount: bundle.leaf.amounts[i]! }))
-    if (json) io.stdout(`${JSON.stringify({ out: path, account: bundle.account, block: bundle.blockNumber, stateRoot: bundle.stateRoot, leafHash: bundle.leafHash, balances, certificateVerified: trust !== undefined })}\n`)
-    else io.stdout(`wrote ${path}\n  account   ${bundle.account} at block ${bundle.blockNumber}\n  stateRoot ${bundle.stateRoot}\n  balances  ${balances.map((b) => `${b.amount} of ${b.asset}`).join(', ') || 'none'}\n  signatures ${trust === undefined ? 'not checked (pass --trust or --registry with --rpc)' : `weight ${trust.weight} of threshold ${trust.set.threshold} (${trust.source})`}\n`)
+    const valued = bundle.valuation?.valuation
+    if (json) io.stdout(`${JSON.stringify({ out: path, account: bundle.account, block: bundle.blockNumber, stateRoot: bundle.stateRoot, leafHash: bundle.leafHash, balances, ...(valued === undefined ? {} : { valuation: valued }), certificateVerified: trust !== undefined })}\n`)
+    else io.stdout(`wrote ${path}\n  account   ${bundle.account} at block ${bundle.blockNumber}\n  stateRoot ${bundle.stateRoot}\n  balances  ${balances.map((b) => `${b.amount} of ${b.asset}`).join(', ') || 'none'}\n${valued === undefined ? '' : `  value     ${valued.value} (equity ${valued.equity}, options ${valued.optionsValue}, fees ${valued.fees}; quote units)\n`}  signatures ${trust === undefined ? 'not checked (pass --trust or --registry with --rpc)' : `weight ${trust.weight} of threshold ${trust.set.threshold} (${trust.source})`}\n`)
   },
 }
