@@ -2,6 +2,8 @@
  * `npm run bench [-- NAME ...] [--accounts N,N]`: runs benchmarks, each case in
  * a fresh child process (so peak RSS is per case), and prints one JSON object
  * per benchmark case on stdout. Not part of `npm test`: figures, not asserts.
+ * `--profile DIR`: each case also writes a V8 CPU profile there (--cpu-prof;
+ * open it in Chrome devtools) beside its JSON `breakdown` (breakdown.ts).
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -39,7 +41,7 @@ const benches: Record<string, Bench> = {
   },
 }
 
-const { values, positionals } = parseArgs({ options: { accounts: { type: 'string' }, traders: { type: 'string' }, steps: { type: 'string' }, only: { type: 'string' }, disk: { type: 'boolean' } }, allowPositionals: true })
+const { values, positionals } = parseArgs({ options: { accounts: { type: 'string' }, traders: { type: 'string' }, steps: { type: 'string' }, only: { type: 'string' }, disk: { type: 'boolean' }, profile: { type: 'string' } }, allowPositionals: true })
 const names = positionals.length > 0 ? positionals : Object.keys(benches)
 for (const name of names) {
   const b = benches[name]
@@ -49,7 +51,7 @@ for (const name of names) {
   }
   for (const args of b.cases(values)) {
     const code = await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=6144', `${here}${b.file}`, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
+      const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=6144', ...(values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile]), `${here}${b.file}`, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
       child.on('exit', (c) => resolve(c ?? 1))
     })
     if (code !== 0) {
