@@ -6,7 +6,7 @@
  * encoding, sorting, I/O and GC side by side without profiling first. For a
  * flame graph, run a case with `npm run bench -- NAME --profile DIR` (--cpu-prof).
  */
-import { monitorEventLoopDelay, PerformanceObserver, constants } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks'
 
 const GC_KINDS: Record<number, string> = {
   [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
