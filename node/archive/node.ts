@@ -37,6 +37,7 @@ import { SnapshotFetches } from './snapshot-fetches.ts'
 import { storageService } from './storage.ts'
 import { maxAheadBlocks, validatorContext } from './validator-context.ts'
 import { nodeView, type NodeReadState } from './view.ts'
+import { ProofIndex } from './proof-index.ts'
 import { createNodeMetrics } from './node-metrics.ts'
 import { buildInfo } from '../version.ts'
 import { background } from '../util/background.ts'
@@ -86,6 +87,7 @@ export class ArchiveNode {
   private catchup!: CatchUpClient
   private evidenceStore!: EvidenceStore
   private retainer!: Retainer
+  private proofIndex!: ProofIndex
   private fetches!: SnapshotFetches
   private http: HttpApi | undefined
   private lock: DataDirLock | undefined
@@ -198,6 +200,7 @@ export class ArchiveNode {
       counters: this.counters,
     })
     const floor = (): bigint => this.retainer.floor()
+    this.proofIndex = new ProofIndex({ dir: join(c.dataDir, 'proof-index'), log: log.child({ module: 'proof-index' }) })
     this.handling = new CertificateHandling({
       network: ids,
       certificates: this.certificates,
@@ -217,6 +220,7 @@ export class ArchiveNode {
       watchdog: () => this.watchdog,
       onQuorumLatency: metrics.observeQuorumLatency,
       ...(onEvent === undefined ? {} : { onCertified: (block: bigint) => onEvent({ type: 'certified', block, at: performance.now() }) }),
+      onSnapshotKept: (root) => this.proofIndex.onKept(this.store, root),
       counters: this.counters,
       log,
       signal,
@@ -306,6 +310,7 @@ export class ArchiveNode {
       watchdog: this.watchdog,
       snapshotNow: (block) => this.snapshotNow(block),
       divergences: () => this.divergences,
+      proofs: this.proofIndex,
     }
     if ('registry' in c.operators) {
       const anchoring = new AnchoringReader({ source: this.source, registry: c.operators.registry, finalizedHead: () => this.finalizedHead, signal })
@@ -352,7 +357,10 @@ export class ArchiveNode {
           this.http = createHttpApi({ host: c.http.host, port: c.http.port, view: nodeView(state, metrics.registry), metrics: metrics.registry, logger: log.child({ module: 'http' }), ...(adminToken === undefined ? {} : { adminToken }) })
           this.httpUrl = (await this.http.start()).url
         },
-        () => this.http?.stop(),
+        async () => {
+          await this.http?.stop()
+          await this.proofIndex.close()
+        },
       ),
       scheduling.run,
     ]

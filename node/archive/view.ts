@@ -4,6 +4,7 @@ import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 import type { CheckpointView, EvidencePage, NodeView } from '../http/server.ts'
 import type { PromRegistry } from '../http/metrics.ts'
+import type { ProofSource } from '../http/api-proof.ts'
 import type { CertificateStore, StoredCertificate } from './certificate-store.ts'
 import type { Divergence } from './certified.ts'
 import type { EvidenceStore } from './evidence-store.ts'
@@ -40,6 +41,8 @@ export interface NodeReadState {
   snapshotNow(block?: bigint): Promise<Record<string, unknown>>
   /** divergence reports kept (bounded, newest last; the explorer's network page) */
   divergences?(): readonly Divergence[]
+  /** the proof index (GET /v1/checkpoints/{block}/proof/{account}) */
+  proofs?: ProofSource
   /** with a registry: whether a certified checkpoint's stateRoot is recorded there */
   anchoring?(body: AttestationBody): Promise<Anchoring>
 }
@@ -100,6 +103,7 @@ export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView 
       return s === undefined ? undefined : view(s)
     },
     ...(state.watchdog === undefined ? {} : { alerts: () => state.watchdog!.view() }),
+    ...(state.proofs === undefined ? {} : { proofs: state.proofs }),
     ...(state.divergences === undefined ? {} : { divergences: () => state.divergences!().map((d) => ({ ...d })) }),
     ...(state.anchoring === undefined
       ? {}
