@@ -11,7 +11,7 @@ import { abiEncode } from '../../snapshot/abi/encode.ts'
 import { readCar, writeCar } from '../../snapshot/car/car.ts'
 import { doubleKeccak256Into, keccak256 } from '../../snapshot/codec/keccak.ts'
 import { bytesToHex } from '../../snapshot/codec/hex.ts'
-import { buildStandardTree, sortHashes, standardLeafHash, treeRoot } from '../../snapshot/merkle/standard-tree.ts'
+import { buildStandardTree, sortHashes, standardLeafHashes, standardTreeOf, treeRoot } from '../../snapshot/merkle/standard-tree.ts'
 import { proveAccount, proveAll } from '../../snapshot/proof/prove.ts'
 import { abiValueToJSON } from '../../snapshot/proof/format.ts'
 import { derivativesSchema } from '../../snapshot/schema/derivatives.ts'
@@ -123,11 +123,16 @@ const rawPairsMs = ms(t)
 const rawFloorMs = rawLeafKeccakMs + rawPairsMs
 gc()
 // Ark's whole stateRoot path from the same values: ABI-encode, hash leaves, sort, tree.
+// the same pieces standardTreeOf runs, timed apart
 t = performance.now()
-const hashes = new Uint8Array(leafValues.length * 32)
-bd.time('stateRoot:encodeAndHashLeaves', () => leafValues.forEach((v, i) => hashes.set(standardLeafHash(abiEncode(derivativesSchema.leafEncoding, v)), i * 32)))
+const hashes = bd.time('stateRoot:encodeAndHashLeaves', () => standardLeafHashes(derivativesSchema.leafEncoding, leafValues))
 const arkRoot = bd.time('stateRoot:sortAndTree', () => bytesToHex(treeRoot(buildStandardTree(sortHashes(hashes)))))
 const arkStateRootMs = ms(t)
+gc()
+// the one-call form (what a caller uses), as the headline figure's check
+t = performance.now()
+const oneCallRoot = standardTreeOf(derivativesSchema.leafEncoding, leafValues).root
+const arkOneCallMs = ms(t)
 let ozMs: number | null = null
 let ozEqual: boolean | null = null
 if (accounts <= ozMax) {
@@ -146,7 +151,7 @@ const out = {
   diff: { ms: diffMs, accounts: diffCount },
   proof: { oneFromStoredMs: proofMs, cliFromBareCarMs: cliProofMs, cliTargetUnder2s: cliProofMs <= 2000, allMs: allProofsMs, allJsonBytes: proofBytes },
   car: { bytes: car.length, exportMs, verifiedImportMs: importMs, sha256OneShotMs: +shaOneShotMs.toFixed(1), sha256PerBlockMs: +shaPerBlockMs.toFixed(1), importVsSha256PerBlock: +(shaPerBlockMs / importMs).toFixed(3) },
-  stateRoot: { arkFromValuesMs: arkStateRootMs, rawLeafDoubleKeccakMs: rawLeafKeccakMs, rawPairHashesMs: rawPairsMs, rawFloorMs, ratioToRawFloor: +(arkStateRootMs / rawFloorMs).toFixed(2), targetWithin2x: arkStateRootMs <= 2 * rawFloorMs, openZeppelinOfMs: ozMs, openZeppelinRootEqual: ozEqual, speedupVsOpenZeppelin: ozMs === null ? null : +(ozMs / arkStateRootMs).toFixed(1), arkRootEqualsSnapshot: arkRoot === snapshot.root.stateRoot },
+  stateRoot: { arkFromValuesMs: arkStateRootMs, arkOneCallMs, oneCallEqual: oneCallRoot === arkRoot, rawLeafDoubleKeccakMs: rawLeafKeccakMs, rawPairHashesMs: rawPairsMs, rawFloorMs, ratioToRawFloor: +(arkStateRootMs / rawFloorMs).toFixed(2), targetWithin2x: arkStateRootMs <= 2 * rawFloorMs, openZeppelinOfMs: ozMs, openZeppelinRootEqual: ozEqual, speedupVsOpenZeppelin: ozMs === null ? null : +(ozMs / arkStateRootMs).toFixed(1), arkRootEqualsSnapshot: arkRoot === snapshot.root.stateRoot },
   peakRssMiB: mb(process.resourceUsage().maxRSS * 1024),
   // phases timed one after another in this process (ms wall, gcMs: GC pauses inside the phase); io:carImportHashChecked includes sha256 of every block
   breakdown: bd.finish(),
