@@ -51,6 +51,8 @@ export interface CertificateHandlingInit {
   onQuorumLatency: (seconds: number) => void
   /** a certificate newly held (after the watchdog saw it) */
   onCertified?: (cert: Certificate, from: CertificateSource) => void
+  /** a certified snapshot is now held locally (the node writes its proof index) */
+  onSnapshotKept?: (root: CID) => Promise<void>
   counters: { certificates: number; catchupCertificates: number; divergences: number; signerCapIgnored: number }
   log: Logger
   signal: AbortSignal
@@ -133,6 +135,7 @@ export class CertificateHandling {
       if (!ours) await i.fetchDag(root, signal)
       if (mine !== undefined && mine.snapshot !== root.toString()) await this.reportDivergence(b, mine.snapshot, root)
       await i.applyRetention()
+      if (i.onSnapshotKept !== undefined && b >= i.floor()) background(i.onSnapshotKept(root), i.log, 'writing the proof index', i.signal)
     })
   }
 

@@ -41,6 +41,7 @@ import { CHECKPOINT_KIND } from '../../protocol/attestation.ts'
 import { runRestitution, type RestitutionRequest } from './restitution.ts'
 import { maxAheadBlocks, validatorContext } from './validator-context.ts'
 import { nodeView, type NodeReadState } from './view.ts'
+import { ProofIndex } from './proof-index.ts'
 import { createNodeMetrics } from './node-metrics.ts'
 import { buildInfo } from '../version.ts'
 import { background } from '../util/background.ts'
@@ -90,6 +91,7 @@ export class ArchiveNode {
   private catchup!: CatchUpClient
   private evidenceStore!: EvidenceStore
   private retainer!: Retainer
+  private proofIndex!: ProofIndex
   private fetches!: SnapshotFetches
   private relayer: AnchorRelayer | undefined
   private http: HttpApi | undefined
@@ -204,6 +206,7 @@ export class ArchiveNode {
       counters: this.counters,
     })
     const floor = (): bigint => this.retainer.floor()
+    this.proofIndex = new ProofIndex({ dir: join(c.dataDir, 'proof-index'), log: log.child({ module: 'proof-index' }) })
     this.handling = new CertificateHandling({
       network: ids,
       certificates: this.certificates,
@@ -226,6 +229,7 @@ export class ArchiveNode {
         onEvent?.({ type: 'certified', block: cert.body.blockNumber, at: performance.now() })
         this.relayer?.onCertificate(cert)
       },
+      onSnapshotKept: (root) => this.proofIndex.onKept(this.store, root),
       counters: this.counters,
       log,
       signal,
@@ -318,6 +322,7 @@ export class ArchiveNode {
       divergences: () => this.divergences,
       // the addresses peers dial, without the /p2p suffix (the record names the peer id)
       provider: () => ({ id: this.network.peerId.toString(), addrs: [...new Set(this.network.multiaddrs().map((a) => a.toString().replace(/\/p2p\/[^/]+$/, '')))] }),
+      proofs: this.proofIndex,
     }
     if ('registry' in c.operators) {
       const anchoring = new AnchoringReader({ source: this.source, registry: c.operators.registry, finalizedHead: () => this.finalizedHead, signal })
@@ -364,7 +369,10 @@ export class ArchiveNode {
           this.http = createHttpApi({ host: c.http.host, port: c.http.port, view: nodeView(state, metrics.registry), metrics: metrics.registry, logger: log.child({ module: 'http' }), ...(adminToken === undefined ? {} : { adminToken }) })
           this.httpUrl = (await this.http.start()).url
         },
-        () => this.http?.stop(),
+        async () => {
+          await this.http?.stop()
+          await this.proofIndex.close()
+        },
       ),
       scheduling.run,
     ]

@@ -5,6 +5,7 @@ import { bytesToHex } from '../../snapshot/codec/hex.ts'
 import type { BlockStore } from '../../snapshot/store.ts'
 import type { CheckpointView, EvidencePage, NodeView } from '../http/server.ts'
 import type { PromRegistry } from '../http/metrics.ts'
+import type { ProofSource } from '../http/api-proof.ts'
 import type { CertificateStore, StoredCertificate } from './certificate-store.ts'
 import type { Divergence } from './certified.ts'
 import type { EvidenceStore } from './evidence-store.ts'
@@ -43,6 +44,8 @@ export interface NodeReadState {
   restitution?(req: RestitutionRequest): Promise<Record<string, unknown>>
   /** divergence reports kept (bounded, newest last; the explorer's network page) */
   divergences?(): readonly Divergence[]
+  /** the proof index (GET /v1/checkpoints/{block}/proof/{account}) */
+  proofs?: ProofSource
   /** with a registry: whether a certified checkpoint's stateRoot is recorded there */
   anchoring?(body: AttestationBody): Promise<Anchoring>
   /** this node's peer id and dial addresses (GET /routing/v1/providers/{cid}) */
@@ -106,6 +109,7 @@ export function nodeView(state: NodeReadState, metrics: PromRegistry): NodeView 
     },
     ...(state.watchdog === undefined ? {} : { alerts: () => state.watchdog!.view() }),
     ...(state.provider === undefined ? {} : { provider: () => state.provider!() }),
+    ...(state.proofs === undefined ? {} : { proofs: state.proofs }),
     ...(state.divergences === undefined ? {} : { divergences: () => state.divergences!().map((d) => ({ ...d })) }),
     ...(state.anchoring === undefined
       ? {}

@@ -14,7 +14,7 @@ export interface CheckpointRange {
 const UINT64_MAX = (1n << 64n) - 1n
 const DECIMAL = /^[0-9]{1,20}$/
 
-export type Route = 'status' | 'checkpoints' | 'checkpoint' | 'evidence' | 'alerts' | 'metrics' | 'healthz' | 'readyz' | 'ipfs' | 'routing_providers' | 'blocks' | 'admin_snapshot' | 'admin_restitution' | 'explorer' | ExplorerRoute | 'unknown'
+export type Route = 'status' | 'checkpoints' | 'checkpoint' | 'checkpoint_proof' | 'evidence' | 'alerts' | 'metrics' | 'healthz' | 'readyz' | 'ipfs' | 'routing_providers' | 'blocks' | 'admin_snapshot' | 'admin_restitution' | 'explorer' | ExplorerRoute | 'unknown'
 
 export function parseBlockNumber(text: string, parameter: string): bigint {
   if (!DECIMAL.test(text)) throw new HttpError(400, 'INVALID_PARAMETER', `${parameter} must be a non-negative decimal integer, got ${JSON.stringify(text.slice(0, 40))}`, { parameter })
@@ -136,6 +136,7 @@ export function route(pathname: string): Route {
   if (pathname === '/v1/status') return 'status'
   if (pathname === '/v1/checkpoints') return 'checkpoints'
   if (/^\/v1\/checkpoints\/[^/]+$/.test(pathname)) return 'checkpoint'
+  if (/^\/v1\/checkpoints\/[^/]+\/proof\/[^/]+$/.test(pathname)) return 'checkpoint_proof'
   if (pathname === '/v1/evidence') return 'evidence'
   if (pathname === '/v1/alerts') return 'alerts'
   if (pathname === '/metrics') return 'metrics'

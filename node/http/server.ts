@@ -10,6 +10,7 @@ import { PROM_CONTENT_TYPE, type Counter, type Histogram, type PromRegistry } fr
 import { HttpError, sendJSON, sendJSONError, sendText } from './respond.ts'
 import { background } from '../util/background.ts'
 import { createExplorerApi } from './api-explorer.ts'
+import { createProofApi, type ProofSource } from './api-proof.ts'
 import { applyCors, CORS_ENV, parseCorsOrigins } from './api-cors.ts'
 import { serveExplorer } from './explorer/serve.ts'
 import { readRestitutionBody, type RestitutionBody } from './admin-restitution.ts'
@@ -22,6 +23,7 @@ import { authorized, methodNotAllowed, parseBlockNumber, parseCheckpointRange, p
  *   GET  /v1/status                       node status (JSON)
  *   GET  /v1/checkpoints?from=&to=&limit= certified checkpoints in a block range
  *   GET  /v1/checkpoints/{block|latest}   one checkpoint
+ *   GET  /v1/checkpoints/{block}/proof/{account}  one account's proof (ark.proof.v1; api-proof.ts)
  *   GET  /v1/evidence?cursor=&limit=      equivocation evidence seen, one page (next: the cursor for the next page)
  *   GET  /v1/alerts                       watchdog conditions, alert quorums, emergencies (404 without a watchdog)
  *   GET  /metrics                         Prometheus text format 0.0.4
@@ -98,6 +100,8 @@ export interface NodeView {
   provider?: () => ProviderRecord
   /** whether the certified checkpoint at `block` is recorded in ArkRegistry (undefined: no certificate there); absent without a registry */
   anchoring?: (block: bigint) => Promise<Record<string, unknown> | undefined>
+  /** the node's proof index (GET /v1/checkpoints/{block}/proof/{account}); absent: proofs from the in-memory tree */
+  proofs?: ProofSource
 }
 
 
@@ -154,6 +158,7 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
   const tokenDigest = init.adminToken === undefined ? undefined : sha256(init.adminToken)
   const corsOrigins = parseCorsOrigins(init.cors ?? process.env[CORS_ENV])
   const explorer = createExplorerApi(view)
+  const proofs = createProofApi(view)
   const metrics: HttpMetrics | undefined =
     init.metrics === undefined
       ? undefined
@@ -205,6 +210,8 @@ export function createHttpApi(init: HttpApiInit): HttpApi {
         if (cp === undefined) throw new HttpError(404, 'NOT_FOUND', block === 'latest' ? 'no checkpoint has been certified yet' : `no certified checkpoint at block ${block}`)
         return sendJSON(res, 200, cp)
       }
+      case 'checkpoint_proof':
+        return proofs.handle(req, res, url)
       case 'evidence': {
         if (!read) throw methodNotAllowed('GET, HEAD')
         const page = view.evidence(parseEvidencePage(url.searchParams, limits))

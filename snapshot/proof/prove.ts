@@ -3,7 +3,7 @@ import { keccak256 } from '../codec/keccak.ts'
 import { bytesToHex } from '../codec/hex.ts'
 import { ArkError } from '../ark-error.ts'
 import { accountProofSuffix } from '../merkle/composed-root.ts'
-import { findLeaf, standardLeafHash, treeProof } from '../merkle/standard-tree.ts'
+import { findLeaf, HASH, processProof, standardLeafHash, treeProof } from '../merkle/standard-tree.ts'
 import type { Snapshot } from '../state/snapshot.ts'
 import { abiValueToJSON, PROOF_FORMAT, type AccountProof } from './format.ts'
 
@@ -19,22 +19,85 @@ function header(s: Snapshot<unknown, unknown>): Omit<AccountProof, 'value' | 'pr
   }
 }
 
-/** The tree rebuilt from the records must give the stateRoot the root block claims, or no proof is issued. */
-async function checkedMerkle(s: Snapshot<unknown, unknown>): Promise<Awaited<ReturnType<Snapshot<unknown, unknown>['merkle']>>> {
+/** The tree rebuilt from the records must give the stateRoot the root block claims, or no proof (nor proof index) is issued. */
+export async function checkedMerkle(s: Snapshot<unknown, unknown>): Promise<Awaited<ReturnType<Snapshot<unknown, unknown>['merkle']>>> {
   const merkle = await s.merkle()
   const root = await s.computedStateRoot()
   if (root !== s.root.stateRoot) throw new ArkError('ROOT_MISMATCH', `snapshot ${s.cid.toString()}: stateRoot recomputed from the records is ${root} but the root block says ${s.root.stateRoot}; the snapshot is corrupt or forged, fetch it again from another source`)
   return merkle
 }
 
-/** Proof for one account. Builds (and caches) the Merkle tree over every leaf of the snapshot. */
-export async function proveAccount<R>(s: Snapshot<R, unknown>, key: Uint8Array): Promise<AccountProof> {
+/** One account's record, leaf values and leaf hash (a few block reads); KEY_NOT_FOUND if it is not in the snapshot. */
+async function accountLeaf<R>(s: Snapshot<R, unknown>, key: Uint8Array): Promise<{ record: R; values: unknown[]; leaf: Uint8Array }> {
   const raw = await s.getRaw(key)
   if (raw === undefined) throw new ArkError('KEY_NOT_FOUND', `account ${bytesToHex(key)} is not in snapshot ${s.cid.toString()} (block ${s.root.block.number}); check the address and the block`)
   const record = s.schema.decode(raw, `record of ${bytesToHex(key)}`)
   const values = s.schema.leaf(key, record, keccak256(raw))
+  return { record, values, leaf: standardLeafHash(abiEncode(s.schema.leafEncoding, values)) }
+}
+
+/**
+ * A snapshot's Merkle tree in buildStandardTree's array layout (2n-1 nodes of
+ * 32 bytes, root first, sorted leaf i at 2n-2-i) read one node at a time: a
+ * proof index kept on disk beside a stored snapshot answers a proof with
+ * about 2·log2(n) node reads instead of rebuilding the tree.
+ */
+export interface TreeNodes {
+  readonly n: number
+  node(position: number): Promise<Uint8Array>
+}
+
+/** Thrown when a TreeNodes does not hold the snapshot's tree (the index is stale or corrupt: rebuild it). */
+export class TreeNodesMismatchError extends ArkError {
+  override readonly name = 'TreeNodesMismatchError'
+  constructor(message: string) {
+    super('ROOT_MISMATCH', message, { retryable: true })
+  }
+}
+
+/**
+ * Proof for one account from a stored tree: the record and leaf from the
+ * snapshot, the leaf's position by binary search over the leaf layer, the
+ * siblings by position. The proof is checked against the snapshot's stateRoot
+ * before it is returned, so a wrong tree can cost a rebuild, never a wrong proof.
+ */
+export async function proveAccountFromTree<R>(s: Snapshot<R, unknown>, key: Uint8Array, tree: TreeNodes): Promise<AccountProof> {
+  const { record, values, leaf } = await accountLeaf(s, key)
+  const n = tree.n
+  const len = 2 * n - 1
+  let lo = 0
+  let hi = n - 1
+  let i = -1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    const c = Buffer.compare(await tree.node(len - 1 - mid), leaf)
+    if (c === 0) {
+      i = mid
+      break
+    }
+    if (c < 0) lo = mid + 1
+    else hi = mid - 1
+  }
+  if (i < 0) throw new TreeNodesMismatchError(`the leaf of ${bytesToHex(key)} is not in the stored tree of snapshot ${s.cid.toString()}; rebuild the proof index`)
+  const proof: Uint8Array[] = []
+  for (let j = len - 1 - i; j > 0; j = (j - 1) >> 1) proof.push(await tree.node(j % 2 === 1 ? j + 1 : j - 1))
+  const root = bytesToHex(processProof(leaf, proof))
+  if (root !== s.root.stateRoot) throw new TreeNodesMismatchError(`the stored tree of snapshot ${s.cid.toString()} gives root ${root}, not its stateRoot ${s.root.stateRoot}; rebuild the proof index`)
+  return {
+    ...header(s as Snapshot<unknown, unknown>),
+    value: values.map(abiValueToJSON),
+    proof: proof.map(bytesToHex),
+    record: s.schema.toJSON(key, record),
+  }
+}
+
+/** Node count of a tree over n leaves, in bytes (what a proof index holds). */
+export const treeBytes = (n: number): number => (2 * n - 1) * HASH
+
+/** Proof for one account. Builds (and caches) the Merkle tree over every leaf of the snapshot. */
+export async function proveAccount<R>(s: Snapshot<R, unknown>, key: Uint8Array): Promise<AccountProof> {
+  const { record, values, leaf } = await accountLeaf(s, key)
   const merkle = await checkedMerkle(s as Snapshot<unknown, unknown>)
-  const leaf = standardLeafHash(abiEncode(s.schema.leafEncoding, values))
   const i = merkle === null ? -1 : findLeaf(merkle.sortedLeaves, leaf)
   if (merkle === null || i < 0) throw new ArkError('ROOT_MISMATCH', `the leaf of ${bytesToHex(key)} is not in the snapshot's Merkle tree; the snapshot is corrupt, run verify`)
   return {

@@ -29,6 +29,10 @@ import { peerSource } from '../../node/recovery/peer-source.ts'
 import { openReusable } from '../../node/recovery/incremental.ts'
 import { addr, OP } from '../protocol/support.ts'
 import { writeSnapshotDir } from '../../node/recovery/snapshot-dir.ts'
+import { writeFetchedDir } from '../support/recovery.ts'
+import { createHash } from 'node:crypto'
+import { openCertifiedSnapshot } from '../../node/recovery/verify.ts'
+import { breakdown } from './breakdown.ts'
 
 const { values } = parseArgs({ options: { accounts: { type: 'string' }, runs: { type: 'string' }, proofs: { type: 'string' }, disk: { type: 'string' }, only: { type: 'string' } } })
 // `--only incremental`: just the incremental case (one full fetch of the earlier checkpoint to start from)
@@ -55,8 +59,12 @@ const served = await new Promise<{ block: string; nextBlock: string; blocks: num
 const trust = makeOperatorSet(new Map(OP.map((o) => [addr(o), 1n])))
 const block = BigInt(served.block)
 
+const bd = breakdown()
 const floorCpus: number[] = []
 async function floor(): Promise<number> {
+  return bd.timeAsync('io:plainDownload', floorOnce)
+}
+async function floorOnce(): Promise<number> {
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
   const res = await fetch(served.plainUrl)
@@ -77,8 +85,10 @@ async function fetchOnce(kind: Path, i: number): Promise<{ ms: number; r: Fetche
   const source = kind === 'gateway' ? gatewaySource(served.memoryUrl) : kind === 'diskGateway' ? gatewaySource(served.nodeUrl!) : peerSource(served.multiaddr!)
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
-  const r = await fetchCertified({ sources: [source], chainId: 31337n, adapterId: 'synth', query: { kind: 'number', block }, trust, staging, stallMs: 120_000 })
+  const r = await bd.timeAsync(`fetch:${kind}`, () => fetchCertified({ sources: [source], chainId: 31337n, adapterId: 'synth', query: { kind: 'number', block }, trust, staging, stallMs: 120_000 }))
   const ms = performance.now() - t0
+  bd.add(`fetch:${kind}:blocksPhase`, r.stats.ms.blocks)
+  bd.add(`fetch:${kind}:verifyAfterLastBlock`, r.stats.ms.verify)
   const cpu = process.cpuUsage(cpu0)
   cpus[kind].push((cpu.user + cpu.system) / 1000)
   await r.staging.remove()
@@ -180,6 +190,19 @@ if (only === 'incremental') {
   process.exit(0)
 }
 
+// what verification costs when nothing else runs: every block's sha256 alone, then the whole check with and without it
+{
+  const blocks = [...last!.store.blocks.values()]
+  gc()
+  bd.time('hash:sha256EveryBlock', () => {
+    for (const b of blocks) createHash('sha256').update(b).digest()
+  })
+  gc()
+  await bd.timeAsync('verify:offlineBlocksChecked', () => openCertifiedSnapshot(last!.certificate, last!.store, { blocksChecked: true }))
+  gc()
+  await bd.timeAsync('verify:offlineEveryBlockHashed', () => openCertifiedSnapshot(last!.certificate, last!.store))
+}
+
 let t = 0
 // proofs from the fetched (verified) snapshot: generation and verification per account
 const s = last!.snapshot
@@ -240,6 +263,8 @@ const out = {
   loadAverage1m: +loadavg()[0]!.toFixed(1),
   targets: { fetchVerifyUnder1sAt100k: accounts <= 100_000 ? gwMs < 1000 : null, within3xPlain: gwMs <= 3 * floorMs },
   peakRssMiB: mb(process.resourceUsage().maxRSS * 1024),
+  // phases (ms wall summed over runs, gcMs: GC pauses inside them); fetch:*:blocksPhase and verifyAfterLastBlock are fetchCertified's own split
+  breakdown: bd.finish(),
 }
 process.stdout.write(`${JSON.stringify(out)}\n`)
 process.exit(0)

@@ -2,10 +2,16 @@
  * `npm run bench [-- NAME ...] [--accounts N,N]`: runs benchmarks, each case in
  * a fresh child process (so peak RSS is per case), and prints one JSON object
  * per benchmark case on stdout. Not part of `npm test`: figures, not asserts.
+ * `--profile DIR`: each case also writes a V8 CPU profile there (--cpu-prof;
+ * open it in Chrome devtools) beside its JSON `breakdown` (breakdown.ts).
+ * `--chart FILE`: after the snapshot cases, an SVG of time and memory
+ * against accounts (chart.ts; the README's figure).
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { writeFile } from 'node:fs/promises'
+import { chartSvg, pointsFrom } from './chart.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 
@@ -39,8 +45,9 @@ const benches: Record<string, Bench> = {
   },
 }
 
-const { values, positionals } = parseArgs({ options: { accounts: { type: 'string' }, traders: { type: 'string' }, steps: { type: 'string' }, only: { type: 'string' }, disk: { type: 'boolean' } }, allowPositionals: true })
+const { values, positionals } = parseArgs({ options: { accounts: { type: 'string' }, traders: { type: 'string' }, steps: { type: 'string' }, only: { type: 'string' }, disk: { type: 'boolean' }, profile: { type: 'string' }, chart: { type: 'string' } }, allowPositionals: true })
 const names = positionals.length > 0 ? positionals : Object.keys(benches)
+const results: Record<string, unknown>[] = []
 for (const name of names) {
   const b = benches[name]
   if (b === undefined) {
@@ -49,12 +56,27 @@ for (const name of names) {
   }
   for (const args of b.cases(values)) {
     const code = await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=6144', `${here}${b.file}`, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
-      child.on('exit', (c) => resolve(c ?? 1))
+      const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=6144', ...(values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile]), `${here}${b.file}`, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => {
+        process.stdout.write(d)
+        out += d.toString()
+      })
+      child.on('exit', (c) => {
+        for (const line of out.split('\n')) if (line.startsWith('{')) results.push(JSON.parse(line) as Record<string, unknown>)
+        resolve(c ?? 1)
+      })
     })
     if (code !== 0) {
       process.stderr.write(`benchmark ${name} ${args.join(' ')} failed with exit code ${code}\n`)
       process.exitCode = 1
     }
   }
+}
+if (values.chart !== undefined) {
+  const points = pointsFrom(results)
+  const sizes = points.map((p) => p.accounts)
+  const pending = [100_000, 1_000_000, 10_000_000].filter((n) => !sizes.includes(n))
+  await writeFile(values.chart, chartSvg(points, `npm run bench -- snapshot, ${new Date().toISOString().slice(0, 10)}${pending.length > 0 ? `; pending: ${pending.map((n) => n.toLocaleString('en')).join(', ')} accounts` : ''}`))
+  process.stderr.write(`chart written to ${values.chart}\n`)
 }

@@ -2,12 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import type { ArchiveNode } from '../../node/archive/node.ts'
 import { CID } from 'multiformats/cid'
 import { readCar } from '../../snapshot/car/car.ts'
+import { bytesToHex } from '../../snapshot/codec/hex.ts'
+import { proveAccount } from '../../snapshot/proof/prove.ts'
 import { Snapshot } from '../../snapshot/state/snapshot.ts'
 import { derivativesSchemaV3 } from '../../snapshot/schema/derivatives-v3.ts'
 import { blockNumber, type ChainFixture } from '../support/chain.ts'
@@ -89,6 +91,18 @@ describe('archive nodes on loopback TCP with a real chain', () => {
     expect(metrics).toMatch(/ark_gossip_messages_total\{kind="attestation",action="accept",code="OK"\} [1-9]/)
     expect(metrics).toMatch(/ark_node_events_total\{event="catchupCertificates"\} [1-9]/)
     expect(res.headers.get('access-control-allow-origin')).toBeNull()
+    // the proof index kept beside the snapshot (issue 17) answers one account's proof: the library's proof
+    let someKey: Uint8Array | undefined
+    for await (const e of fromGateway.rawEntries()) {
+      someKey = e.key
+      break
+    }
+    if (someKey !== undefined) {
+      const pr = await fetch(`${api}/v1/checkpoints/${latest.block}/proof/${bytesToHex(someKey)}`)
+      expect(pr.status).toBe(200)
+      expect(((await pr.json()) as { proof: string[] }).proof).toEqual((await proveAccount(fromGateway as Snapshot<unknown, unknown>, someKey)).proof)
+      await until('the proof index file of the latest snapshot', () => stat(join(configs[3]!.dataDir, 'proof-index', `${latest.snapshotCid}.pidx`)).catch(() => undefined), 60_000)
+    }
     // admin: snapshot a block now, only with the bearer token (generated 0600 on first run)
     const token = (await readFile(join(configs[3]!.dataDir, 'admin.token'), 'utf8')).trim()
     expect((await fetch(`${api}/v1/admin/snapshot`, { method: 'POST' })).status).toBe(401)

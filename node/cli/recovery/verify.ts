@@ -4,7 +4,7 @@ import type { CID } from 'multiformats/cid'
 import { certificateFromJSON } from '../../../protocol/certificate-json.ts'
 import { decodeCertificate, encodeCertificate, type Certificate } from '../../../protocol/certificate.ts'
 import { ProtocolError } from '../../../protocol/errors.ts'
-import { readCar } from '../../../snapshot/car/car.ts'
+import { readCarFile } from '../open-car.ts'
 import { decodeBlock } from '../../../snapshot/codec/block.ts'
 import { ArkError } from '../../../snapshot/ark-error.ts'
 import type { Snapshot } from '../../../snapshot/state/snapshot.ts'
@@ -42,7 +42,7 @@ async function readCertificate(path: string): Promise<{ certificate: Certificate
 
 /** A CAR's blocks (all hash-checked) and, if its root is a certificate block, that certificate. */
 async function loadCar(path: string): Promise<{ store: MemoryBlockStore; root: CID; certificate: { certificate: Certificate; cid: CID } | undefined }> {
-  const { roots, store } = readCar(await readBytes(path, 'CAR'))
+  const { roots, store } = await readCarFile(path, 'CAR file')
   const root = roots[0]!
   const value = decodeBlock(root, store.get(root)) as { type?: unknown } | null
   if (value !== null && typeof value === 'object' && value.type === 'ark.certificate') return { store, root, certificate: { certificate: decodeCertificate(store.get(root)), cid: root } }
