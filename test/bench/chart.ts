@@ -49,7 +49,7 @@ export function chartSvg(points: readonly Point[], note: string): string {
     ['peak RSS (GiB, right axis)', '#d62728', (p) => p.peakGiB, yG],
   ]
   const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`, `<rect width="${W}" height="${H}" fill="#fff"/>`]
-  out.push(`<text x="${L}" y="16" font-size="13" font-weight="bold">Snapshot engine: time and memory against accounts</text>`, `<text x="${L}" y="30" fill="#555">${esc(note)}</text>`)
+  out.push(`<text x="${L}" y="16" font-size="13" font-weight="bold">Snapshot engine: time and memory against accounts</text>`, ...wrap(note, 95).map((line, i) => `<text x="${L}" y="${30 + i * 13}" fill="#555">${esc(line)}</text>`))
   out.push(`<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#333"/>`, `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#333"/>`, `<line x1="${W - R}" y1="${T}" x2="${W - R}" y2="${H - B}" stroke="#333"/>`)
   for (let i = 0; i <= 4; i++) {
     const s = (maxS * i) / 4
@@ -60,10 +60,24 @@ export function chartSvg(points: readonly Point[], note: string): string {
   out.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">accounts</text>`, `<text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${(T + H - B) / 2})" text-anchor="middle">seconds</text>`, `<text x="${W - 12}" y="${(T + H - B) / 2}" transform="rotate(90 ${W - 12} ${(T + H - B) / 2})" text-anchor="middle">GiB</text>`)
   series.forEach(([label, color, get, y], i) => {
     const pts = points.map((p) => `${x(p.accounts).toFixed(1)},${y(get(p)).toFixed(1)}`)
-    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${x(0)},${y(0)} ${pts.join(' ')}"/>`)
+    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(' ')}"/>`)
     for (const p of points) out.push(`<circle cx="${x(p.accounts).toFixed(1)}" cy="${y(get(p)).toFixed(1)}" r="3" fill="${color}"/>`)
     out.push(`<rect x="${L + 10}" y="${T + 6 + i * 15}" width="10" height="10" fill="${color}"/>`, `<text x="${L + 25}" y="${T + 15 + i * 15}">${esc(label)}</text>`)
   })
   out.push('</svg>\n')
   return out.join('\n')
+}
+
+/** Lines of at most `width` characters, broken at spaces (the note names the run and its load). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line)
+      line = word
+    } else line = line === '' ? word : `${line} ${word}`
+  }
+  if (line !== '') lines.push(line)
+  return lines
 }
