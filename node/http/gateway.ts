@@ -39,7 +39,7 @@ export const IMMUTABLE = 'public, max-age=29030400, immutable'
 const CODEC_RAW = 0x55
 const CODEC_DAG_CBOR = 0x71
 const HASH_IDENTITY = 0x00
-const HASH_SHA2_256 = 0x12
+export const HASH_SHA2_256 = 0x12
 /** Blocks are written to the socket in chunks of about this size. */
 const CHUNK_BYTES = 64 * 1024
 
@@ -77,7 +77,7 @@ interface CarParams {
   dups?: string
 }
 
-function gatewayError(status: number, message: string, headers: Record<string, string> = {}): HttpError {
+export function gatewayError(status: number, message: string, headers: Record<string, string> = {}): HttpError {
   return new HttpError(status, String(status), message, { headers })
 }
 
@@ -205,7 +205,7 @@ function sha256(bytes: Uint8Array): Buffer {
 }
 
 /** The block's bytes are what its CID names (sha2-256; identity CIDs carry their bytes). */
-function hashMatches(cid: CID, bytes: Uint8Array): boolean {
+export function hashMatches(cid: CID, bytes: Uint8Array): boolean {
   if (cid.multihash.code === HASH_IDENTITY) return Buffer.compare(Buffer.from(cid.multihash.digest), Buffer.from(bytes)) === 0
   return cid.multihash.code === HASH_SHA2_256 && Buffer.compare(sha256(bytes), cid.multihash.digest) === 0
 }
@@ -227,7 +227,7 @@ function checkCodec(cid: CID): void {
 }
 
 /** The block, or undefined when the store does not have it (one store read: no separate has()). */
-async function getBlock(store: BlockStore, cid: CID): Promise<Uint8Array | undefined> {
+export async function getBlock(store: BlockStore, cid: CID): Promise<Uint8Array | undefined> {
   if (cid.multihash.code === HASH_IDENTITY) return cid.multihash.digest
   try {
     return await store.get(cid)
@@ -393,55 +393,8 @@ export async function serveIpfs(req: IncomingMessage, res: ServerResponse, url: 
   }
 }
 
-/**
- * Bounds of POST /v1/blocks: CIDs per request, request body bytes, block
- * bytes per answer (blocks past it are left out; the client asks again).
- */
-export const BLOCK_BATCH_LIMITS = Object.freeze({ maxCids: 1024, maxBodyBytes: 128 * 1024, maxBytes: 8 * 1024 * 1024 })
-
-/**
- * POST /v1/blocks (Ark's batch block endpoint, PROTOCOL "Batch blocks"): the
- * body names blocks, one CID per line; the answer is a CARv1 (root: the
- * first CID, `order=unk`) of those the store holds, in the order asked, each
- * hash-checked, up to BLOCK_BATCH_LIMITS.maxBytes of blocks. Blocks not held
- * are left out (the client sees which). An incremental fetch asks for the
- * few thousand blocks an earlier snapshot lacks in a handful of requests
- * instead of one request per block.
- */
-export async function serveBlockBatch(req: IncomingMessage, res: ServerResponse, body: Buffer, ctx: GatewayContext): Promise<void> {
-  const lines = body.toString('utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '')
-  if (lines.length === 0) throw gatewayError(400, 'name the blocks in the body, one CID per line')
-  if (lines.length > BLOCK_BATCH_LIMITS.maxCids) throw gatewayError(413, `at most ${BLOCK_BATCH_LIMITS.maxCids} CIDs per request; split the list`)
-  const cids = lines.map((l) => parseCid(l))
-  for (const cid of cids) if (cid.multihash.code !== HASH_SHA2_256) throw gatewayError(400, `CID ${cid.toString()} uses multihash 0x${cid.multihash.code.toString(16)}; ask for sha2-256 blocks only`)
-  if (req.httpVersion === '1.0') throw gatewayError(505, 'CAR streams need HTTP/1.1 (chunked transfer), so that a cut-short stream is detectable')
-  if (!ctx.acquireStream()) throw gatewayError(503, 'too many CAR streams are running; retry shortly', { 'Retry-After': '5' })
-  async function* held(): AsyncGenerator<{ cid: CID; bytes: Uint8Array }> {
-    let bytes = 0
-    for (const cid of cids) {
-      let b: Uint8Array | undefined
-      try {
-        b = await getBlock(ctx.blocks, cid)
-      } catch (cause) {
-        throw new GatewayStreamError('missing', `block ${cid.toString()} could not be read`, { cause })
-      }
-      if (b === undefined) continue
-      if (!hashMatches(cid, b)) throw new GatewayStreamError('corrupt', `block ${cid.toString()} in the local store does not match its CID`)
-      if (bytes > 0 && bytes + b.length > BLOCK_BATCH_LIMITS.maxBytes) return
-      bytes += b.length
-      yield { cid, bytes: b }
-    }
-  }
-  try {
-    res.writeHead(200, { 'Content-Type': `${CAR}; version=1; order=unk; dups=n`, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' })
-    res.flushHeaders()
-    await streamCar(res, [cids[0]!], held(), ctx)
-  } finally {
-    ctx.releaseStream()
-  }
-}
-
-async function streamCar(res: ServerResponse, roots: CID[], blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }>, ctx: GatewayContext): Promise<void> {
+/** One CAR response of `blocks`, cut off (connection torn down) if a block is missing or corrupt, the client leaves or reads too slowly. */
+export async function streamCar(res: ServerResponse, roots: CID[], blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }>, ctx: GatewayContext): Promise<void> {
   const root = roots[0]!
   const limits = { ...CAR_STREAM_LIMITS, ...ctx.streamLimits }
   const started = performance.now()
