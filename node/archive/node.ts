@@ -1,3 +1,8 @@
+/*
+ * Over ~450 lines on purpose: this is the archive node's composition root, every room's wiring literal
+ * in one place (scheduler, attester, certificate handling, stores, relayer, proof index, restitution,
+ * network, HTTP, watchdog) and nothing else; the work lives in the rooms it builds.
+ */
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import type { OperatorSigner } from '../keys/remote-signer.ts'
@@ -64,8 +69,6 @@ export interface ArchiveNodeInit {
 }
 
 /**
- * (Past ~400 lines because it holds every room's wiring literal in one place, and nothing else.)
- *
  * One archive node, the composition root: it builds the rooms (scheduler,
  * attester, certificate handling, evidence and certificate stores, retention,
  * network, HTTP API, watchdog), wires them to one another, starts them in
